@@ -1,0 +1,54 @@
+"""Auto-Encoding Variational Bayes (write-up section 1.3; derivations/1.3-aevb.md)."""
+import numpy as np
+
+from algorithms.model import reparameterize, reparameterize_backward
+from nn import (Adam, bernoulli_log_likelihood, bernoulli_log_likelihood_backward,
+                gaussian_kl_from_standard_normal, gaussian_kl_from_standard_normal_backward)
+
+
+def aevb_objective(model, x, eps):
+    """Minus the AEVB estimator of Eq. (9), averaged over the minibatch, and its gradients.
+
+        -L~(x) = KL(q_phi(z | x) || N(0, I)) - (1/L) sum_l log p_theta(x | z^(l)),  z^(l) = mu + sigma eps^(l)
+
+    x: (N, D) in [0, 1]; eps: (L, N, J) standard normal noise, passed in so that the same draw is used
+    forward and backward (and fixed by tests). Returns (value, grads), grads keyed like
+    model.parameters(): the gradients of Eqs. (A3)-(A6) in derivations/1.3-aevb.md.
+    """
+    n_samples, batch, latent = eps.shape
+    model.zero_grad()
+
+    out, recognition_caches = model.recognition.forward(x)
+    mean, log_var = model.split(out)
+    z = reparameterize(mean, log_var, eps)
+    logits, generative_caches = model.generative.forward(z.reshape(n_samples * batch, latent))
+    targets = x if n_samples == 1 else np.tile(x, (n_samples, 1))
+    log_likelihood = bernoulli_log_likelihood(targets, logits)          # (L N,)
+    kl = gaussian_kl_from_standard_normal(mean, log_var)                # (N,)
+    value = (kl.sum() - log_likelihood.sum() / n_samples) / batch
+
+    # Reconstruction term: reaches theta directly, and mu and log_var through z (Eqs. (A4)-(A5)).
+    dlog_likelihood = np.full(n_samples * batch, -1.0 / (n_samples * batch), dtype=logits.dtype)
+    _, dlogits = bernoulli_log_likelihood_backward(dlog_likelihood, targets, logits)
+    dz = model.generative.backward(dlogits, generative_caches).reshape(n_samples, batch, latent)
+    dmean, dlog_var = reparameterize_backward(dz, log_var, eps)
+    # KL term: reaches mu and log_var directly (Eq. (A3)).
+    dkl = np.full(batch, 1.0 / batch, dtype=mean.dtype)
+    dmean_kl, dlog_var_kl = gaussian_kl_from_standard_normal_backward(dkl, mean, log_var)
+    model.recognition.backward(np.concatenate([dmean + dmean_kl, dlog_var + dlog_var_kl], axis=1),
+                               recognition_caches)
+    return float(value), model.gradients()
+
+
+class AEVB:
+    """One optimizer (Adam) over theta and phi together; step() returns the minibatch's mean -ELBO."""
+
+    def __init__(self, model, lr=1e-3, n_samples=1):
+        self.model, self.n_samples = model, n_samples
+        self.optimizers = {"adam": Adam([(p, g) for _, p, g in model.named_parameters()], lr=lr)}
+
+    def step(self, x, rng):
+        eps = rng.standard_normal((self.n_samples, x.shape[0], self.model.latent_dim), dtype=self.model.dtype)
+        loss, _ = aevb_objective(self.model, x, eps)
+        self.optimizers["adam"].step()
+        return {"loss": loss}

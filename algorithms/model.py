@@ -1,0 +1,73 @@
+"""The Helmholtz machine shared by both algorithms (write-up, introduction and section 1.1).
+
+Recognition network  q_phi(z | x) = N(z; mu_phi(x), diag exp(log_var_phi(x)))
+Generative network   p_theta(x | z) = Bernoulli(x; sigmoid(f_theta(z))),   prior p(z) = N(0, I)
+
+The recognition MLP ends in 2J outputs: the first J are the mean, the last J the log-variance
+(equivalent to two linear heads on the last hidden layer). The generative MLP ends in D logits.
+"""
+import numpy as np
+
+from nn import MLP
+
+
+class HelmholtzMachine:
+    def __init__(self, rng, data_dim=784, latent_dim=2, hidden=(500, 500), activation="softplus",
+                 dtype=np.float32):
+        hidden = list(hidden)
+        self.data_dim, self.latent_dim, self.dtype = data_dim, latent_dim, np.dtype(dtype)
+        self.recognition = MLP([data_dim, *hidden, 2 * latent_dim], activation, rng, dtype)
+        self.generative = MLP([latent_dim, *reversed(hidden), data_dim], activation, rng, dtype)
+
+    def split(self, out):
+        """(N, 2J) recognition output -> mean (N, J), log_var (N, J)."""
+        return out[:, :self.latent_dim], out[:, self.latent_dim:]
+
+    def encode(self, x):
+        """mean, log_var of q_phi(z | x), keeping nothing for backward. x: (N, D) -> (N, J), (N, J)."""
+        return self.split(self.recognition(x))
+
+    def decode(self, z):
+        """Logits f_theta(z) of p_theta(x | z), keeping nothing for backward. z: (N, J) -> (N, D)."""
+        return self.generative(z)
+
+    def networks(self):
+        return {"recognition": self.recognition, "generative": self.generative}
+
+    def named_parameters(self):
+        """('recognition.0.W', parameter, gradient), ... for both networks."""
+        for net_name, net in self.networks().items():
+            for name, param, grad in net.named_parameters():
+                yield f"{net_name}.{name}", param, grad
+
+    def parameters(self):
+        return {name: param for name, param, _ in self.named_parameters()}
+
+    def gradients(self):
+        return {name: grad for name, _, grad in self.named_parameters()}
+
+    def load_parameters(self, arrays):
+        for name, param, _ in self.named_parameters():
+            param[...] = arrays[name]
+
+    def zero_grad(self):
+        self.recognition.zero_grad()
+        self.generative.zero_grad()
+
+
+def reparameterize(mean, log_var, eps):
+    """z = mu + sigma * eps with sigma = exp(log_var / 2) (write-up Eq. (8)).
+
+    mean, log_var: (N, J); eps: (L, N, J) -> z: (L, N, J), one sample per noise draw.
+    """
+    return mean + np.exp(0.5 * log_var) * eps
+
+
+def reparameterize_backward(dz, log_var, eps):
+    """Chain rule through Eq. (8) (derivations/1.3-aevb.md, Eq. (A5)):
+    dL/dmu = sum_l dL/dz^(l),  dL/dlog_var = sum_l dL/dz^(l) * eps^(l) * sigma / 2.
+
+    dz, eps: (L, N, J); log_var: (N, J) -> dmean (N, J), dlog_var (N, J).
+    """
+    sigma = np.exp(0.5 * log_var)
+    return dz.sum(axis=0), 0.5 * sigma * (dz * eps).sum(axis=0)

@@ -1,0 +1,78 @@
+"""The Wake-Sleep algorithm (write-up section 1.2; derivations/1.2-wake-sleep.md)."""
+import numpy as np
+
+from algorithms.model import reparameterize
+from nn import (Adam, bernoulli_log_likelihood, bernoulli_log_likelihood_backward,
+                gaussian_log_density, gaussian_log_density_backward)
+from nn.functional import sigmoid
+
+
+def wake_objective(model, x, eps):
+    """Minus the wake-phase objective of Eq. (3), averaged over minibatch and samples, and its
+    gradients with respect to theta (Eq. (W3) of the derivation).
+
+        -(1/N) sum_i (1/L) sum_l log p_theta(x_i | z_il),  z_il = mu_phi(x_i) + sigma_phi(x_i) eps_il
+
+    phi is held fixed: the recognition network runs without a cache, so no gradient can reach it.
+    x: (N, D); eps: (L, N, J). Returns (value, grads) with grads keyed like the generative parameters.
+    """
+    n_samples, batch, latent = eps.shape
+    model.generative.zero_grad()
+    z = reparameterize(*model.encode(x), eps).reshape(n_samples * batch, latent)
+    logits, caches = model.generative.forward(z)
+    targets = x if n_samples == 1 else np.tile(x, (n_samples, 1))
+    log_likelihood = bernoulli_log_likelihood(targets, logits)
+    dlog_likelihood = np.full(n_samples * batch, -1.0 / (n_samples * batch), dtype=logits.dtype)
+    _, dlogits = bernoulli_log_likelihood_backward(dlog_likelihood, targets, logits)
+    model.generative.backward(dlogits, caches)
+    grads = {name: grad for name, _, grad in model.named_parameters() if name.startswith("generative.")}
+    return float(-log_likelihood.mean()), grads
+
+
+def dream(model, z, uniforms):
+    """A binary x ~ Bernoulli(sigmoid(f_theta(z))), as [u < sigmoid(f_theta(z))] for u ~ U(0, 1)."""
+    return (uniforms < sigmoid(model.decode(z))).astype(model.dtype)
+
+
+def sleep_objective(model, z, uniforms):
+    """Minus the sleep-phase objective of Eq. (5), averaged over the S dreams, and its gradients with
+    respect to phi (Eq. (W5) of the derivation).
+
+        -(1/S) sum_s log q_phi(z_s | x_s),  z_s ~ N(0, I),  x_s ~ p_theta(x | z_s)
+
+    theta is held fixed: the dream is made without a cache. z: (S, J) dreamed latents; uniforms: (S, D)
+    the noise that binarizes the dream. Returns (value, grads) keyed like the recognition parameters.
+    """
+    dreams = dream(model, z, uniforms)
+    model.recognition.zero_grad()
+    out, caches = model.recognition.forward(dreams)
+    mean, log_var = model.split(out)
+    log_q = gaussian_log_density(z, mean, log_var)
+    dlog_q = np.full(z.shape[0], -1.0 / z.shape[0], dtype=mean.dtype)
+    _, dmean, dlog_var = gaussian_log_density_backward(dlog_q, z, mean, log_var)
+    model.recognition.backward(np.concatenate([dmean, dlog_var], axis=1), caches)
+    grads = {name: grad for name, _, grad in model.named_parameters() if name.startswith("recognition.")}
+    return float(-log_q.mean()), grads
+
+
+class WakeSleep:
+    """A wake step on theta, then a sleep step on phi, each with its own Adam and learning rate."""
+
+    def __init__(self, model, wake_lr=1e-3, sleep_lr=1e-5, sleep_samples=100, n_samples=1):
+        self.model, self.sleep_samples, self.n_samples = model, sleep_samples, n_samples
+        self.optimizers = {
+            "wake": Adam([(p, g) for _, p, g in model.generative.named_parameters()], lr=wake_lr),
+            "sleep": Adam([(p, g) for _, p, g in model.recognition.named_parameters()], lr=sleep_lr),
+        }
+
+    def step(self, x, rng):
+        dtype, latent = self.model.dtype, self.model.latent_dim
+        eps = rng.standard_normal((self.n_samples, x.shape[0], latent), dtype=dtype)
+        wake_loss, _ = wake_objective(self.model, x, eps)
+        self.optimizers["wake"].step()
+
+        z = rng.standard_normal((self.sleep_samples, latent), dtype=dtype)
+        uniforms = rng.random((self.sleep_samples, self.model.data_dim), dtype=dtype)
+        sleep_loss, _ = sleep_objective(self.model, z, uniforms)
+        self.optimizers["sleep"].step()
+        return {"wake_loss": wake_loss, "sleep_loss": sleep_loss}

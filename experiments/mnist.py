@@ -1,0 +1,64 @@
+"""MNIST (or any data set in its four IDX files), loaded and checked.
+
+The embedded copy lives in data/mnist/ and is verified against the official MD5 sums; another
+directory given with --data-dir is checked for structure only.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from experiments.idx import DataError, read_idx
+
+EMBEDDED_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
+
+# name -> (IDX dimensions, MD5 of the decompressed official file)
+FILES = {
+    "train-images-idx3-ubyte": (3, "6bbc9ace898e44ae57da46a324031adb"),
+    "train-labels-idx1-ubyte": (1, "a25bea736e30d166cdddb491f175f624"),
+    "t10k-images-idx3-ubyte": (3, "2646ac647ad5339dbf082846283269ea"),
+    "t10k-labels-idx1-ubyte": (1, "27ae3e4e09519cfbb04c329615203637"),
+}
+
+
+@dataclass
+class Dataset:
+    """Images as float32 in [0, 1], shape (N, rows * cols); labels as int64, shape (N,)."""
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    image_shape: tuple
+
+
+def find_file(directory, name):
+    """The file `name`.gz or `name` in directory, preferring the compressed one."""
+    for candidate in (directory / f"{name}.gz", directory / name):
+        if candidate.is_file():
+            return candidate
+    expected = ", ".join(f"{n}[.gz]" for n in FILES)
+    raise DataError(f"{directory / name}[.gz]: file not found; the data directory must hold {expected}")
+
+
+def load_split(directory, images_name, labels_name, verify):
+    images_path, labels_path = find_file(directory, images_name), find_file(directory, labels_name)
+    images = read_idx(images_path, 3, FILES[images_name][1] if verify else None)
+    labels = read_idx(labels_path, 1, FILES[labels_name][1] if verify else None)
+    if images.shape[0] != labels.shape[0]:
+        raise DataError(f"{labels_path}: {labels.shape[0]} labels for {images.shape[0]} images in {images_path.name}")
+    flat = images.reshape(images.shape[0], -1).astype(np.float32)
+    flat /= 255
+    return flat, labels.astype(np.int64), images.shape[1:]
+
+
+def load_dataset(directory=None):
+    """The four IDX files of `directory` (default: the embedded MNIST, MD5-verified)."""
+    verify = directory is None
+    directory = EMBEDDED_DIR if directory is None else Path(directory)
+    if not directory.is_dir():
+        raise DataError(f"{directory}: data directory not found")
+    train_images, train_labels, shape = load_split(directory, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", verify)
+    test_images, test_labels, test_shape = load_split(directory, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", verify)
+    if test_shape != shape:
+        raise DataError(f"{directory}: training images are {shape}, test images {test_shape}")
+    return Dataset(train_images, train_labels, test_images, test_labels, tuple(shape))

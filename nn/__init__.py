@@ -1,0 +1,14 @@
+"""A minimal MLP library with hand-derived backprop; no autodiff anywhere."""
+from nn.densities import (
+    bernoulli_log_likelihood,
+    bernoulli_log_likelihood_backward,
+    gaussian_kl_from_standard_normal,
+    gaussian_kl_from_standard_normal_backward,
+    gaussian_log_density,
+    gaussian_log_density_backward,
+    log_mean_exp,
+    log_mean_exp_backward,
+)
+from nn.layers import ACTIVATIONS, Linear, ReLU, Sigmoid, Softplus, Tanh
+from nn.mlp import MLP
+from nn.optim import SGD, Adam

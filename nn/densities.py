@@ -1,0 +1,82 @@
+"""Log-densities, the Gaussian KL and log-mean-exp, each with its gradient written out by hand.
+
+Each backward takes the upstream gradient `dout` of the value and returns the gradient with respect to
+each argument (a vector-Jacobian product). Derivations: derivations/backprop.md, Eqs. (B9)-(B14).
+All values are summed over the last axis (pixels or latent dimensions); leading axes are batch axes.
+"""
+import numpy as np
+
+from nn.functional import sigmoid, softplus
+
+LOG_2PI = float(np.log(2 * np.pi))
+
+
+def bernoulli_log_likelihood(x, logits):
+    """log Bernoulli(x; sigmoid(l)) = sum_d [x_d l_d - softplus(l_d)] (Eq. (B9)).
+
+    This is minus the sigmoid cross-entropy, computed from logits: finite for logits of any size and
+    defined for targets x anywhere in [0, 1]. x, logits: (..., D) -> (...,).
+    """
+    return np.sum(x * logits - softplus(logits), axis=-1)
+
+
+def bernoulli_log_likelihood_backward(dout, x, logits):
+    """d/dl = x - sigmoid(l) and d/dx = l (Eq. (B10)). dout: (...,) -> (dx, dlogits), each (..., D)."""
+    dout = dout[..., None]
+    return dout * logits, dout * (x - sigmoid(logits))
+
+
+def gaussian_log_density(z, mean, log_var):
+    """log N(z; mean, diag(exp(log_var))) = -1/2 sum_j [log 2pi + v_j + (z_j - m_j)^2 e^{-v_j}] (Eq. (B11)).
+
+    z, mean, log_var: (..., J) -> (...,).
+    """
+    squared = (z - mean) ** 2 * np.exp(-log_var)
+    return -0.5 * np.sum(LOG_2PI + log_var + squared, axis=-1)
+
+
+def gaussian_log_density_backward(dout, z, mean, log_var):
+    """Eq. (B12): d/dz = -(z - m) e^{-v}, d/dm = +(z - m) e^{-v}, d/dv = -1/2 + 1/2 (z - m)^2 e^{-v}.
+
+    dout: (...,) -> (dz, dmean, dlog_var), each (..., J).
+    """
+    dout = dout[..., None]
+    scaled = (z - mean) * np.exp(-log_var)
+    dz = -dout * scaled
+    dlog_var = dout * 0.5 * ((z - mean) * scaled - 1)
+    return dz, -dz, dlog_var
+
+
+def gaussian_kl_from_standard_normal(mean, log_var):
+    """KL(N(m, diag e^v) || N(0, I)) = 1/2 sum_j [m_j^2 + e^{v_j} - 1 - v_j] (Eq. (B13); write-up Eq. (9)).
+
+    e^v - 1 is computed as expm1(v), which keeps the value exact near v = 0, where the KL is smallest.
+    mean, log_var: (..., J) -> (...,).
+    """
+    return 0.5 * np.sum(mean * mean + np.expm1(log_var) - log_var, axis=-1)
+
+
+def gaussian_kl_from_standard_normal_backward(dout, mean, log_var):
+    """Eq. (B14): d KL / dm = m, d KL / dv = 1/2 (e^v - 1). dout: (...,) -> (dmean, dlog_var)."""
+    dout = dout[..., None]
+    return dout * mean, dout * 0.5 * np.expm1(log_var)
+
+
+def log_mean_exp(a, axis=0):
+    """log (1/K) sum_k e^{a_k}, shifted by the maximum so that no exponential overflows (Eq. (B15)).
+
+    Reduces over `axis`. All entries -inf along the axis give -inf, not NaN.
+    """
+    peak = np.max(a, axis=axis, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0)
+    mean = np.mean(np.exp(a - peak), axis=axis, keepdims=True)
+    with np.errstate(divide="ignore"):  # log(0) = -inf is the right answer when every a_k is -inf
+        return np.squeeze(peak + np.log(mean), axis=axis)
+
+
+def log_mean_exp_backward(dout, a, axis=0):
+    """d/da_k log-mean-exp(a) = e^{a_k} / sum_i e^{a_i}, the softmax of a along `axis` (Eq. (B16))."""
+    peak = np.max(a, axis=axis, keepdims=True)
+    weights = np.exp(a - peak)
+    weights /= np.sum(weights, axis=axis, keepdims=True)
+    return np.expand_dims(dout, axis) * weights

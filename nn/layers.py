@@ -1,0 +1,105 @@
+"""Layers as forward/backward pairs (derivations/backprop.md).
+
+Every layer follows one contract:
+
+    out, cache = layer.forward(x)        # cache holds exactly what backward needs
+    dx = layer.backward(dout, cache)     # adds the parameter gradients into layer.grads
+
+The cache is returned, never stored on the layer, so a network can run forward several times
+(data, then dreamed samples) before any backward without one pass overwriting another.
+`layer(x)` runs forward and keeps nothing, for evaluation.
+"""
+import numpy as np
+
+from nn.functional import sigmoid, softplus
+
+
+class Layer:
+    """A map with no parameters unless a subclass gives it some."""
+
+    def __init__(self):
+        self.params = {}
+        self.grads = {}
+
+    def __call__(self, x):
+        out, _ = self.forward(x)
+        return out
+
+
+class Linear(Layer):
+    """Affine map out = x W + b (backprop.md, Eq. (B1)).
+
+    x: (N, n_in), W: (n_in, n_out), b: (n_out,), out: (N, n_out).
+    W is drawn from Glorot/Xavier's uniform U(-a, a) with a = sqrt(6 / (n_in + n_out)); b starts at 0.
+    """
+
+    def __init__(self, n_in, n_out, rng, dtype=np.float32):
+        super().__init__()
+        limit = np.sqrt(6.0 / (n_in + n_out))
+        self.params = {
+            "W": rng.uniform(-limit, limit, size=(n_in, n_out)).astype(dtype),
+            "b": np.zeros(n_out, dtype=dtype),
+        }
+        self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
+
+    def forward(self, x):
+        return x @ self.params["W"] + self.params["b"], x
+
+    def __call__(self, x):
+        return x @ self.params["W"] + self.params["b"]
+
+    def backward(self, dout, cache):
+        """dW += x^T dout, db += sum_n dout_n, dx = dout W^T (Eq. (B2))."""
+        x = cache
+        self.grads["W"] += x.T @ dout
+        self.grads["b"] += dout.sum(axis=0)
+        return dout @ self.params["W"].T
+
+
+class Softplus(Layer):
+    """out = log(1 + e^x) (Eq. (B4)); d out / dx = sigmoid(x) (Eq. (B5))."""
+
+    def forward(self, x):
+        return softplus(x), x
+
+    def backward(self, dout, cache):
+        x = cache
+        return dout * sigmoid(x)
+
+
+class Tanh(Layer):
+    """out = tanh(x); d out / dx = 1 - out^2 (Eq. (B6))."""
+
+    def forward(self, x):
+        out = np.tanh(x)
+        return out, out
+
+    def backward(self, dout, cache):
+        out = cache
+        return dout * (1 - out * out)
+
+
+class ReLU(Layer):
+    """out = max(x, 0); d out / dx = [x > 0] (Eq. (B7))."""
+
+    def forward(self, x):
+        return np.maximum(x, 0), x > 0
+
+    def backward(self, dout, cache):
+        positive = cache
+        return dout * positive
+
+
+class Sigmoid(Layer):
+    """out = sigmoid(x); d out / dx = out (1 - out) (Eq. (B8))."""
+
+    def forward(self, x):
+        out = sigmoid(x)
+        return out, out
+
+    def backward(self, dout, cache):
+        out = cache
+        return dout * out * (1 - out)
+
+
+ACTIVATIONS = {"softplus": Softplus, "tanh": Tanh, "relu": ReLU, "sigmoid": Sigmoid}

@@ -1,0 +1,51 @@
+"""A multilayer perceptron: Linear layers with an activation between them, none after the last."""
+import numpy as np
+
+from nn.layers import ACTIVATIONS, Linear
+
+
+class MLP:
+    """sizes = [n_in, h_1, ..., n_out]; activation is a name from nn.layers.ACTIVATIONS.
+
+    forward(x) -> (out, caches); backward(dout, caches) -> dx, adding into every layer's grads.
+    Calling the network, `net(x)`, runs forward and keeps nothing (evaluation).
+    Backward is the chain rule applied layer by layer in reverse (backprop.md, Eq. (B3)).
+    """
+
+    def __init__(self, sizes, activation, rng, dtype=np.float32):
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
+        self.sizes = list(sizes)
+        self.dtype = np.dtype(dtype)
+        self.layers = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            self.layers.append(Linear(n_in, n_out, rng, dtype))
+            self.layers.append(ACTIVATIONS[activation]())
+        self.layers.pop()  # the output is left linear (logits, means, log-variances)
+
+    def forward(self, x):
+        caches = []
+        for layer in self.layers:
+            x, cache = layer.forward(x)
+            caches.append(cache)
+        return x, caches
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def backward(self, dout, caches):
+        for layer, cache in zip(reversed(self.layers), reversed(caches)):
+            dout = layer.backward(dout, cache)
+        return dout
+
+    def named_parameters(self):
+        """(name, parameter, gradient) for every parameter, names like '0.W', '2.b' (layer index)."""
+        for index, layer in enumerate(self.layers):
+            for key, value in layer.params.items():
+                yield f"{index}.{key}", value, layer.grads[key]
+
+    def zero_grad(self):
+        for _, _, grad in self.named_parameters():
+            grad.fill(0)

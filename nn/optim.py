@@ -1,0 +1,76 @@
+"""First-order optimizers that update parameters in place.
+
+An optimizer holds (parameter, gradient) pairs; `step()` reads the gradients and writes the parameters.
+Every buffer has the parameter's own dtype and every update is in place, so float32 stays float32.
+"""
+import numpy as np
+
+
+class SGD:
+    """theta <- theta - lr * g."""
+
+    def __init__(self, pairs, lr):
+        self.pairs = list(pairs)
+        self.lr = float(lr)
+
+    def step(self):
+        for param, grad in self.pairs:
+            param -= self.lr * grad
+
+    def state(self):
+        return {}
+
+    def load_state(self, state):
+        pass
+
+
+class Adam:
+    """Adam (Kingma and Ba, 2015, Algorithm 1), with bias correction:
+
+        m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2,
+        theta <- theta - lr_t m / (sqrt(v) + eps_t),   lr_t = lr sqrt(1 - b2^t) / (1 - b1^t),
+
+    the paper's efficient form (end of its section 2), with eps_t = eps sqrt(1 - b2^t) so that it equals
+    theta - lr m_hat / (sqrt(v_hat) + eps) exactly.
+    """
+
+    def __init__(self, pairs, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.pairs = list(pairs)
+        self.lr, self.beta1, self.beta2, self.eps = float(lr), float(beta1), float(beta2), float(eps)
+        self.t = 0
+        self.m = [np.zeros_like(p) for p, _ in self.pairs]
+        self.v = [np.zeros_like(p) for p, _ in self.pairs]
+        self._scratch = [np.empty_like(p) for p, _ in self.pairs]
+
+    def step(self):
+        self.t += 1
+        correction1 = 1 - self.beta1 ** self.t
+        correction2 = np.sqrt(1 - self.beta2 ** self.t)
+        step_size = self.lr * correction2 / correction1
+        eps = self.eps * correction2
+        for (param, grad), m, v, scratch in zip(self.pairs, self.m, self.v, self._scratch):
+            m *= self.beta1
+            np.multiply(grad, 1 - self.beta1, out=scratch)
+            m += scratch
+            v *= self.beta2
+            np.multiply(grad, grad, out=scratch)
+            scratch *= 1 - self.beta2
+            v += scratch
+            np.sqrt(v, out=scratch)
+            scratch += eps
+            np.divide(m, scratch, out=scratch)
+            scratch *= step_size
+            param -= scratch
+
+    def state(self):
+        """Arrays that restore this optimizer exactly, keyed for a checkpoint."""
+        state = {"t": np.array(self.t)}
+        for i, (m, v) in enumerate(zip(self.m, self.v)):
+            state[f"m{i}"], state[f"v{i}"] = m, v
+        return state
+
+    def load_state(self, state):
+        self.t = int(state["t"])
+        for i, (m, v) in enumerate(zip(self.m, self.v)):
+            m[...] = state[f"m{i}"]
+            v[...] = state[f"v{i}"]

@@ -1,0 +1,110 @@
+"""Float64 central-difference checks of every layer and of whole MLPs (derivations/backprop.md)."""
+import numpy as np
+import pytest
+
+from nn import ACTIVATIONS, MLP, Linear
+from nn.gradcheck import numerical_gradient, relative_error
+
+TOLERANCE = 1e-6
+
+
+def check_layer(layer, x, rng):
+    """Checks dx and every parameter gradient of `layer` as a vector-Jacobian product with a random dout."""
+    out, cache = layer.forward(x)
+    dout = rng.standard_normal(out.shape)
+    for grad in layer.grads.values():
+        grad.fill(0)
+    dx = layer.backward(dout, cache)
+
+    def projected():
+        return float(np.sum(layer.forward(x)[0] * dout))
+
+    assert relative_error(dx, numerical_gradient(projected, x)) < TOLERANCE
+    for name, param in layer.params.items():
+        assert relative_error(layer.grads[name], numerical_gradient(projected, param)) < TOLERANCE, name
+
+
+def test_linear_gradients():
+    rng = np.random.default_rng(0)
+    check_layer(Linear(5, 3, rng, np.float64), rng.standard_normal((4, 5)), rng)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_gradients(name):
+    rng = np.random.default_rng(1)
+    x = 3 * rng.standard_normal((4, 6))
+    if name == "relu":  # keep away from the kink, where the derivative does not exist
+        x[np.abs(x) < 1e-3] = 0.5
+    check_layer(ACTIVATIONS[name](), x, rng)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_mlp_gradients(name):
+    rng = np.random.default_rng(2)
+    net = MLP([5, 7, 6, 3], name, rng, np.float64)
+    x = rng.standard_normal((4, 5))
+    out, caches = net.forward(x)
+    dout = rng.standard_normal(out.shape)
+    net.zero_grad()
+    dx = net.backward(dout, caches)
+
+    def projected():
+        return float(np.sum(net(x) * dout))
+
+    assert relative_error(dx, numerical_gradient(projected, x)) < TOLERANCE
+    for param_name, param, grad in net.named_parameters():
+        assert relative_error(grad, numerical_gradient(projected, param)) < TOLERANCE, param_name
+
+
+def test_two_forward_passes_keep_separate_caches():
+    """Run the net on a and on b, then backward both: the gradients add, as two separate passes would."""
+    rng = np.random.default_rng(3)
+    net = MLP([4, 5, 2], "softplus", rng, np.float64)
+    a, b = rng.standard_normal((3, 4)), rng.standard_normal((2, 4))
+    dout_a, dout_b = rng.standard_normal((3, 2)), rng.standard_normal((2, 2))
+
+    expected = {}
+    for x, dout in ((a, dout_a), (b, dout_b)):
+        net.zero_grad()
+        _, caches = net.forward(x)
+        net.backward(dout, caches)
+        for name, _, grad in net.named_parameters():
+            expected[name] = expected.get(name, 0) + grad.copy()
+
+    net.zero_grad()
+    (_, caches_a), (_, caches_b) = net.forward(a), net.forward(b)
+    net.backward(dout_a, caches_a)
+    net.backward(dout_b, caches_b)
+    for name, _, grad in net.named_parameters():
+        np.testing.assert_allclose(grad, expected[name], rtol=1e-12, atol=1e-12)
+
+
+def test_evaluation_call_equals_forward():
+    rng = np.random.default_rng(4)
+    net = MLP([4, 5, 2], "tanh", rng, np.float32)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    np.testing.assert_array_equal(net(x), net.forward(x)[0])
+
+
+def test_float32_network_stays_float32():
+    rng = np.random.default_rng(5)
+    net = MLP([4, 5, 2], "softplus", rng, np.float32)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    out, caches = net.forward(x)
+    dx = net.backward(np.ones_like(out), caches)
+    assert out.dtype == dx.dtype == np.float32
+    assert all(p.dtype == g.dtype == np.float32 for _, p, g in net.named_parameters())
+
+
+def test_glorot_uniform_initialization():
+    rng = np.random.default_rng(6)
+    weights = Linear(400, 600, rng).params["W"]
+    limit = np.sqrt(6 / 1000)
+    assert np.abs(weights).max() <= limit
+    # U(-a, a) has variance a^2 / 3 = 2 / (n_in + n_out)
+    assert abs(weights.var() - 2 / 1000) < 0.02 * 2 / 1000
+
+
+def test_unknown_activation_is_refused():
+    with pytest.raises(ValueError, match="unknown activation 'swish'"):
+        MLP([2, 2], "swish", np.random.default_rng(0))
