@@ -1,0 +1,78 @@
+"""Float64 gradient checks of the three training objectives, with the noise held fixed
+(derivations/1.3-aevb.md Eqs. (A3)-(A6), derivations/1.2-wake-sleep.md Eqs. (W3), (W5))."""
+import numpy as np
+import pytest
+
+from algorithms import HelmholtzMachine, aevb_objective, sleep_objective, wake_objective
+from nn.gradcheck import numerical_gradient, relative_error
+
+TOLERANCE = 1e-6
+
+
+def tiny_model(seed=0, activation="softplus"):
+    return HelmholtzMachine(np.random.default_rng(seed), data_dim=6, latent_dim=2, hidden=(5, 4),
+                            activation=activation, dtype=np.float64)
+
+
+def check_objective(objective, model, args, names):
+    """Every parameter named in `names` against central differences of the objective's value."""
+    _, grads = objective(model, *args)
+    analytic = {name: grads[name].copy() for name in names}
+    parameters = model.parameters()
+    for name in names:
+        numeric = numerical_gradient(lambda: objective(model, *args)[0], parameters[name])
+        assert relative_error(analytic[name], numeric) < TOLERANCE, name
+
+
+@pytest.mark.parametrize("n_samples", [1, 3])
+@pytest.mark.parametrize("activation", ["softplus", "tanh"])
+def test_aevb_gradients_for_every_parameter(n_samples, activation):
+    rng = np.random.default_rng(1)
+    model = tiny_model(activation=activation)
+    x = rng.random((4, 6))
+    eps = rng.standard_normal((n_samples, 4, 2))
+    check_objective(aevb_objective, model, (x, eps), list(model.parameters()))
+
+
+def test_wake_gradients_reach_theta_only():
+    rng = np.random.default_rng(2)
+    model = tiny_model()
+    x, eps = rng.random((4, 6)), rng.standard_normal((2, 4, 2))
+    _, grads = wake_objective(model, x, eps)
+    assert set(grads) == {name for name in model.parameters() if name.startswith("generative.")}
+    assert all(not np.any(g) for name, g in model.gradients().items() if name.startswith("recognition."))
+    check_objective(wake_objective, model, (x, eps), list(grads))
+
+
+def test_sleep_gradients_reach_phi_only():
+    rng = np.random.default_rng(3)
+    model = tiny_model()
+    z, uniforms = rng.standard_normal((5, 2)), rng.random((5, 6))
+    _, grads = sleep_objective(model, z, uniforms)
+    assert set(grads) == {name for name in model.parameters() if name.startswith("recognition.")}
+    assert all(not np.any(g) for name, g in model.gradients().items() if name.startswith("generative."))
+    check_objective(sleep_objective, model, (z, uniforms), list(grads))
+
+
+def test_aevb_value_is_kl_minus_reconstruction():
+    """The value against an independent float64 computation written with scipy's distributions."""
+    from scipy.stats import bernoulli, norm
+    rng = np.random.default_rng(4)
+    model = tiny_model()
+    x = (rng.random((3, 6)) < 0.5).astype(np.float64)
+    eps = rng.standard_normal((1, 3, 2))
+    mean, log_var = model.encode(x)
+    std = np.exp(0.5 * log_var)
+    z = mean + std * eps[0]
+    p = 1 / (1 + np.exp(-model.decode(z)))
+    reconstruction = bernoulli.logpmf(x, p).sum(axis=1)
+    # KL(q || p) by its definition E_q[log q - log p], one-dimensional integrals done in closed form
+    kl = np.sum(np.log(1 / std) + (std ** 2 + mean ** 2) / 2 - 0.5, axis=1)
+    expected = np.mean(kl - reconstruction)
+    assert aevb_objective(model, x, eps)[0] == pytest.approx(expected, rel=1e-12)
+    # and log N(z; 0, 1) through scipy for the sleep objective's density
+    z_s, u = rng.standard_normal((4, 2)), rng.random((4, 6))
+    dreams = (u < 1 / (1 + np.exp(-model.decode(z_s)))).astype(np.float64)
+    m, v = model.encode(dreams)
+    expected_sleep = -np.mean(norm.logpdf(z_s, m, np.exp(0.5 * v)).sum(axis=1))
+    assert sleep_objective(model, z_s, u)[0] == pytest.approx(expected_sleep, rel=1e-12)
