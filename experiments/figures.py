@@ -1,0 +1,79 @@
+"""The figures of section 1.6, each written to a PNG. Plotting only: no training, no evaluation."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+
+def tile(images, image_shape, rows, cols):
+    """(rows * cols, H * W) images -> one (rows * H, cols * W) array, row-major."""
+    height, width = image_shape
+    grid = images.reshape(rows, cols, height, width).transpose(0, 2, 1, 3)
+    return grid.reshape(rows * height, cols * width)
+
+
+def save_tiles(path, images, image_shape, rows=10, cols=10):
+    """Grey-level tiles at one pixel per image pixel (10 x 10 MNIST digits: 280 x 280)."""
+    plt.imsave(path, tile(images, image_shape, rows, cols), cmap="gray", vmin=0, vmax=1)
+
+
+def plot_lk(path, histories, k):
+    """L_k on test (solid) and train (dashed) against epoch; histories: {label: history}."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for (label, history), color in zip(histories.items(), ("C0", "C1")):
+        for key, style, split in (("test_lk", "-", "test"), ("train_lk", "--", "train")):
+            points = [(h["epoch"], h[key]) for h in history if h[key] is not None]
+            if points:
+                ax.plot(*zip(*points), style, marker="o", color=color, label=f"{label} {split}")
+    ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel(f"$\\mathcal{{L}}_{{{k}}}$ (nats per image)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_losses(path, history, names):
+    """One panel per training loss (AEVB: -ELBO; Wake-Sleep: wake and sleep) against epoch."""
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)
+    titles = {"loss": "AEVB: mean negative ELBO", "wake_loss": "wake phase: -log p(x | z)",
+              "sleep_loss": "sleep phase: -log q(z | x)"}
+    epochs = [h["epoch"] for h in history]
+    for ax, name in zip(axes[0], names):
+        ax.plot(epochs, [h[name] for h in history], marker=".")
+        ax.set_title(titles[name])
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_ylabel("nats per example")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_latent_scatter(path, means, labels):
+    """Latent means (N, 2) coloured by digit, with a colour bar."""
+    fig, ax = plt.subplots(figsize=(6, 5))
+    points = ax.scatter(means[:, 0], means[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=4)
+    fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(f"latent means of {len(labels)} test images")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def latent_grid(size, limit):
+    """size x size points of a regular grid over [-limit, limit]^2, row-major, top row at z_2 = +limit."""
+    values = np.linspace(-limit, limit, size)
+    z1, z2 = np.meshgrid(values, values[::-1])
+    return np.stack([z1.ravel(), z2.ravel()], axis=1)
+
+
+def save_manifold(path, images, image_shape, size):
+    """Decoded grid images tiled at their latent positions (see latent_grid)."""
+    save_tiles(path, images, image_shape, size, size)

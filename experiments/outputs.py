@@ -1,0 +1,57 @@
+"""Everything a finished run leaves in its folder: metrics, figures and report.md."""
+import csv
+import json
+
+import numpy as np
+
+from experiments import figures
+from experiments.training import loss_names, select_data
+from nn.functional import sigmoid
+
+N_TILES, N_SCATTER, MANIFOLD_SIZE, MANIFOLD_LIMIT = 100, 5000, 20, 3.0
+FIGURES = ("lk.png", "losses.png", "originals.png", "reconstructions.png", "latent_scatter.png", "latent_manifold.png")
+
+
+def final_numbers(history, total_seconds):
+    last = history[-1]
+    final = {key: value for key, value in last.items() if key != "seconds"}
+    final["train_seconds"] = sum(h["seconds"] for h in history)
+    final["total_seconds"] = total_seconds
+    return final
+
+
+def write_metrics(out_dir, config, history, final):
+    metrics = {"algorithm": config["algorithm"], "config": config, "history": history, "final": final}
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    columns = ["epoch", "seconds", *loss_names(config["algorithm"]), "test_lk", "train_lk"]
+    with open(out_dir / "metrics.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def write_figures(out_dir, config, model, data, history):
+    """Draws every figure; returns a note for the report when the latent manifold is skipped (J != 2)."""
+    _, test, test_labels, _ = select_data(data, config)
+    shape = data.image_shape
+    picker = np.random.default_rng([config["seed"], 2])
+    figures.plot_lk(out_dir / "lk.png", {config["algorithm"]: history}, config["k"])
+    figures.plot_losses(out_dir / "losses.png", history, loss_names(config["algorithm"]))
+
+    shown = test[np.sort(picker.choice(test.shape[0], min(N_TILES, test.shape[0]), replace=False))]
+    shown = np.resize(shown, (N_TILES, shown.shape[1]))  # a test set of fewer than 100 images repeats
+    mean, _ = model.encode(shown)
+    figures.save_tiles(out_dir / "originals.png", shown, shape)
+    figures.save_tiles(out_dir / "reconstructions.png", sigmoid(model.decode(mean)), shape)
+
+    scatter_rows = np.sort(picker.choice(test.shape[0], min(N_SCATTER, test.shape[0]), replace=False))
+    means, _ = model.encode(test[scatter_rows])
+    if means.shape[1] == 1:
+        means = np.column_stack([means, np.zeros_like(means)])
+    figures.plot_latent_scatter(out_dir / "latent_scatter.png", means[:, :2], test_labels[scatter_rows])
+    if config["latent_dim"] != 2:
+        return (f"The latent space has {config['latent_dim']} dimensions: the scatter shows the first "
+                "(at most two), and the manifold, defined for a 2-D latent only, is not drawn.")
+    grid = figures.latent_grid(MANIFOLD_SIZE, MANIFOLD_LIMIT).astype(model.dtype)
+    figures.save_manifold(out_dir / "latent_manifold.png", sigmoid(model.decode(grid)), shape, MANIFOLD_SIZE)
+    return None

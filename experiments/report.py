@@ -1,0 +1,52 @@
+"""report.md: the figures, the hyperparameters, the final numbers and the time taken."""
+import platform
+
+import numpy as np
+
+from experiments.outputs import FIGURES
+from experiments.training import loss_names
+
+NAMES = {"aevb": "AEVB", "wake-sleep": "Wake-Sleep"}
+CAPTIONS = {
+    "lk.png": "L_k on test and train data against epoch",
+    "losses.png": "training losses against epoch",
+    "originals.png": "100 test images",
+    "reconstructions.png": "their reconstructions, sigmoid(f_theta(mu_phi(x)))",
+    "latent_scatter.png": "latent means of test images, coloured by digit",
+    "latent_manifold.png": "decoded images on a regular 20 x 20 grid over [-3, 3]^2 of the latent space",
+}
+
+
+def cell(value):
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.2f}" if abs(value) >= 0.01 else f"{value:g}"
+    return str(value)
+
+
+def write_report(out_dir, config, history, final, figure_note):
+    k, losses = config["k"], loss_names(config["algorithm"])
+    lines = [f"# {NAMES[config['algorithm']]} on {final['data']}", "",
+             f"{len(history)} epochs: {final['train_seconds'] / 60:.1f} minutes of training, "
+             f"{final['total_seconds'] / 60:.1f} minutes in all with evaluation and figures "
+             f"({platform.machine()}, Python {platform.python_version()}, NumPy {np.__version__}).", "",
+             "## Final numbers", "", "| quantity | value |", "| --- | --- |",
+             f"| test L_{k} ({final['test_images']} images) | {cell(final['test_lk'])} |",
+             f"| train L_{k} ({final['train_bound_images']} training images) | {cell(final['train_lk'])} |"]
+    lines += [f"| last epoch's mean {name.replace('_', ' ')} | {cell(final[name])} |" for name in losses]
+    lines += ["", "In nats per image. The grey levels in [0, 1] are the Bernoulli targets (the write-up's",
+              "convention), so L_k bounds the log-density of that cross-entropy model, not the log-probability",
+              "of binarized digits; compare numbers only between runs that treat the data alike.", "",
+              "## Hyperparameters", "", "| flag | value |", "| --- | --- |"]
+    lines += [f"| {key} | {cell(value)} |" for key, value in config.items()]
+    lines += ["", "## Figures", ""]
+    for name in FIGURES:
+        if (out_dir / name).exists():
+            lines += [f"**{CAPTIONS[name]}**", "", f"![{CAPTIONS[name]}]({name})", ""]
+    if figure_note:
+        lines += [figure_note, ""]
+    columns = ["epoch", "seconds", *losses, "test_lk", "train_lk"]
+    lines += ["## History", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(cell(record[c]) for c in columns) + " |" for record in history]
+    (out_dir / "report.md").write_text("\n".join(lines) + "\n")

@@ -1,0 +1,100 @@
+"""run.py end to end on tiny subsets of the embedded MNIST: outputs, resume, determinism, bad input."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from experiments.cli import main
+from experiments.outputs import FIGURES
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["--train-size", "300", "--test-size", "120", "--eval-train-size", "100", "--k", "5",
+        "--hidden", "32", "16", "--sleep-samples", "20", "--epochs", "2", "--eval-every", "1"]
+PNG_SIZES = {"originals.png": (280, 280), "reconstructions.png": (280, 280), "latent_manifold.png": (560, 560)}
+
+
+def run(command, out, *extra):
+    return main([command, *TINY, "--out", str(out), *extra])
+
+
+def history_without_time(out):
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    return [{key: value for key, value in record.items() if key != "seconds"} for record in history]
+
+
+@pytest.mark.parametrize("algorithm", ["aevb", "wake-sleep"])
+def test_each_algorithm_writes_every_output(tmp_path, algorithm):
+    assert run(algorithm, tmp_path) == 0
+    for name in (*FIGURES, "metrics.json", "metrics.csv", "report.md", "checkpoint.npz"):
+        assert (tmp_path / name).is_file(), name
+    for name, size in PNG_SIZES.items():
+        assert plt.imread(tmp_path / name).shape[:2] == size, name
+    for name in FIGURES:
+        assert plt.imread(tmp_path / name).ndim == 3
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["algorithm"] == algorithm and metrics["config"]["k"] == 5
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2]
+    losses = ["loss"] if algorithm == "aevb" else ["wake_loss", "sleep_loss"]
+    for record in metrics["history"]:
+        for key in (*losses, "seconds", "test_lk", "train_lk"):
+            assert np.isfinite(record[key]), key
+    assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 3
+    report = (tmp_path / "report.md").read_text()
+    assert all(f"]({name})" in report for name in FIGURES)
+
+
+def test_compare_trains_what_is_missing_and_reuses_the_rest(tmp_path, capsys):
+    assert run("aevb", tmp_path / "aevb") == 0
+    assert run("compare", tmp_path) == 0
+    printed = capsys.readouterr().out
+    assert "reusing the finished AEVB run" in printed and "training Wake-Sleep" in printed
+    report = (tmp_path / "compare" / "report.md").read_text()
+    assert "**Better:**" in report and "**Faster:**" in report
+    assert plt.imread(tmp_path / "compare" / "lk.png").ndim == 3
+
+
+@pytest.mark.parametrize("algorithm", ["aevb", "wake-sleep"])
+def test_resume_ends_with_the_uninterrupted_numbers(tmp_path, algorithm):
+    assert run(algorithm, tmp_path / "straight") == 0
+    assert main([algorithm, *TINY[:-4], "--epochs", "1", "--eval-every", "1", "--out", str(tmp_path / "split")]) == 0
+    assert run(algorithm, tmp_path / "split", "--resume") == 0
+    assert history_without_time(tmp_path / "split") == history_without_time(tmp_path / "straight")
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path):
+    for name, seed in (("a", "0"), ("b", "0"), ("c", "1")):
+        assert run("aevb", tmp_path / name, "--seed", seed) == 0
+    assert history_without_time(tmp_path / "a") == history_without_time(tmp_path / "b")
+    assert history_without_time(tmp_path / "a") != history_without_time(tmp_path / "c")
+
+
+def test_resume_with_other_settings_is_refused(tmp_path, capsys):
+    assert run("aevb", tmp_path) == 0
+    assert run("aevb", tmp_path, "--resume", "--seed", "3") == 2
+    assert "checkpoint was made with other settings (seed 0 != 3)" in capsys.readouterr().err
+
+
+def run_script(*args):
+    return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_bad_flag_gives_one_clear_line():
+    result = run_script("aevb", "--epochs", "zero")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "run.py: error: argument --epochs: invalid positive_int value: 'zero'"
+
+
+def test_bad_data_dir_gives_one_clear_line(tmp_path):
+    result = run_script("aevb", "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert f"{tmp_path}/train-images-idx3-ubyte[.gz]: file not found" in result.stderr
+
+
+def test_missing_checkpoint_gives_one_clear_line(tmp_path, capsys):
+    assert run("aevb", tmp_path, "--resume") == 2
+    assert capsys.readouterr().err == f"run.py: error: {tmp_path}/checkpoint.npz: no checkpoint to resume from\n"
