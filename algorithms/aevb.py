@@ -36,7 +36,7 @@ def aevb_objective(model, x, eps):
     dkl = np.full(batch, 1.0 / batch, dtype=mean.dtype)
     dmean_kl, dlog_var_kl = gaussian_kl_from_standard_normal_backward(dkl, mean, log_var)
     model.recognition.backward(np.concatenate([dmean + dmean_kl, dlog_var + dlog_var_kl], axis=1),
-                               recognition_caches)
+                               recognition_caches, input_grad=False)
     return float(value), model.gradients()
 
 

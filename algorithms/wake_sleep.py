@@ -24,7 +24,7 @@ def wake_objective(model, x, eps):
     log_likelihood = bernoulli_log_likelihood(targets, logits)
     dlog_likelihood = np.full(n_samples * batch, -1.0 / (n_samples * batch), dtype=logits.dtype)
     _, dlogits = bernoulli_log_likelihood_backward(dlog_likelihood, targets, logits)
-    model.generative.backward(dlogits, caches)
+    model.generative.backward(dlogits, caches, input_grad=False)
     grads = {name: grad for name, _, grad in model.named_parameters() if name.startswith("generative.")}
     return float(-log_likelihood.mean()), grads
 
@@ -50,7 +50,7 @@ def sleep_objective(model, z, uniforms):
     log_q = gaussian_log_density(z, mean, log_var)
     dlog_q = np.full(z.shape[0], -1.0 / z.shape[0], dtype=mean.dtype)
     _, dmean, dlog_var = gaussian_log_density_backward(dlog_q, z, mean, log_var)
-    model.recognition.backward(np.concatenate([dmean, dlog_var], axis=1), caches)
+    model.recognition.backward(np.concatenate([dmean, dlog_var], axis=1), caches, input_grad=False)
     grads = {name: grad for name, _, grad in model.named_parameters() if name.startswith("recognition.")}
     return float(-log_q.mean()), grads
 

@@ -48,12 +48,15 @@ class Linear(Layer):
     def __call__(self, x):
         return x @ self.params["W"] + self.params["b"]
 
-    def backward(self, dout, cache):
-        """dW += x^T dout, db += sum_n dout_n, dx = dout W^T (Eq. (B2))."""
+    def backward(self, dout, cache, input_grad=True):
+        """dW += x^T dout, db += sum_n dout_n, dx = dout W^T (Eq. (B2)).
+
+        input_grad=False skips dx (returns None) where nothing needs it: the gradient w.r.t. the data.
+        """
         x = cache
         self.grads["W"] += x.T @ dout
         self.grads["b"] += dout.sum(axis=0)
-        return dout @ self.params["W"].T
+        return dout @ self.params["W"].T if input_grad else None
 
 
 class Softplus(Layer):

@@ -8,6 +8,7 @@ class MLP:
     """sizes = [n_in, h_1, ..., n_out]; activation is a name from nn.layers.ACTIVATIONS.
 
     forward(x) -> (out, caches); backward(dout, caches) -> dx, adding into every layer's grads.
+    backward(dout, caches, input_grad=False) skips dx where nothing needs it (the data's gradient).
     Calling the network, `net(x)`, runs forward and keeps nothing (evaluation).
     Backward is the chain rule applied layer by layer in reverse (backprop.md, Eq. (B3)).
     """
@@ -35,10 +36,11 @@ class MLP:
             x = layer(x)
         return x
 
-    def backward(self, dout, caches):
-        for layer, cache in zip(reversed(self.layers), reversed(caches)):
+    def backward(self, dout, caches, input_grad=True):
+        """dx for the network's input, or None with input_grad=False (the first layer then skips a product)."""
+        for layer, cache in zip(reversed(self.layers[1:]), reversed(caches[1:])):
             dout = layer.backward(dout, cache)
-        return dout
+        return self.layers[0].backward(dout, caches[0], input_grad=input_grad)
 
     def named_parameters(self):
         """(name, parameter, gradient) for every parameter, names like '0.W', '2.b' (layer index)."""

@@ -133,3 +133,12 @@ def test_log_mean_exp_matches_the_naive_formula_where_safe():
 
 def test_log_mean_exp_of_minus_infinity_is_minus_infinity():
     assert log_mean_exp(np.array([-np.inf, -np.inf])) == -np.inf
+
+
+@given(arrays(np.float64, 16, elements=huge))
+def test_sigmoid_and_softplus_match_scipy_everywhere(x):
+    from scipy.special import expit, log_expit
+    from nn.functional import sigmoid, softplus
+    np.testing.assert_allclose(sigmoid(x), expit(x), rtol=1e-14, atol=0)
+    # softplus(x) = -log sigmoid(-x)
+    np.testing.assert_allclose(softplus(x), -log_expit(-x), rtol=1e-14, atol=0)
