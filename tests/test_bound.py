@@ -113,5 +113,6 @@ def test_bound_is_reproducible_and_chunk_independent():
     x = rng.random((23, 10), dtype=np.float32)
     first = importance_weighted_bound(model, x, k=5, seed=3, chunk_size=4)
     np.testing.assert_array_equal(first, importance_weighted_bound(model, x, k=5, seed=3, chunk_size=4))
+    np.testing.assert_array_equal(first, importance_weighted_bound(model, x, k=5, seed=3, chunk_size=23))
     assert not np.array_equal(first, importance_weighted_bound(model, x, k=5, seed=4, chunk_size=4))
     assert first.shape == (23,) and np.all(np.isfinite(first))
