@@ -30,7 +30,10 @@ def wake_objective(model, x, eps):
 
 
 def dream(model, z, uniforms):
-    """A binary x ~ Bernoulli(sigmoid(f_theta(z))), as [u < sigmoid(f_theta(z))] for u ~ U(0, 1)."""
+    """The dream x^l ~ p_theta(x | z^l) of Eq. (5): binary, x_d = [u_d < sigmoid(f_theta(z)_d)] for u ~ U(0, 1).
+
+    z: (S, J), uniforms: (S, D) -> (S, D) in {0, 1}, in the model's dtype.
+    """
     return (uniforms < sigmoid(model.decode(z))).astype(model.dtype)
 
 

@@ -3,7 +3,7 @@ import numpy as np
 
 
 def numerical_gradient(f, x, h=1e-5):
-    """d f / d x by central differences, (f(x + h e_i) - f(x - h e_i)) / 2h for every entry i.
+    """d f / d x by central differences, (f(x + h e_i) - f(x - h e_i)) / 2h for every entry i (Eq. (C1)).
 
     f: a function of no arguments returning a scalar and reading x, which is perturbed in place and
     restored. x must be float64: in float32 the differences drown in rounding.
@@ -24,7 +24,7 @@ def numerical_gradient(f, x, h=1e-5):
 
 
 def relative_error(analytic, numeric, tiny=1e-12):
-    """|a - n| / max(|a| + |n|, tiny), with |.| the Euclidean norm over the whole array.
+    """|a - n| / max(|a| + |n|, tiny), with |.| the Euclidean norm over the whole array (Eq. (C2)).
 
     A norm, not an entrywise maximum, so that entries whose true gradient is 0 (where the finite
     difference is pure rounding) cannot dominate; tiny only guards the 0 / 0 case.

@@ -43,6 +43,7 @@ class Linear(Layer):
         self.grads = {name: np.zeros_like(value) for name, value in self.params.items()}
 
     def forward(self, x):
+        """out = x W + b (Eq. (B1)); the cache is x."""
         return x @ self.params["W"] + self.params["b"], x
 
     def __call__(self, x):

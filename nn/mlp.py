@@ -37,7 +37,10 @@ class MLP:
         return x
 
     def backward(self, dout, caches, input_grad=True):
-        """dx for the network's input, or None with input_grad=False (the first layer then skips a product)."""
+        """The chain rule, layer by layer in reverse (Eq. (B3)); adds into every layer's grads.
+
+        Returns dx for the network's input, or None with input_grad=False (the first layer then skips a product).
+        """
         for layer, cache in zip(reversed(self.layers[1:]), reversed(caches[1:])):
             dout = layer.backward(dout, cache)
         return self.layers[0].backward(dout, caches[0], input_grad=input_grad)

@@ -108,3 +108,20 @@ def test_glorot_uniform_initialization():
 def test_unknown_activation_is_refused():
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
         MLP([2, 2], "swish", np.random.default_rng(0))
+
+
+def test_gradient_check_catches_a_wrong_backward():
+    """The checker can fail: a backward that forgets the activation's derivative is caught."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 4))
+
+    def f():
+        return float(np.sum(np.tanh(x) ** 2))
+
+    right = 2 * np.tanh(x) * (1 - np.tanh(x) ** 2)
+    wrong = 2 * np.tanh(x)
+    numeric = numerical_gradient(f, x)
+    assert relative_error(right, numeric) < 1e-9
+    assert relative_error(wrong, numeric) > 1e-2
+    with pytest.raises(TypeError, match="float64"):
+        numerical_gradient(f, x.astype(np.float32))

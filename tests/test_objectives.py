@@ -76,3 +76,27 @@ def test_aevb_value_is_kl_minus_reconstruction():
     m, v = model.encode(dreams)
     expected_sleep = -np.mean(norm.logpdf(z_s, m, np.exp(0.5 * v)).sum(axis=1))
     assert sleep_objective(model, z_s, u)[0] == pytest.approx(expected_sleep, rel=1e-12)
+
+
+def test_wake_and_aevb_agree_on_theta():
+    """The wake objective is the ELBO's theta-part: with the same noise, the generative gradients of
+    Eq. (3) and Eq. (9) coincide (the KL term has no theta; derivations/1.2-wake-sleep.md, (W1))."""
+    rng = np.random.default_rng(5)
+    model = tiny_model()
+    x, eps = rng.random((4, 6)), rng.standard_normal((2, 4, 2))
+    _, wake = wake_objective(model, x, eps)
+    wake = {name: grad.copy() for name, grad in wake.items()}
+    _, aevb = aevb_objective(model, x, eps)
+    for name, grad in wake.items():
+        np.testing.assert_allclose(grad, aevb[name], rtol=1e-12, atol=1e-15)
+
+
+def test_reparameterized_samples_have_the_intended_moments():
+    """z = mu + exp(log_var / 2) eps has mean mu and variance exp(log_var) (Eq. (8)): the check that a
+    gradient test cannot make, since backward would match a forward that used the wrong scale."""
+    from algorithms.model import reparameterize
+    rng = np.random.default_rng(6)
+    mean, log_var = np.array([[0.5, -2.0]]), np.array([[np.log(4.0), np.log(0.25)]])
+    z = reparameterize(mean, log_var, rng.standard_normal((200_000, 1, 2)))[:, 0]
+    np.testing.assert_allclose(z.mean(axis=0), [0.5, -2.0], atol=0.02)
+    np.testing.assert_allclose(z.var(axis=0), [4.0, 0.25], rtol=0.02)
