@@ -8,11 +8,15 @@ import numpy as np
 from experiments.idx import DataError
 
 
-def save_checkpoint(path, model, trainer, rng, epoch, history, config):
+def save_checkpoint(path, model, trainer, rng, epoch, history, config, position=None):
+    """epoch: the last finished epoch; position: where an unfinished next epoch stopped (or None)."""
     arrays = {f"param/{name}": value for name, value in model.parameters().items()}
     for opt_name, optimizer in trainer.optimizers.items():
         arrays.update({f"optim/{opt_name}/{key}": value for key, value in optimizer.state().items()})
-    meta = {"epoch": epoch, "history": history, "config": config, "rng": rng.bit_generator.state}
+    meta = {"epoch": epoch, "history": history, "config": config, "rng": rng.bit_generator.state, "position": None}
+    if position is not None:
+        arrays["position/order"] = position["order"]
+        meta["position"] = {key: value for key, value in position.items() if key != "order"}
     arrays["meta"] = np.array(json.dumps(meta))
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "wb") as handle:
@@ -23,7 +27,7 @@ def save_checkpoint(path, model, trainer, rng, epoch, history, config):
 
 
 def load_checkpoint(path, model, trainer, rng):
-    """Restores model, optimizers and rng in place; returns the saved meta (epoch, history, config)."""
+    """Restores model, optimizers and rng in place; returns the saved meta (epoch, history, config, position)."""
     try:
         with np.load(path) as archive:
             arrays = {key: archive[key] for key in archive.files}
@@ -37,4 +41,6 @@ def load_checkpoint(path, model, trainer, rng):
         prefix = f"optim/{opt_name}/"
         optimizer.load_state({key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)})
     rng.bit_generator.state = meta["rng"]
+    if meta["position"] is not None:
+        meta["position"]["order"] = arrays["position/order"]
     return meta

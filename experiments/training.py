@@ -1,4 +1,6 @@
 """The experiment loop of section 1.6: train one algorithm, evaluate L_k, checkpoint every epoch."""
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -45,18 +47,53 @@ def evaluate(model, images, config):
     return float(importance_weighted_bound(model, images, config["k"], seed=config["seed"]).mean())
 
 
-def run_epoch(trainer, train, config, rng, epoch):
-    names = loss_names(config["algorithm"])
-    order = rng.permutation(train.shape[0])
-    batches = [order[i:i + config["batch_size"]] for i in range(0, len(order), config["batch_size"])]
-    totals = dict.fromkeys(names, 0.0)
-    bar = tqdm(batches, desc=f"epoch {epoch}/{config['epochs']}", leave=False, unit="batch", disable=None)
-    for step, rows in enumerate(bar, start=1):
-        losses = trainer.step(train[rows], rng)
+class Interrupt:
+    """Ctrl-C during training. The first press asks the loop to stop after the current step, so that the
+    checkpoint it then writes is consistent; a second press stops at once (nothing new is saved)."""
+
+    def __init__(self, log):
+        self.requested, self.log, self.previous = False, log, None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self.handle)
+        return self
+
+    def handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.log("\nCtrl-C: stopping after this step to save a checkpoint (press again to quit at once)")
+
+    def __exit__(self, *exc_info):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def new_position(n_images, rng, names):
+    """Where an epoch stands: its shuffled order (from the training rng), the next step, the loss totals."""
+    return {"order": rng.permutation(n_images), "step": 0, "totals": dict.fromkeys(names, 0.0), "seconds": 0.0}
+
+
+def run_epoch(trainer, train, config, rng, epoch, position, interrupt):
+    """Runs the epoch from position["step"] on, updating position; True when the epoch is finished,
+    False when Ctrl-C stopped it between two steps."""
+    batch, names, totals = config["batch_size"], loss_names(config["algorithm"]), position["totals"]
+    n_steps = -(-len(position["order"]) // batch)
+    began = time.perf_counter()
+    bar = tqdm(range(position["step"], n_steps), initial=position["step"], total=n_steps, leave=False,
+               desc=f"epoch {epoch}/{config['epochs']}", unit="batch", disable=None)
+    for step in bar:
+        losses = trainer.step(train[position["order"][step * batch:(step + 1) * batch]], rng)
         for name in names:
             totals[name] += losses[name]
-        bar.set_postfix({name: f"{totals[name] / step:.2f}" for name in names})
-    return {name: totals[name] / len(batches) for name in names}
+        position["step"] = step + 1
+        bar.set_postfix({name: f"{totals[name] / (step + 1):.2f}" for name in names})
+        if interrupt.requested:
+            break
+    bar.close()
+    position["seconds"] += time.perf_counter() - began
+    return position["step"] == n_steps
 
 
 def check_resumable(saved, config, path):
@@ -69,38 +106,45 @@ def check_resumable(saved, config, path):
 def train(config, data, out_dir, log=print):
     """Trains config["algorithm"] for config["epochs"] epochs; returns (model, history).
 
-    After every epoch the checkpoint in out_dir is replaced atomically. With config["resume"] the run
-    continues from it, and ends with the same numbers as an uninterrupted run with the same seed.
+    After every epoch the checkpoint in out_dir is replaced atomically; Ctrl-C also saves one, between two
+    steps. With config["resume"] the run continues from it, and ends with the same numbers as an
+    uninterrupted run with the same seed.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = out_dir / "checkpoint.npz"
     model, trainer, rng = build(config)
     train_images, test_images, _, train_subset = select_data(data, config)
-    history, start = [], 1
+    names = loss_names(config["algorithm"])
+    history, start, position = [], 1, None
     if config["resume"]:
         meta = load_checkpoint(checkpoint, model, trainer, rng)
         check_resumable(meta["config"], config, checkpoint)
-        history, start = meta["history"], meta["epoch"] + 1
-        log(f"resumed from {checkpoint} after epoch {meta['epoch']}")
+        history, start, position = meta["history"], meta["epoch"] + 1, meta["position"]
+        where = f"step {position['step']} of epoch {start}" if position else f"epoch {meta['epoch']}"
+        log(f"resumed from {checkpoint} after {where}")
 
-    epoch = start
-    try:
+    resume_command = f"python run.py {config['algorithm']} --resume --out {out_dir}"
+    with Interrupt(log) as interrupt:
         for epoch in range(start, config["epochs"] + 1):
-            began = time.perf_counter()
-            record = {"epoch": epoch, **run_epoch(trainer, train_images, config, rng, epoch)}
-            record["seconds"] = time.perf_counter() - began
-            record["test_lk"] = record["train_lk"] = None
+            position = position or new_position(len(train_images), rng, names)
+            if not run_epoch(trainer, train_images, config, rng, epoch, position, interrupt):
+                save_checkpoint(checkpoint, model, trainer, rng, epoch - 1, history, config, position)
+                log(f"saved {checkpoint} at step {position['step']} of epoch {epoch}. To continue: {resume_command}")
+                raise KeyboardInterrupt
+            record = {"epoch": epoch, "seconds": position["seconds"],
+                      **{name: position["totals"][name] / position["step"] for name in names},
+                      "test_lk": None, "train_lk": None}
+            position = None
             if epoch % config["eval_every"] == 0 or epoch == config["epochs"]:
                 record["test_lk"] = evaluate(model, test_images, config)
                 record["train_lk"] = evaluate(model, train_subset, config)
             history.append(record)
             save_checkpoint(checkpoint, model, trainer, rng, epoch, history, config)
             log(summary_line(record, config))
-    except KeyboardInterrupt:
-        resume = f"python run.py {config['algorithm']} --resume --out {out_dir}"
-        log(f"\ninterrupted in epoch {epoch}; {checkpoint} holds epoch {epoch - 1}. To continue: {resume}")
-        raise
+            if interrupt.requested and epoch < config["epochs"]:
+                log(f"saved {checkpoint} after epoch {epoch}. To continue: {resume_command}")
+                raise KeyboardInterrupt
     return model, history
 
 

@@ -98,3 +98,31 @@ def test_bad_data_dir_gives_one_clear_line(tmp_path):
 def test_missing_checkpoint_gives_one_clear_line(tmp_path, capsys):
     assert run("aevb", tmp_path, "--resume") == 2
     assert capsys.readouterr().err == f"run.py: error: {tmp_path}/checkpoint.npz: no checkpoint to resume from\n"
+
+
+@pytest.mark.parametrize("algorithm", ["aevb", "wake-sleep"])
+def test_ctrl_c_saves_mid_epoch_and_resume_ends_with_the_uninterrupted_numbers(tmp_path, algorithm, monkeypatch,
+                                                                              capsys):
+    """A real SIGINT in the middle of epoch 2: the run saves between two steps, says how to resume, and
+    exits 130; the resumed run's history equals an uninterrupted run's."""
+    import os
+    import signal
+
+    from algorithms import TRAINERS
+    assert run(algorithm, tmp_path / "straight") == 0
+    original_step, calls = TRAINERS[algorithm].step, []
+
+    def step_then_press_ctrl_c(self, x, rng):
+        calls.append(1)
+        if len(calls) == 4:   # the first step of epoch 2 (3 steps of 100 per epoch)
+            os.kill(os.getpid(), signal.SIGINT)
+        return original_step(self, x, rng)
+
+    monkeypatch.setattr(TRAINERS[algorithm], "step", step_then_press_ctrl_c)
+    assert run(algorithm, tmp_path / "split") == 130
+    printed = capsys.readouterr().out
+    assert f"at step 1 of epoch 2. To continue: python run.py {algorithm} --resume --out {tmp_path / 'split'}" in printed
+    monkeypatch.setattr(TRAINERS[algorithm], "step", original_step)
+    assert run(algorithm, tmp_path / "split", "--resume") == 0
+    assert "resumed from" in capsys.readouterr().out
+    assert history_without_time(tmp_path / "split") == history_without_time(tmp_path / "straight")
