@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from nn import ACTIVATIONS, MLP, Linear
+from nn import ACTIVATIONS, MLP, Linear, Softplus
 from nn.gradcheck import numerical_gradient, relative_error
 
 TOLERANCE = 1e-6
@@ -125,3 +125,19 @@ def test_gradient_check_catches_a_wrong_backward():
     assert relative_error(wrong, numeric) > 1e-2
     with pytest.raises(TypeError, match="float64"):
         numerical_gradient(f, x.astype(np.float32))
+
+
+def test_softplus_backward_is_the_sigmoid_in_both_tails():
+    """Eq. (B5a): 1 - e^{-softplus(x)} = sigmoid(x), to rounding, for |x| up to 700 (float64) and finite
+    for any float32 input."""
+    from scipy.special import expit
+    layer = Softplus()
+    x = np.concatenate([np.linspace(-700, 700, 2001), [-30.5, -1e-8, 0.0, 1e-8]])
+    out, cache = layer.forward(x)
+    np.testing.assert_allclose(layer.backward(np.ones_like(x), cache), expit(x), rtol=1e-13, atol=0)
+    wide = np.array([-3e38, -1e4, -90, 0, 90, 1e4, 3e38], np.float32)
+    out, cache = layer.forward(wide)
+    grad = layer.backward(np.ones_like(wide), cache)
+    assert out.dtype == grad.dtype == np.float32 and np.all(np.isfinite(out)) and np.all(np.isfinite(grad))
+    # sigmoid(-90) = 8.2e-40 is a float32 subnormal, with fewer significant bits: hence atol
+    np.testing.assert_allclose(grad, expit(wide.astype(np.float64)), rtol=1e-6, atol=1e-44)
