@@ -3,5 +3,3 @@ from algorithms.aevb import AEVB, aevb_objective
 from algorithms.bound import importance_weighted_bound, log_importance_weights
 from algorithms.model import HelmholtzMachine
 from algorithms.wake_sleep import WakeSleep, dream, sleep_objective, wake_objective
-
-TRAINERS = {"aevb": AEVB, "wake-sleep": WakeSleep}

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from algorithms import TRAINERS, HelmholtzMachine, importance_weighted_bound
+from algorithms import AEVB, HelmholtzMachine, WakeSleep, importance_weighted_bound
 from experiments.checkpoint import load_checkpoint, save_checkpoint
 from experiments.idx import DataError
 
@@ -25,10 +25,10 @@ def build(config):
     rng = np.random.default_rng(config["seed"])
     model = HelmholtzMachine(rng, latent_dim=config["latent_dim"], hidden=config["hidden"])
     if config["algorithm"] == "aevb":
-        trainer = TRAINERS["aevb"](model, lr=config["lr"])
+        trainer = AEVB(model, lr=config["lr"])
     else:
-        trainer = TRAINERS["wake-sleep"](model, wake_lr=config["wake_lr"], sleep_lr=config["sleep_lr"],
-                                         sleep_samples=config["sleep_samples"])
+        trainer = WakeSleep(model, wake_lr=config["wake_lr"], sleep_lr=config["sleep_lr"],
+                            sleep_samples=config["sleep_samples"])
     return model, trainer, rng
 
 

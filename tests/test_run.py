@@ -108,9 +108,10 @@ def test_ctrl_c_saves_mid_epoch_and_resume_ends_with_the_uninterrupted_numbers(t
     import os
     import signal
 
-    from algorithms import TRAINERS
+    from algorithms import AEVB, WakeSleep
+    trainer_class = AEVB if algorithm == "aevb" else WakeSleep
     assert run(algorithm, tmp_path / "straight") == 0
-    original_step, calls = TRAINERS[algorithm].step, []
+    original_step, calls = trainer_class.step, []
 
     def step_then_press_ctrl_c(self, x, rng):
         calls.append(1)
@@ -118,11 +119,11 @@ def test_ctrl_c_saves_mid_epoch_and_resume_ends_with_the_uninterrupted_numbers(t
             os.kill(os.getpid(), signal.SIGINT)
         return original_step(self, x, rng)
 
-    monkeypatch.setattr(TRAINERS[algorithm], "step", step_then_press_ctrl_c)
+    monkeypatch.setattr(trainer_class, "step", step_then_press_ctrl_c)
     assert run(algorithm, tmp_path / "split") == 130
     printed = capsys.readouterr().out
     assert f"at step 1 of epoch 2. To continue: python run.py {algorithm} --resume --out {tmp_path / 'split'}" in printed
-    monkeypatch.setattr(TRAINERS[algorithm], "step", original_step)
+    monkeypatch.setattr(trainer_class, "step", original_step)
     assert run(algorithm, tmp_path / "split", "--resume") == 0
     assert "resumed from" in capsys.readouterr().out
     assert history_without_time(tmp_path / "split") == history_without_time(tmp_path / "straight")
