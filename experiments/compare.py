@@ -27,6 +27,19 @@ def first_epoch_reaching(history, target):
     return next((h["epoch"] for h in history if h["test_lk"] is not None and h["test_lk"] >= target), None)
 
 
+def trajectory(name, history, k):
+    """One sentence on where an algorithm's test bound peaked and where it ended."""
+    evaluated = [h for h in history if h["test_lk"] is not None]
+    best = max(evaluated, key=lambda h: h["test_lk"])
+    last = evaluated[-1]
+    if best is last:
+        gain = last["test_lk"] - evaluated[-2]["test_lk"] if len(evaluated) > 1 else 0.0
+        return (f"{NAMES[name]}'s test L_{k} was highest at the end, epoch {last['epoch']} "
+                f"({last['test_lk']:.2f}, {gain:+.2f} over the previous evaluation).")
+    return (f"{NAMES[name]}'s test L_{k} peaked at epoch {best['epoch']} ({best['test_lk']:.2f}) and ended "
+            f"{best['test_lk'] - last['test_lk']:.2f} nats lower at epoch {last['epoch']}.")
+
+
 def verdict(histories, k):
     """Markdown that answers which converged faster and which is better, from the test bounds."""
     finals = {name: history[-1]["test_lk"] for name, history in histories.items()}
@@ -35,12 +48,13 @@ def verdict(histories, k):
     reached = {name: first_epoch_reaching(history, target) for name, history in histories.items()}
     lines = [f"**Better:** {NAMES[better]}, with test L_{k} = {finals[better]:.2f} against {finals[worse]:.2f} "
              f"for {NAMES[worse]} ({finals[better] - finals[worse]:.2f} nats per image)."]
-    if reached[better] is not None and reached[better] < reached[worse]:
-        lines.append(f"**Faster:** {NAMES[better]} reached {NAMES[worse]}'s final test L_{k} ({target:.2f}) "
-                     f"at epoch {reached[better]}; {NAMES[worse]} got there only at its last evaluation, "
-                     f"epoch {reached[worse]}.")
+    if reached[better] < reached[worse]:
+        lines.append(f"**Faster:** {NAMES[better]}. It was above {NAMES[worse]}'s final test L_{k} ({target:.2f}) "
+                     f"by epoch {reached[better]}; {NAMES[worse]} first got there at epoch {reached[worse]}.")
     else:
-        lines.append(f"**Faster:** neither: both first reached {target:.2f} at epoch {reached[better]}.")
+        lines.append(f"**Faster:** neither by this measure: both first reached {NAMES[worse]}'s final test "
+                     f"L_{k} ({target:.2f}) at epoch {reached[better]}.")
+    lines.append(" ".join(trajectory(name, history, k) for name, history in histories.items()))
     return "\n\n".join(lines)
 
 
