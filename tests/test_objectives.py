@@ -100,3 +100,21 @@ def test_reparameterized_samples_have_the_intended_moments():
     z = reparameterize(mean, log_var, rng.standard_normal((200_000, 1, 2)))[:, 0]
     np.testing.assert_allclose(z.mean(axis=0), [0.5, -2.0], atol=0.02)
     np.testing.assert_allclose(z.var(axis=0), [4.0, 0.25], rtol=0.02)
+
+
+@pytest.mark.parametrize("trainer_name", ["aevb", "wake-sleep"])
+def test_training_steps_stay_float32(trainer_name):
+    """A float32 model trains in float32: parameters, gradients and optimizer state keep their dtype
+    (NumPy 2 would silently upcast on any stray float64 scalar or array)."""
+    from algorithms import AEVB, WakeSleep
+    rng = np.random.default_rng(7)
+    model = HelmholtzMachine(rng, data_dim=6, latent_dim=2, hidden=(5,), dtype=np.float32)
+    trainer = AEVB(model) if trainer_name == "aevb" else WakeSleep(model, sleep_samples=4)
+    x = rng.random((3, 6), dtype=np.float32)
+    for _ in range(3):
+        losses = trainer.step(x, rng)
+    assert all(np.isfinite(value) for value in losses.values())
+    for _, param, grad in model.named_parameters():
+        assert param.dtype == grad.dtype == np.float32
+    for optimizer in trainer.optimizers.values():
+        assert all(m.dtype == v.dtype == np.float32 for m, v in zip(optimizer.m, optimizer.v))
