@@ -16,7 +16,7 @@ def log_importance_weights(model, x, eps):
     mean, log_var = model.encode(x)
     z = reparameterize(mean, log_var, eps)                                   # (k, N, J)
     logits = model.decode(z.reshape(k * batch, latent)).reshape(k, batch, -1)
-    log_likelihood = bernoulli_log_likelihood(x, logits)                     # x broadcasts over k
+    log_likelihood = bernoulli_log_likelihood(x, logits, overwrite_logits=True)  # x broadcasts over k
     log_prior = gaussian_log_density(z, 0.0, np.zeros_like(z))
     log_q = gaussian_log_density(z, mean, log_var)
     return log_likelihood + log_prior - log_q

@@ -11,13 +11,16 @@ from nn.functional import sigmoid, softplus
 LOG_2PI = float(np.log(2 * np.pi))
 
 
-def bernoulli_log_likelihood(x, logits):
+def bernoulli_log_likelihood(x, logits, overwrite_logits=False):
     """log Bernoulli(x; sigmoid(l)) = sum_d [x_d l_d - softplus(l_d)] (Eq. (B9)).
 
     This is minus the sigmoid cross-entropy, computed from logits: finite for logits of any size and
-    defined for targets x anywhere in [0, 1]. x, logits: (..., D) -> (...,).
+    defined for targets x anywhere in [0, 1]. x, logits: (..., D) -> (...,). With overwrite_logits the
+    logits' memory holds the softplus afterwards (for evaluation, where the logits are a temporary).
     """
-    return np.sum(x * logits - softplus(logits), axis=-1)
+    terms = x * logits
+    terms -= softplus(logits, out=logits if overwrite_logits else None)
+    return np.sum(terms, axis=-1)
 
 
 def bernoulli_log_likelihood_backward(dout, x, logits):

@@ -5,13 +5,20 @@ The derivations are in derivations/backprop.md.
 import numpy as np
 
 
-def softplus(x):
+def softplus(x, out=None):
     """softplus(x) = log(1 + e^x), computed as max(x, 0) + log1p(e^{-|x|}) (backprop.md, Eq. (B4)).
 
     The rewrite never exponentiates a positive number, so it is finite for every finite x.
-    It is also about four times faster than np.logaddexp(0, x).
+    It is also about four times faster than np.logaddexp(0, x). With out (which may be x itself) the
+    result is written there, and no other array of x's size is made but max(x, 0).
     """
-    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+    positive_part = np.maximum(x, 0)
+    out = np.abs(x, out=out)            # x is not read after this line, so out may be x
+    np.negative(out, out=out)
+    np.exp(out, out=out)
+    np.log1p(out, out=out)
+    out += positive_part
+    return out
 
 
 def sigmoid(x):

@@ -7,7 +7,9 @@ Every layer follows one contract:
 
 The cache is returned, never stored on the layer, so a network can run forward several times
 (data, then dreamed samples) before any backward without one pass overwriting another.
-`layer(x)` runs forward and keeps nothing, for evaluation.
+`layer(x)` runs forward and keeps nothing, for evaluation. `layer.overwrite(x)` does the same but may
+write the result over x: the MLP uses it for the temporaries between its layers, which makes evaluation
+(the bound L_k) about a third faster than allocating new arrays at every step.
 """
 import numpy as np
 
@@ -24,6 +26,10 @@ class Layer:
     def __call__(self, x):
         out, _ = self.forward(x)
         return out
+
+    def overwrite(self, x):
+        """layer(x), free to use x's memory for the result (x is a temporary the caller drops)."""
+        return self(x)
 
 
 class Linear(Layer):
@@ -71,6 +77,9 @@ class Softplus(Layer):
         out = softplus(x)
         return out, out
 
+    def overwrite(self, x):
+        return softplus(x, out=x)
+
     def backward(self, dout, cache):
         """dx = dout * (1 - e^{-out}) (Eq. (B5a))."""
         out = cache
@@ -84,6 +93,9 @@ class Tanh(Layer):
         out = np.tanh(x)
         return out, out
 
+    def overwrite(self, x):
+        return np.tanh(x, out=x)
+
     def backward(self, dout, cache):
         out = cache
         return dout * (1 - out * out)
@@ -94,6 +106,9 @@ class ReLU(Layer):
 
     def forward(self, x):
         return np.maximum(x, 0), x > 0
+
+    def overwrite(self, x):
+        return np.maximum(x, 0, out=x)
 
     def backward(self, dout, cache):
         positive = cache

@@ -32,8 +32,10 @@ class MLP:
         return x, caches
 
     def __call__(self, x):
+        """The output, keeping nothing for backward. x itself is never written: the first layer is a
+        Linear, and every later layer overwrites only the temporary that the layer before it made."""
         for layer in self.layers:
-            x = layer(x)
+            x = layer.overwrite(x)
         return x
 
     def backward(self, dout, caches, input_grad=True):

@@ -142,3 +142,13 @@ def test_sigmoid_and_softplus_match_scipy_everywhere(x):
     np.testing.assert_allclose(sigmoid(x), expit(x), rtol=1e-14, atol=0)
     # softplus(x) = -log sigmoid(-x)
     np.testing.assert_allclose(softplus(x), -log_expit(-x), rtol=1e-14, atol=0)
+
+
+def test_overwriting_the_logits_gives_the_same_value():
+    rng = np.random.default_rng(6)
+    x, logits = rng.random((2, 3, 5)), 10 * rng.standard_normal((2, 3, 5))
+    expected = bernoulli_log_likelihood(x, logits)
+    scratch = logits.copy()
+    np.testing.assert_array_equal(bernoulli_log_likelihood(x, scratch, overwrite_logits=True), expected)
+    from nn.functional import softplus
+    np.testing.assert_array_equal(scratch, softplus(logits))

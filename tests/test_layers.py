@@ -79,11 +79,17 @@ def test_two_forward_passes_keep_separate_caches():
         np.testing.assert_allclose(grad, expected[name], rtol=1e-12, atol=1e-12)
 
 
-def test_evaluation_call_equals_forward():
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_evaluation_equals_forward_and_leaves_the_input_alone(name):
+    """net(x) overwrites its own temporaries (Layer.overwrite), never x, and equals forward."""
     rng = np.random.default_rng(4)
-    net = MLP([4, 5, 2], "tanh", rng, np.float32)
+    net = MLP([4, 5, 6, 2], name, rng, np.float32)
     x = rng.standard_normal((3, 4)).astype(np.float32)
+    saved = x.copy()
     np.testing.assert_array_equal(net(x), net.forward(x)[0])
+    np.testing.assert_array_equal(x, saved)
+    layer = ACTIVATIONS[name]()
+    np.testing.assert_array_equal(layer.overwrite(x.copy()), layer(x))
 
 
 def test_float32_network_stays_float32():
