@@ -4,13 +4,18 @@ Measures, on the default model (784-500-500-2 softplus, batch 100, float32, MNIS
 training seconds per epoch for AEVB and Wake-Sleep (timed over --steps steps, scaled to 600),
 L_100 evaluation throughput on test images, the machine's float32 matrix-product peak, the fraction
 of it each phase reaches, and peak memory. When PyTorch is importable, the same steps run in PyTorch
-with the same thread count, alternating with ours, and the table gives our time over theirs.
+with the same thread count, alternating with ours, and the table gives our time over theirs. Every timed
+run is a fresh process, so that neither library's idle worker threads (which spin for a while after
+each call) steal the other's cores.
 """
 import argparse
+import importlib.metadata
+import importlib.util
 import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -111,6 +116,33 @@ def peak_traced_mib(run):
     return peak / 2 ** 20
 
 
+def worker(side, phase, steps, eval_images):
+    """One timed run in this process: warm up, time, and (ours) trace the peak memory; prints JSON."""
+    data = load_dataset()
+    if side == "torch":
+        import torch
+        torch.set_num_threads(os.cpu_count())
+        sys.path.insert(0, str(ROOT / "bench"))
+    if phase == "lk":
+        images = data.test_images[:eval_images]
+        run = ours_evaluation(images) if side == "ours" else torch_evaluation(images)
+    else:
+        run = (ours_training if side == "ours" else torch_training)(phase, data.train_images, steps)
+    run()                                                         # warm up
+    result = {"seconds": timed(run)}
+    if side == "ours":
+        result["peak_numpy_mib"] = peak_traced_mib(run)
+    result["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def run_worker(side, phase, args):
+    command = [sys.executable, __file__, "--worker", side, phase, "--steps", str(args.steps),
+               "--eval-images", str(args.eval_images)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300, help="training steps timed per run (default 300)")
@@ -118,59 +150,50 @@ def main():
     parser.add_argument("--eval-images", type=int, default=2000, help="test images per L_100 run (default 2000)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "bench.json")
     parser.add_argument("--no-torch", action="store_true", help="time ours only")
+    parser.add_argument("--worker", nargs=2, metavar=("SIDE", "PHASE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        return worker(*args.worker, args.steps, args.eval_images)
 
     threads = os.cpu_count()
-    try:
-        if args.no_torch:
-            raise ImportError
-        import torch
-        torch.set_num_threads(threads)
-        sys.path.insert(0, str(ROOT / "bench"))
-        have_torch = True
-    except ImportError:
-        have_torch = False
-
-    data = load_dataset()
-    train, test = data.train_images, data.test_images[:args.eval_images]
+    have_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
+    sides = ["ours", "torch"] if have_torch else ["ours"]
     peak = matmul_peak_gflops()
-    phases = {
-        "aevb": (ours_training("aevb", train, args.steps),
-                 torch_training("aevb", train, args.steps) if have_torch else None),
-        "wake-sleep": (ours_training("wake-sleep", train, args.steps),
-                       torch_training("wake-sleep", train, args.steps) if have_torch else None),
-        "lk": (ours_evaluation(test), torch_evaluation(test) if have_torch else None),
-    }
     results = {"threads": threads, "matmul_peak_gflops": peak, "numpy": np.__version__,
-               "torch": torch.__version__ if have_torch else None, "phases": {}}
-    for name, (ours, theirs) in phases.items():
-        ours(), theirs and theirs()                               # warm up both
-        our_times, their_times = [], []
-        for repeat in range(args.repeats):                        # alternate, and alternate who goes first
-            order = [(ours, our_times), (theirs, their_times)] if theirs else [(ours, our_times)]
-            for run, times in (order if repeat % 2 == 0 else order[::-1]):
-                times.append(timed(run))
-        ours_median = statistics.median(our_times)
-        phase = {"ours_seconds": our_times, "torch_seconds": their_times or None}
+               "torch": importlib.metadata.version("torch") if have_torch else None,
+               "method": "each run in a fresh process; sides alternate, and so does who goes first",
+               "phases": {}}
+    for name in ("aevb", "wake-sleep", "lk"):
+        runs = {side: [] for side in sides}
+        for repeat in range(args.repeats):
+            for side in (sides if repeat % 2 == 0 else sides[::-1]):
+                runs[side].append(run_worker(side, name, args))
+        ours_seconds = [r["seconds"] for r in runs["ours"]]
+        ours_median = statistics.median(ours_seconds)
+        phase = {"ours_seconds": ours_seconds, "peak_numpy_mib": max(r["peak_numpy_mib"] for r in runs["ours"]),
+                 "ours_max_rss_mib": max(r["max_rss_mib"] for r in runs["ours"])}
+        their_median = None
+        if have_torch:
+            phase["torch_seconds"] = [r["seconds"] for r in runs["torch"]]
+            their_median = statistics.median(phase["torch_seconds"])
         if name == "lk":
-            phase["ours_images_per_second"] = len(test) / ours_median
-            phase["gflops"] = FLOPS["lk"](len(test)) / ours_median / 1e9
-            if their_times:
-                phase["torch_images_per_second"] = len(test) / statistics.median(their_times)
+            phase["ours_images_per_second"] = args.eval_images / ours_median
+            phase["gflops"] = FLOPS["lk"](args.eval_images) / ours_median / 1e9
+            if have_torch:
+                phase["torch_images_per_second"] = args.eval_images / their_median
         else:
             phase["ours_seconds_per_epoch"] = ours_median * STEPS_PER_EPOCH / args.steps
             phase["gflops"] = FLOPS[name] * args.steps / ours_median / 1e9
-            if their_times:
-                phase["torch_seconds_per_epoch"] = statistics.median(their_times) * STEPS_PER_EPOCH / args.steps
+            if have_torch:
+                phase["torch_seconds_per_epoch"] = their_median * STEPS_PER_EPOCH / args.steps
         phase["fraction_of_peak"] = phase["gflops"] / peak
-        phase["ours_over_torch"] = ours_median / statistics.median(their_times) if their_times else None
-        phase["peak_numpy_mib"] = peak_traced_mib(ours)
+        phase["ours_over_torch"] = ours_median / their_median if have_torch else None
         results["phases"][name] = phase
-    results["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    print(f"float32 matrix-product peak: {peak:.0f} GFLOP/s on {threads} threads; "
-          f"NumPy {np.__version__}" + (f", PyTorch {results['torch']}" if have_torch else ", PyTorch not installed"))
-    print(f"{'phase':<12}{'ours':>16}{'PyTorch':>16}{'ours/PyTorch':>14}{'GFLOP/s':>9}{'of peak':>9}{'peak MiB':>10}")
+    print(f"float32 matrix-product peak: {peak:.0f} GFLOP/s on {threads} threads; NumPy {np.__version__}"
+          + (f", PyTorch {results['torch']}" if have_torch else ", PyTorch not installed"))
+    print(f"{'phase':<12}{'ours':>16}{'PyTorch':>16}{'ours/PyTorch':>14}{'GFLOP/s':>9}{'of peak':>9}"
+          f"{'NumPy MiB':>11}{'RSS MiB':>9}")
     for name, phase in results["phases"].items():
         if name == "lk":
             ours = f"{phase['ours_images_per_second']:.0f} img/s"
@@ -181,9 +204,9 @@ def main():
         ratio = f"{phase['ours_over_torch']:.2f}" if have_torch else "—"
         label = "L_100 eval" if name == "lk" else name
         print(f"{label:<12}{ours:>16}{theirs:>16}{ratio:>14}{phase['gflops']:>9.0f}"
-              f"{phase['fraction_of_peak']:>9.0%}{phase['peak_numpy_mib']:>10.0f}")
-    print(f"medians of {args.repeats} alternating runs; ours/PyTorch is a time ratio (lower is faster); "
-          f"process max RSS {results['max_rss_mib']:.0f} MiB (MNIST itself is 219 MiB)")
+              f"{phase['fraction_of_peak']:>9.0%}{phase['peak_numpy_mib']:>11.0f}{phase['ours_max_rss_mib']:>9.0f}")
+    print(f"medians of {args.repeats} alternating runs, each in a fresh process; ours/PyTorch is a time ratio "
+          f"(lower is faster); NumPy MiB: peak of NumPy's allocations; RSS MiB: the process's peak, MNIST included")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.json}")
