@@ -52,9 +52,6 @@ class Linear(Layer):
         """out = x W + b (Eq. (B1)); the cache is x."""
         return x @ self.params["W"] + self.params["b"], x
 
-    def __call__(self, x):
-        return x @ self.params["W"] + self.params["b"]
-
     def backward(self, dout, cache, input_grad=True):
         """dW += x^T dout, db += sum_n dout_n, dx = dout W^T (Eq. (B2)).
 
