@@ -50,8 +50,9 @@ def write_figures(out_dir, config, model, data, history):
         means = np.column_stack([means, np.zeros_like(means)])
     figures.plot_latent_scatter(out_dir / "latent_scatter.png", means[:, :2], test_labels[scatter_rows])
     if config["latent_dim"] != 2:
-        return (f"The latent space has {config['latent_dim']} dimensions: the scatter shows the first "
-                "(at most two), and the manifold, defined for a 2-D latent only, is not drawn.")
+        shown = "its one coordinate, against 0" if config["latent_dim"] == 1 else "its first two coordinates"
+        return (f"The latent space has {config['latent_dim']} dimensions: the scatter shows {shown}, and the "
+                "manifold, defined for a 2-D latent only, is not drawn.")
     grid = figures.latent_grid(MANIFOLD_SIZE, MANIFOLD_LIMIT).astype(model.dtype)
     figures.save_manifold(out_dir / "latent_manifold.png", sigmoid(model.decode(grid)), shape, MANIFOLD_SIZE)
     return None

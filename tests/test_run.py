@@ -127,3 +127,10 @@ def test_ctrl_c_saves_mid_epoch_and_resume_ends_with_the_uninterrupted_numbers(t
     assert run(algorithm, tmp_path / "split", "--resume") == 0
     assert "resumed from" in capsys.readouterr().out
     assert history_without_time(tmp_path / "split") == history_without_time(tmp_path / "straight")
+
+
+@pytest.mark.parametrize("latent_dim", ["1", "3"])
+def test_other_latent_sizes_skip_the_manifold_and_say_so(tmp_path, latent_dim):
+    assert run("aevb", tmp_path, "--latent-dim", latent_dim) == 0
+    assert (tmp_path / "latent_scatter.png").is_file() and not (tmp_path / "latent_manifold.png").exists()
+    assert "the manifold, defined for a 2-D latent only, is not drawn" in (tmp_path / "report.md").read_text()
