@@ -34,24 +34,25 @@ def test_aevb_gradients_for_every_parameter(n_samples, activation):
     check_objective(aevb_objective, model, (x, eps), list(model.parameters()))
 
 
+def check_gradients_reach_only(network, objective, model, args):
+    """The objective's gradients cover exactly `network`'s parameters, pass the central-difference check,
+    and leave every parameter of the other network at exactly zero."""
+    _, grads = objective(model, *args)
+    assert set(grads) == {name for name in model.parameters() if name.startswith(network + ".")}
+    assert all(not np.any(g) for name, g in model.gradients().items() if not name.startswith(network + "."))
+    check_objective(objective, model, args, list(grads))
+
+
 def test_wake_gradients_reach_theta_only():
     rng = np.random.default_rng(2)
-    model = tiny_model()
     x, eps = rng.random((4, 6)), rng.standard_normal((2, 4, 2))
-    _, grads = wake_objective(model, x, eps)
-    assert set(grads) == {name for name in model.parameters() if name.startswith("generative.")}
-    assert all(not np.any(g) for name, g in model.gradients().items() if name.startswith("recognition."))
-    check_objective(wake_objective, model, (x, eps), list(grads))
+    check_gradients_reach_only("generative", wake_objective, tiny_model(), (x, eps))
 
 
 def test_sleep_gradients_reach_phi_only():
     rng = np.random.default_rng(3)
-    model = tiny_model()
     z, uniforms = rng.standard_normal((5, 2)), rng.random((5, 6))
-    _, grads = sleep_objective(model, z, uniforms)
-    assert set(grads) == {name for name in model.parameters() if name.startswith("recognition.")}
-    assert all(not np.any(g) for name, g in model.gradients().items() if name.startswith("generative."))
-    check_objective(sleep_objective, model, (z, uniforms), list(grads))
+    check_gradients_reach_only("recognition", sleep_objective, tiny_model(), (z, uniforms))
 
 
 def test_aevb_value_is_kl_minus_reconstruction():
