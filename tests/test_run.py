@@ -134,3 +134,22 @@ def test_other_latent_sizes_skip_the_manifold_and_say_so(tmp_path, latent_dim):
     assert run("aevb", tmp_path, "--latent-dim", latent_dim) == 0
     assert (tmp_path / "latent_scatter.png").is_file() and not (tmp_path / "latent_manifold.png").exists()
     assert "the manifold, defined for a 2-D latent only, is not drawn" in (tmp_path / "report.md").read_text()
+
+
+def test_compare_verdict_reads_the_numbers():
+    """The comparison's answer on made-up histories: the higher final bound is better; the one that got
+    above the other's final value first is faster; a peak before the end is reported."""
+    from experiments.compare import verdict
+
+    def history(bounds):
+        return [{"epoch": 10 * (i + 1), "test_lk": value} for i, value in enumerate(bounds)]
+
+    text = verdict({"aevb": history([-150, -140, -139]), "wake-sleep": history([-170, -160, -165])}, k=100)
+    assert "**Better:** AEVB, with test L_100 = -139.00 against -165.00 for Wake-Sleep (26.00 nats" in text
+    assert "**Faster:** AEVB. It was above Wake-Sleep's final test L_100 (-165.00) by epoch 10; " \
+           "Wake-Sleep first got there at epoch 20." in text
+    assert "Wake-Sleep's test L_100 peaked at epoch 20 (-160.00) and ended 5.00 nats lower at epoch 30." in text
+    assert "AEVB's test L_100 was highest at the end, epoch 30 (-139.00, +1.00 over the previous evaluation)." in text
+
+    swapped = verdict({"aevb": history([-170, -168, -166]), "wake-sleep": history([-150, -150, -150])}, k=5)
+    assert "**Better:** Wake-Sleep" in swapped and "**Faster:** Wake-Sleep." in swapped
