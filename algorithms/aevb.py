@@ -1,9 +1,8 @@
 """Auto-Encoding Variational Bayes (write-up section 1.3; derivations/1.3-aevb.md)."""
 import numpy as np
 
-from algorithms.model import reparameterize, reparameterize_backward
-from nn import (Adam, bernoulli_log_likelihood, bernoulli_log_likelihood_backward,
-                gaussian_kl_from_standard_normal, gaussian_kl_from_standard_normal_backward)
+from algorithms.model import reconstruction_loss, reparameterize, reparameterize_backward
+from nn import Adam, gaussian_kl_from_standard_normal, gaussian_kl_from_standard_normal_backward
 
 
 def aevb_objective(model, x, eps):
@@ -15,29 +14,23 @@ def aevb_objective(model, x, eps):
     forward and backward (and fixed by tests). Returns (value, grads), grads keyed like
     model.parameters(): the gradients of Eqs. (A3)-(A6) in derivations/1.3-aevb.md.
     """
-    n_samples, batch, latent = eps.shape
+    batch = x.shape[0]
     model.zero_grad()
 
     out, recognition_caches = model.recognition.forward(x)
     mean, log_var = model.split(out)
     z = reparameterize(mean, log_var, eps)
-    logits, generative_caches = model.generative.forward(z.reshape(n_samples * batch, latent))
-    targets = x if n_samples == 1 else np.tile(x, (n_samples, 1))
-    log_likelihood = bernoulli_log_likelihood(targets, logits)          # (L N,)
-    kl = gaussian_kl_from_standard_normal(mean, log_var)                # (N,)
-    value = (kl.sum() - log_likelihood.sum() / n_samples) / batch
-
     # Reconstruction term: reaches theta directly, and mu and log_var through z (Eqs. (A4)-(A5)).
-    dlog_likelihood = np.full(n_samples * batch, -1.0 / (n_samples * batch), dtype=logits.dtype)
-    _, dlogits = bernoulli_log_likelihood_backward(dlog_likelihood, targets, logits)
-    dz = model.generative.backward(dlogits, generative_caches).reshape(n_samples, batch, latent)
+    reconstruction, dz = reconstruction_loss(model, x, z, input_grad=True)
     dmean, dlog_var = reparameterize_backward(dz, log_var, eps)
     # KL term: reaches mu and log_var directly (Eq. (A3)).
+    kl = gaussian_kl_from_standard_normal(mean, log_var)                # (N,)
+    value = float(kl.mean()) + reconstruction
     dkl = np.full(batch, 1.0 / batch, dtype=mean.dtype)
     dmean_kl, dlog_var_kl = gaussian_kl_from_standard_normal_backward(dkl, mean, log_var)
     model.recognition.backward(np.concatenate([dmean + dmean_kl, dlog_var + dlog_var_kl], axis=1),
                                recognition_caches, input_grad=False)
-    return float(value), model.gradients()
+    return value, model.gradients()
 
 
 class AEVB:

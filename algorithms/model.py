@@ -8,7 +8,7 @@ The recognition MLP ends in 2J outputs: the first J are the mean, the last J the
 """
 import numpy as np
 
-from nn import MLP
+from nn import MLP, bernoulli_log_likelihood, bernoulli_log_likelihood_backward
 
 
 class HelmholtzMachine:
@@ -43,8 +43,9 @@ class HelmholtzMachine:
     def parameters(self):
         return {name: param for name, param, _ in self.named_parameters()}
 
-    def gradients(self):
-        return {name: grad for name, _, grad in self.named_parameters()}
+    def gradients(self, prefix=""):
+        """Gradients keyed like parameters(); with a prefix ("recognition." or "generative."), that network's only."""
+        return {name: grad for name, _, grad in self.named_parameters() if name.startswith(prefix)}
 
     def load_parameters(self, arrays):
         for name, param, _ in self.named_parameters():
@@ -71,3 +72,21 @@ def reparameterize_backward(dz, log_var, eps):
     """
     sigma = np.exp(0.5 * log_var)
     return dz.sum(axis=0), 0.5 * sigma * (dz * eps).sum(axis=0)
+
+
+def reconstruction_loss(model, x, z, input_grad):
+    """-(1/(L N)) sum_{l, n} log p_theta(x_n | z_ln): the reconstruction term of Eq. (3) and Eq. (9), averaged
+    over the L samples and the minibatch, and its backward through the generative network
+    (Eqs. (W3), (A4)), which adds theta's gradients into the network's grads.
+
+    x: (N, D); z: (L, N, J). Returns (value, dz), dz: (L, N, J) the gradient w.r.t. z, or None with
+    input_grad=False (the wake phase, where z carries no parameter).
+    """
+    n_samples, batch, latent = z.shape
+    logits, caches = model.generative.forward(z.reshape(n_samples * batch, latent))
+    targets = x if n_samples == 1 else np.tile(x, (n_samples, 1))
+    log_likelihood = bernoulli_log_likelihood(targets, logits)                      # (L N,)
+    dlog_likelihood = np.full(n_samples * batch, -1.0 / (n_samples * batch), dtype=logits.dtype)
+    _, dlogits = bernoulli_log_likelihood_backward(dlog_likelihood, targets, logits)
+    dz = model.generative.backward(dlogits, caches, input_grad=input_grad)
+    return -float(log_likelihood.mean()), None if dz is None else dz.reshape(z.shape)

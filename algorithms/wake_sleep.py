@@ -1,9 +1,8 @@
 """The Wake-Sleep algorithm (write-up section 1.2; derivations/1.2-wake-sleep.md)."""
 import numpy as np
 
-from algorithms.model import reparameterize
-from nn import (Adam, bernoulli_log_likelihood, bernoulli_log_likelihood_backward,
-                gaussian_log_density, gaussian_log_density_backward)
+from algorithms.model import reconstruction_loss, reparameterize
+from nn import Adam, gaussian_log_density, gaussian_log_density_backward
 from nn.functional import sigmoid
 
 
@@ -16,17 +15,10 @@ def wake_objective(model, x, eps):
     phi is held fixed: the recognition network runs without a cache, so no gradient can reach it.
     x: (N, D); eps: (L, N, J). Returns (value, grads) with grads keyed like the generative parameters.
     """
-    n_samples, batch, latent = eps.shape
     model.generative.zero_grad()
-    z = reparameterize(*model.encode(x), eps).reshape(n_samples * batch, latent)
-    logits, caches = model.generative.forward(z)
-    targets = x if n_samples == 1 else np.tile(x, (n_samples, 1))
-    log_likelihood = bernoulli_log_likelihood(targets, logits)
-    dlog_likelihood = np.full(n_samples * batch, -1.0 / (n_samples * batch), dtype=logits.dtype)
-    _, dlogits = bernoulli_log_likelihood_backward(dlog_likelihood, targets, logits)
-    model.generative.backward(dlogits, caches, input_grad=False)
-    grads = {name: grad for name, _, grad in model.named_parameters() if name.startswith("generative.")}
-    return float(-log_likelihood.mean()), grads
+    z = reparameterize(*model.encode(x), eps)
+    value, _ = reconstruction_loss(model, x, z, input_grad=False)
+    return value, model.gradients("generative.")
 
 
 def dream(model, z, uniforms):
@@ -54,8 +46,7 @@ def sleep_objective(model, z, uniforms):
     dlog_q = np.full(z.shape[0], -1.0 / z.shape[0], dtype=mean.dtype)
     _, dmean, dlog_var = gaussian_log_density_backward(dlog_q, z, mean, log_var)
     model.recognition.backward(np.concatenate([dmean, dlog_var], axis=1), caches, input_grad=False)
-    grads = {name: grad for name, _, grad in model.named_parameters() if name.startswith("recognition.")}
-    return float(-log_q.mean()), grads
+    return float(-log_q.mean()), model.gradients("recognition.")
 
 
 class WakeSleep:
