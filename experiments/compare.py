@@ -83,6 +83,6 @@ def compare(config, data, run_one):
         if aevb["test_lk"] is not None:
             lines.append(f"| {aevb['epoch']} | {aevb['test_lk']:.2f} | {wake_sleep['test_lk']:.2f} | "
                          f"{aevb['train_lk']:.2f} | {wake_sleep['train_lk']:.2f} |")
-    lines += ["", f"Each algorithm's own report: [AEVB](../aevb/report.md), [Wake-Sleep](../wake-sleep/report.md)."]
+    lines += ["", "Each algorithm's own report: [AEVB](../aevb/report.md), [Wake-Sleep](../wake-sleep/report.md)."]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {out_dir}/report.md and lk.png")

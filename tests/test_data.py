@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from experiments.idx import DataError, read_idx
-from experiments.mnist import FILES, load_dataset
+from experiments.mnist import load_dataset
 
 
 def idx_bytes(array):
