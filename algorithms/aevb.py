@@ -15,7 +15,6 @@ def aevb_objective(model, x, eps):
     model.parameters(): the gradients of Eqs. (A3)-(A6) in derivations/1.3-aevb.md.
     """
     batch = x.shape[0]
-    model.zero_grad()
 
     out, recognition_caches = model.recognition.forward(x)
     mean, log_var = model.split(out)

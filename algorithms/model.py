@@ -51,10 +51,6 @@ class HelmholtzMachine:
         for name, param, _ in self.named_parameters():
             param[...] = arrays[name]
 
-    def zero_grad(self):
-        self.recognition.zero_grad()
-        self.generative.zero_grad()
-
 
 def reparameterize(mean, log_var, eps):
     """z = mu + sigma * eps with sigma = exp(log_var / 2) (write-up Eq. (8)).
@@ -77,7 +73,7 @@ def reparameterize_backward(dz, log_var, eps):
 def reconstruction_loss(model, x, z, input_grad):
     """-(1/(L N)) sum_{l, n} log p_theta(x_n | z_ln): the reconstruction term of Eq. (3) and Eq. (9), averaged
     over the L samples and the minibatch, and its backward through the generative network
-    (Eqs. (W3), (A4)), which adds theta's gradients into the network's grads.
+    (Eqs. (W3), (A4)), which writes theta's gradients into the network's grads.
 
     x: (N, D); z: (L, N, J). Returns (value, dz), dz: (L, N, J) the gradient w.r.t. z, or None with
     input_grad=False (the wake phase, where z carries no parameter).

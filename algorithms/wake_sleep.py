@@ -15,7 +15,6 @@ def wake_objective(model, x, eps):
     phi is held fixed: the recognition network runs without a cache, so no gradient can reach it.
     x: (N, D); eps: (L, N, J). Returns (value, grads) with grads keyed like the generative parameters.
     """
-    model.generative.zero_grad()
     z = reparameterize(*model.encode(x), eps)
     value, _ = reconstruction_loss(model, x, z, input_grad=False)
     return value, model.gradients("generative.")
@@ -39,7 +38,6 @@ def sleep_objective(model, z, uniforms):
     the noise that binarizes the dream. Returns (value, grads) keyed like the recognition parameters.
     """
     dreams = dream(model, z, uniforms)
-    model.recognition.zero_grad()
     out, caches = model.recognition.forward(dreams)
     mean, log_var = model.split(out)
     log_q = gaussian_log_density(z, mean, log_var)

@@ -12,11 +12,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+
+from experiments.blas_threads import let_idle_blas_threads_sleep  # noqa: E402
+
+let_idle_blas_threads_sleep()  # as run.py does, before NumPy loads
+
+import numpy as np  # noqa: E402
 
 from algorithms import AEVB, HelmholtzMachine, importance_weighted_bound  # noqa: E402
 from experiments.mnist import load_dataset  # noqa: E402

@@ -21,10 +21,14 @@ import time
 import tracemalloc
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from experiments.blas_threads import let_idle_blas_threads_sleep  # noqa: E402
+
+let_idle_blas_threads_sleep()  # as run.py does, before NumPy loads (inherited by every worker process)
+
+import numpy as np  # noqa: E402
 
 from algorithms import AEVB, HelmholtzMachine, WakeSleep, importance_weighted_bound  # noqa: E402
 from experiments.mnist import load_dataset  # noqa: E402

@@ -3,7 +3,7 @@
 Every layer follows one contract:
 
     out, cache = layer.forward(x)        # cache holds exactly what backward needs
-    dx = layer.backward(dout, cache)     # adds the parameter gradients into layer.grads
+    dx = layer.backward(dout, cache)     # writes the parameter gradients into layer.grads
 
 The cache is returned, never stored on the layer, so a network can run forward several times
 (data, then dreamed samples) before any backward without one pass overwriting another.
@@ -50,16 +50,20 @@ class Linear(Layer):
 
     def forward(self, x):
         """out = x W + b (Eq. (B1)); the cache is x."""
-        return x @ self.params["W"] + self.params["b"], x
+        out = x @ self.params["W"]
+        out += self.params["b"]
+        return out, x
 
     def backward(self, dout, cache, input_grad=True):
-        """dW += x^T dout, db += sum_n dout_n, dx = dout W^T (Eq. (B2)).
+        """dW = x^T dout, db = sum_n dout_n, dx = dout W^T (Eq. (B2)).
 
-        input_grad=False skips dx (returns None) where nothing needs it: the gradient w.r.t. the data.
+        dW and db are written straight into the buffers of self.grads (out=), which replaces their contents:
+        no temporary, and nothing to zero first. input_grad=False skips dx (returns None) where nothing
+        needs it: the gradient w.r.t. the data.
         """
         x = cache
-        self.grads["W"] += x.T @ dout
-        self.grads["b"] += dout.sum(axis=0)
+        np.matmul(x.T, dout, out=self.grads["W"])
+        np.sum(dout, axis=0, out=self.grads["b"])
         return dout @ self.params["W"].T if input_grad else None
 
 

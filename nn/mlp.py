@@ -7,7 +7,7 @@ from nn.layers import ACTIVATIONS, Linear
 class MLP:
     """sizes = [n_in, h_1, ..., n_out]; activation is a name from nn.layers.ACTIVATIONS.
 
-    forward(x) -> (out, caches); backward(dout, caches) -> dx, adding into every layer's grads.
+    forward(x) -> (out, caches); backward(dout, caches) -> dx, writing every layer's grads.
     backward(dout, caches, input_grad=False) skips dx where nothing needs it (the data's gradient).
     Calling the network, `net(x)`, runs forward and keeps nothing (evaluation).
     Backward is the chain rule applied layer by layer in reverse (backprop.md, Eq. (B3)).
@@ -39,7 +39,7 @@ class MLP:
         return x
 
     def backward(self, dout, caches, input_grad=True):
-        """The chain rule, layer by layer in reverse (Eq. (B3)); adds into every layer's grads.
+        """The chain rule, layer by layer in reverse (Eq. (B3)); writes every layer's grads.
 
         Returns dx for the network's input, or None with input_grad=False (the first layer then skips a product).
         """
@@ -52,7 +52,3 @@ class MLP:
         for index, layer in enumerate(self.layers):
             for key, value in layer.params.items():
                 yield f"{index}.{key}", value, layer.grads[key]
-
-    def zero_grad(self):
-        for _, _, grad in self.named_parameters():
-            grad.fill(0)

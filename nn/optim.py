@@ -4,6 +4,8 @@ An optimizer holds (parameter, gradient) pairs; `step()` reads the gradients and
 Every buffer has the parameter's own dtype and every update is in place, so float32 stays float32.
 """
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -26,6 +28,22 @@ class SGD:
         pass
 
 
+def _adam_update(param, grad, m, v, scratch, beta1, beta2, step_size, eps):
+    """One Adam update, in place, of one parameter (or one piece of it); the passes of Adam's docstring."""
+    m *= beta1                              # m <- b1 m + (1 - b1) g
+    np.multiply(grad, 1 - beta1, out=scratch)
+    m += scratch
+    v *= beta2                              # v <- b2 v + (1 - b2) g^2
+    np.multiply(grad, grad, out=scratch)
+    scratch *= 1 - beta2
+    v += scratch
+    np.sqrt(v, out=scratch)                 # theta <- theta - lr_t m / (sqrt(v) + eps_t)
+    scratch += eps
+    np.divide(m, scratch, out=scratch)
+    scratch *= step_size
+    param -= scratch
+
+
 class Adam:
     """Adam (Kingma and Ba, 2015, Algorithm 1), with bias correction:
 
@@ -35,35 +53,47 @@ class Adam:
     the paper's efficient form (end of its section 2), with eps_t = eps sqrt(1 - b2^t) so that it equals
     theta - lr m_hat / (sqrt(v_hat) + eps) exactly. Every pass writes into an existing buffer: no
     temporaries, which would cost a quarter of an epoch's time.
+
+    The update is elementwise, so it can be split anywhere: every parameter of more than PIECE_MIN entries is
+    cut into `threads` pieces, and each thread updates one piece of each (NumPy's ufuncs release the GIL,
+    so the threads run at once). Smaller parameters are updated whole by the calling thread. The numbers do
+    not depend on the split: each entry sees the same operations in the same order.
     """
 
-    def __init__(self, pairs, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    PIECE_MIN = 1 << 16
+
+    def __init__(self, pairs, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, threads=min(2, os.cpu_count() or 1)):
         self.pairs = list(pairs)
         self.lr, self.beta1, self.beta2, self.eps = float(lr), float(beta1), float(beta2), float(eps)
         self.t = 0
         self.m = [np.zeros_like(p) for p, _ in self.pairs]
         self.v = [np.zeros_like(p) for p, _ in self.pairs]
         self.scratch = [np.empty_like(p) for p, _ in self.pairs]
+        self.shares = [[] for _ in range(threads)]      # shares[i]: the (param, grad, m, v, scratch) pieces of thread i
+        for (param, grad), m, v, scratch in zip(self.pairs, self.m, self.v, self.scratch):
+            flat = [array.reshape(-1) for array in (param, grad, m, v, scratch)]  # views: the arrays are contiguous
+            if param.size <= self.PIECE_MIN:
+                self.shares[0].append(flat)
+                continue
+            bounds = np.linspace(0, param.size, threads + 1).astype(int)
+            for share, start, stop in zip(self.shares, bounds[:-1], bounds[1:]):
+                share.append([array[start:stop] for array in flat])
+        self.workers = ThreadPoolExecutor(threads - 1) if threads > 1 else None
 
     def step(self):
         self.t += 1
         correction1 = 1 - self.beta1 ** self.t
         correction2 = math.sqrt(1 - self.beta2 ** self.t)
-        step_size = self.lr * correction2 / correction1
-        eps = self.eps * correction2
-        for (param, grad), m, v, scratch in zip(self.pairs, self.m, self.v, self.scratch):
-            m *= self.beta1                         # m <- b1 m + (1 - b1) g
-            np.multiply(grad, 1 - self.beta1, out=scratch)
-            m += scratch
-            v *= self.beta2                         # v <- b2 v + (1 - b2) g^2
-            np.multiply(grad, grad, out=scratch)
-            scratch *= 1 - self.beta2
-            v += scratch
-            np.sqrt(v, out=scratch)                 # theta <- theta - lr_t m / (sqrt(v) + eps_t)
-            scratch += eps
-            np.divide(m, scratch, out=scratch)
-            scratch *= step_size
-            param -= scratch
+        constants = (self.beta1, self.beta2, self.lr * correction2 / correction1, self.eps * correction2)
+        others = [self.workers.submit(self._update, share, constants) for share in self.shares[1:]]
+        self._update(self.shares[0], constants)
+        for other in others:
+            other.result()
+
+    @staticmethod
+    def _update(share, constants):
+        for piece in share:
+            _adam_update(*piece, *constants)
 
     def state(self):
         """Arrays that restore this optimizer exactly, keyed for a checkpoint."""
