@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from experiments.blas_threads import let_idle_blas_threads_sleep  # noqa: E402
+from experiments.blas_threads import let_idle_blas_threads_sleep, optimizer_threads  # noqa: E402
 
 let_idle_blas_threads_sleep()  # as run.py does, before NumPy loads
 
@@ -52,7 +52,7 @@ def main():
 
     rng = np.random.default_rng(0)
     ours = HelmholtzMachine(rng)
-    our_trainer = AEVB(ours)
+    our_trainer = AEVB(ours, threads=optimizer_threads())
     theirs = reference.TorchHelmholtz(seed=0)
     their_trainer = reference.TorchAEVB(theirs)
     seconds = {"ours": 0.0, "PyTorch": 0.0}

@@ -6,7 +6,9 @@ L_100 evaluation throughput on test images, the machine's float32 matrix-product
 of it each phase reaches, and peak memory. When PyTorch is importable, the same steps run in PyTorch
 with the same thread count, alternating with ours, and the table gives our time over theirs. Every timed
 run is a fresh process, so that neither library's idle worker threads (which spin for a while after
-each call) steal the other's cores.
+each call) steal the other's cores. Ours runs as run.py does: OPENBLAS_THREAD_TIMEOUT set before NumPy loads
+and Adam on two threads (experiments/blas_threads.py). `OPENBLAS_THREAD_TIMEOUT=28 python bench/run.py`
+times ours with OpenBLAS's default spinning and Adam on one thread instead.
 """
 import argparse
 import importlib.metadata
@@ -24,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from experiments.blas_threads import let_idle_blas_threads_sleep  # noqa: E402
+from experiments.blas_threads import let_idle_blas_threads_sleep, optimizer_threads  # noqa: E402
 
 let_idle_blas_threads_sleep()  # as run.py does, before NumPy loads (inherited by every worker process)
 
@@ -72,7 +74,8 @@ FLOPS = {
 def ours_training(algorithm, images, steps):
     rng = np.random.default_rng(0)
     model = HelmholtzMachine(rng)
-    trainer = AEVB(model) if algorithm == "aevb" else WakeSleep(model)
+    threads = optimizer_threads()  # as run.py's training does
+    trainer = AEVB(model, threads=threads) if algorithm == "aevb" else WakeSleep(model, threads=threads)
 
     def run():
         for step in range(steps):
@@ -164,6 +167,7 @@ def main():
     sides = ["ours", "torch"] if have_torch else ["ours"]
     peak = matmul_peak_gflops()
     results = {"threads": threads, "matmul_peak_gflops": peak, "numpy": np.__version__,
+               "openblas_thread_timeout": os.environ["OPENBLAS_THREAD_TIMEOUT"], "adam_threads": optimizer_threads(),
                "torch": importlib.metadata.version("torch") if have_torch else None,
                "method": "each run in a fresh process; sides alternate, and so does who goes first",
                "phases": {}}
@@ -195,7 +199,8 @@ def main():
         results["phases"][name] = phase
 
     print(f"float32 matrix-product peak: {peak:.0f} GFLOP/s on {threads} threads; NumPy {np.__version__}"
-          + (f", PyTorch {results['torch']}" if have_torch else ", PyTorch not installed"))
+          + (f", PyTorch {results['torch']}" if have_torch else ", PyTorch not installed")
+          + f"; OPENBLAS_THREAD_TIMEOUT={results['openblas_thread_timeout']}, Adam on {results['adam_threads']} thread(s)")
     print(f"{'phase':<12}{'ours':>16}{'PyTorch':>16}{'ours/PyTorch':>14}{'GFLOP/s':>9}{'of peak':>9}"
           f"{'NumPy MiB':>11}{'RSS MiB':>9}")
     for name, phase in results["phases"].items():

@@ -4,7 +4,6 @@ An optimizer holds (parameter, gradient) pairs; `step()` reads the gradients and
 Every buffer has the parameter's own dtype and every update is in place, so float32 stays float32.
 """
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -54,15 +53,18 @@ class Adam:
     theta - lr m_hat / (sqrt(v_hat) + eps) exactly. Every pass writes into an existing buffer: no
     temporaries, which would cost a quarter of an epoch's time.
 
-    The update is elementwise, so it can be split anywhere: every parameter of more than PIECE_MIN entries is
-    cut into `threads` pieces, and each thread updates one piece of each (NumPy's ufuncs release the GIL,
-    so the threads run at once). Smaller parameters are updated whole by the calling thread. The numbers do
-    not depend on the split: each entry sees the same operations in the same order.
+    The update is elementwise, so it can be split anywhere. With threads > 1, every parameter of more than
+    PIECE_MIN entries is cut into `threads` pieces and each thread updates one piece of each (NumPy's ufuncs
+    release the GIL, so the threads run at once); smaller parameters are updated whole by the calling thread.
+    The numbers do not depend on the split: each entry sees the same operations in the same order.
+    Two threads halve the step only if a core is free for the second one: OpenBLAS's idle worker thread
+    spins on a core after every matrix product unless told to sleep (experiments/blas_threads.py), and
+    then two threads are slower than one. Hence the default of one.
     """
 
     PIECE_MIN = 1 << 16
 
-    def __init__(self, pairs, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, threads=min(2, os.cpu_count() or 1)):
+    def __init__(self, pairs, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, threads=1):
         self.pairs = list(pairs)
         self.lr, self.beta1, self.beta2, self.eps = float(lr), float(beta1), float(beta2), float(eps)
         self.t = 0
