@@ -143,10 +143,16 @@ def worker(side, phase, steps, eval_images):
     print(json.dumps(result))
 
 
+SPINNING = "ours, spinning"  # ours with OpenBLAS's default 2^28-cycle spin, hence Adam on one thread
+
+
 def run_worker(side, phase, args):
-    command = [sys.executable, __file__, "--worker", side, phase, "--steps", str(args.steps),
-               "--eval-images", str(args.eval_images)]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    environment = dict(os.environ)
+    if side == SPINNING:
+        environment["OPENBLAS_THREAD_TIMEOUT"] = "28"   # let_idle_blas_threads_sleep() then leaves it alone
+    command = [sys.executable, __file__, "--worker", "torch" if side == "torch" else "ours", phase,
+               "--steps", str(args.steps), "--eval-images", str(args.eval_images)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True, env=environment).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -157,6 +163,9 @@ def main():
     parser.add_argument("--eval-images", type=int, default=2000, help="test images per L_100 run (default 2000)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "bench.json")
     parser.add_argument("--no-torch", action="store_true", help="time ours only")
+    parser.add_argument("--spinning", action="store_true",
+                        help="also time ours with OpenBLAS's idle worker spinning and Adam on one thread "
+                             "(without experiments/blas_threads.py)")
     parser.add_argument("--worker", nargs=2, metavar=("SIDE", "PHASE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -165,16 +174,17 @@ def main():
     threads = os.cpu_count()
     have_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
     sides = ["ours", "torch"] if have_torch else ["ours"]
+    sides += [SPINNING] if args.spinning else []
     peak = matmul_peak_gflops()
     results = {"threads": threads, "matmul_peak_gflops": peak, "numpy": np.__version__,
                "openblas_thread_timeout": os.environ["OPENBLAS_THREAD_TIMEOUT"], "adam_threads": optimizer_threads(),
                "torch": importlib.metadata.version("torch") if have_torch else None,
-               "method": "each run in a fresh process; sides alternate, and so does who goes first",
+               "method": "each run in a fresh process; sides take turns, and who goes first rotates",
                "phases": {}}
     for name in ("aevb", "wake-sleep", "lk"):
         runs = {side: [] for side in sides}
         for repeat in range(args.repeats):
-            for side in (sides if repeat % 2 == 0 else sides[::-1]):
+            for side in sides[repeat % len(sides):] + sides[:repeat % len(sides)]:
                 runs[side].append(run_worker(side, name, args))
         ours_seconds = [r["seconds"] for r in runs["ours"]]
         ours_median = statistics.median(ours_seconds)
@@ -196,6 +206,9 @@ def main():
                 phase["torch_seconds_per_epoch"] = their_median * STEPS_PER_EPOCH / args.steps
         phase["fraction_of_peak"] = phase["gflops"] / peak
         phase["ours_over_torch"] = ours_median / their_median if have_torch else None
+        if args.spinning:
+            phase["spinning_seconds"] = [r["seconds"] for r in runs[SPINNING]]
+            phase["spinning_over_ours"] = statistics.median(phase["spinning_seconds"]) / ours_median
         results["phases"][name] = phase
 
     print(f"float32 matrix-product peak: {peak:.0f} GFLOP/s on {threads} threads; NumPy {np.__version__}"
@@ -216,6 +229,10 @@ def main():
               f"{phase['fraction_of_peak']:>9.0%}{phase['peak_numpy_mib']:>11.0f}{phase['ours_max_rss_mib']:>9.0f}")
     print(f"medians of {args.repeats} alternating runs, each in a fresh process; ours/PyTorch is a time ratio "
           f"(lower is faster); NumPy MiB: peak of NumPy's allocations; RSS MiB: the process's peak, MNIST included")
+    if args.spinning:
+        print("ours with OpenBLAS's idle worker spinning and Adam on one thread, time over ours: "
+              + ", ".join(f"{'L_100 eval' if name == 'lk' else name} {phase['spinning_over_ours']:.2f}"
+                          for name, phase in results["phases"].items()))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.json}")

@@ -73,10 +73,11 @@ class Adam:
         self.scratch = [np.empty_like(p) for p, _ in self.pairs]
         self.shares = [[] for _ in range(threads)]      # shares[i]: the (param, grad, m, v, scratch) pieces of thread i
         for (param, grad), m, v, scratch in zip(self.pairs, self.m, self.v, self.scratch):
-            flat = [array.reshape(-1) for array in (param, grad, m, v, scratch)]  # views: the arrays are contiguous
-            if param.size <= self.PIECE_MIN:
-                self.shares[0].append(flat)
+            arrays = (param, grad, m, v, scratch)
+            if threads == 1 or param.size <= self.PIECE_MIN or not all(a.flags.c_contiguous for a in arrays):
+                self.shares[0].append(arrays)           # updated whole by the calling thread
                 continue
+            flat = [array.reshape(-1) for array in arrays]  # views, since the arrays are contiguous
             bounds = np.linspace(0, param.size, threads + 1).astype(int)
             for share, start, stop in zip(self.shares, bounds[:-1], bounds[1:]):
                 share.append([array[start:stop] for array in flat])

@@ -64,3 +64,11 @@ def test_adam_split_over_threads_gives_the_same_numbers():
         split.step()
     np.testing.assert_array_equal(params[0], params[1])
     assert not np.array_equal(params[0], start)       # the steps did something (a no-op would pass the line above)
+
+
+def test_adam_updates_a_non_contiguous_parameter_in_place():
+    """A transposed view cannot be cut into flat pieces; it is updated whole, still in place."""
+    base = np.zeros((3, Adam.PIECE_MIN), np.float32)
+    grad = np.ones((Adam.PIECE_MIN, 3), np.float32)
+    Adam([(base.T, grad)], lr=1e-3, threads=2).step()
+    np.testing.assert_allclose(base, -1e-3, rtol=1e-4)
