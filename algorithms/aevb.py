@@ -33,14 +33,11 @@ def aevb_objective(model, x, eps):
 
 
 class AEVB:
-    """One optimizer (Adam) over theta and phi together; step() returns the minibatch's mean -ELBO.
+    """One optimizer (Adam) over theta and phi together; step() returns the minibatch's mean -ELBO."""
 
-    threads: Adam's threads (nn.optim.Adam); the numbers do not depend on it.
-    """
-
-    def __init__(self, model, lr=1e-3, n_samples=1, threads=1):
+    def __init__(self, model, lr=1e-3, n_samples=1):
         self.model, self.n_samples = model, n_samples
-        self.optimizers = {"adam": Adam([(p, g) for _, p, g in model.named_parameters()], lr=lr, threads=threads)}
+        self.optimizers = {"adam": Adam([(p, g) for _, p, g in model.named_parameters()], lr=lr)}
 
     def step(self, x, rng):
         eps = rng.standard_normal((self.n_samples, x.shape[0], self.model.latent_dim), dtype=self.model.dtype)

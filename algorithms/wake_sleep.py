@@ -48,17 +48,14 @@ def sleep_objective(model, z, uniforms):
 
 
 class WakeSleep:
-    """A wake step on theta, then a sleep step on phi, each with its own Adam and learning rate.
+    """A wake step on theta, then a sleep step on phi, each with its own Adam and learning rate."""
 
-    threads: each Adam's threads (nn.optim.Adam); the numbers do not depend on it.
-    """
-
-    def __init__(self, model, wake_lr=1e-3, sleep_lr=1e-5, sleep_samples=100, n_samples=1, threads=1):
+    def __init__(self, model, wake_lr=1e-3, sleep_lr=1e-5, sleep_samples=100, n_samples=1):
         self.model, self.sleep_samples, self.n_samples = model, sleep_samples, n_samples
-        generative = [(p, g) for _, p, g in model.generative.named_parameters()]
-        recognition = [(p, g) for _, p, g in model.recognition.named_parameters()]
-        self.optimizers = {"wake": Adam(generative, lr=wake_lr, threads=threads),
-                           "sleep": Adam(recognition, lr=sleep_lr, threads=threads)}
+        self.optimizers = {
+            "wake": Adam([(p, g) for _, p, g in model.generative.named_parameters()], lr=wake_lr),
+            "sleep": Adam([(p, g) for _, p, g in model.recognition.named_parameters()], lr=sleep_lr),
+        }
 
     def step(self, x, rng):
         dtype, latent = self.model.dtype, self.model.latent_dim

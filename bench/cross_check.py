@@ -12,15 +12,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-
-from experiments.blas_threads import let_idle_blas_threads_sleep, optimizer_threads  # noqa: E402
-
-let_idle_blas_threads_sleep()  # as run.py does, before NumPy loads
-
-import numpy as np  # noqa: E402
 
 from algorithms import AEVB, HelmholtzMachine, importance_weighted_bound  # noqa: E402
 from experiments.mnist import load_dataset  # noqa: E402
@@ -52,7 +48,7 @@ def main():
 
     rng = np.random.default_rng(0)
     ours = HelmholtzMachine(rng)
-    our_trainer = AEVB(ours, threads=optimizer_threads())
+    our_trainer = AEVB(ours)
     theirs = reference.TorchHelmholtz(seed=0)
     their_trainer = reference.TorchAEVB(theirs)
     seconds = {"ours": 0.0, "PyTorch": 0.0}

@@ -6,9 +6,7 @@ L_100 evaluation throughput on the 10000 test images, the machine's float32 matr
 of it each phase reaches, and peak memory. When PyTorch is importable, the same steps run in PyTorch
 with the same thread count, alternating with ours, and the table gives our time over theirs. Every timed
 run is a fresh process, so that neither library's idle worker threads (which spin for a while after
-each call) steal the other's cores. Ours runs as run.py does: OPENBLAS_THREAD_TIMEOUT set before NumPy loads
-and Adam on two threads (experiments/blas_threads.py). `OPENBLAS_THREAD_TIMEOUT=28 python bench/run.py`
-times ours with OpenBLAS's default spinning and Adam on one thread instead.
+each call) steal the other's cores.
 """
 import argparse
 import functools
@@ -24,14 +22,10 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-from experiments.blas_threads import let_idle_blas_threads_sleep, optimizer_threads  # noqa: E402
-
-let_idle_blas_threads_sleep()  # as run.py does, before NumPy loads (inherited by every worker process)
-
-import numpy as np  # noqa: E402
 
 from algorithms import AEVB, HelmholtzMachine, WakeSleep, importance_weighted_bound  # noqa: E402
 from experiments.mnist import load_dataset  # noqa: E402
@@ -75,8 +69,7 @@ FLOPS = {
 def ours_training(algorithm, images, steps):
     rng = np.random.default_rng(0)
     model = HelmholtzMachine(rng)
-    threads = optimizer_threads()  # as run.py's training does
-    trainer = AEVB(model, threads=threads) if algorithm == "aevb" else WakeSleep(model, threads=threads)
+    trainer = AEVB(model) if algorithm == "aevb" else WakeSleep(model)
 
     position = 0
 
@@ -164,16 +157,10 @@ def worker(side, phase, steps, eval_images):
     print(json.dumps(result))
 
 
-SPINNING = "ours, spinning"  # ours with OpenBLAS's default 2^28-cycle spin, hence Adam on one thread
-
-
 def run_worker(side, phase, args):
-    environment = dict(os.environ)
-    if side == SPINNING:
-        environment["OPENBLAS_THREAD_TIMEOUT"] = "28"   # let_idle_blas_threads_sleep() then leaves it alone
-    command = [sys.executable, __file__, "--worker", "torch" if side == "torch" else "ours", phase,
-               "--steps", str(args.steps), "--eval-images", str(args.eval_images)]
-    output = subprocess.run(command, check=True, capture_output=True, text=True, env=environment).stdout
+    command = [sys.executable, __file__, "--worker", side, phase, "--steps", str(args.steps),
+               "--eval-images", str(args.eval_images)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -185,9 +172,6 @@ def main():
                         help="test images per L_100 run (default: all 10000)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "bench.json")
     parser.add_argument("--no-torch", action="store_true", help="time ours only")
-    parser.add_argument("--spinning", action="store_true",
-                        help="also time ours with OpenBLAS's idle worker spinning and Adam on one thread "
-                             "(without experiments/blas_threads.py)")
     parser.add_argument("--worker", nargs=2, metavar=("SIDE", "PHASE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -196,10 +180,8 @@ def main():
     threads = os.cpu_count()
     have_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
     sides = ["ours", "torch"] if have_torch else ["ours"]
-    sides += [SPINNING] if args.spinning else []
     peak = matmul_peak_gflops()
     results = {"threads": threads, "matmul_peak_gflops": peak, "numpy": np.__version__,
-               "openblas_thread_timeout": os.environ["OPENBLAS_THREAD_TIMEOUT"], "adam_threads": optimizer_threads(),
                "torch": importlib.metadata.version("torch") if have_torch else None,
                "method": f"each run in a fresh process, timed in {SEGMENTS} parts, its time {SEGMENTS} x the fastest "
                          "part; sides take turns, and who goes first rotates; medians over runs",
@@ -233,14 +215,10 @@ def main():
                 phase["torch_seconds_per_epoch"] = their_median * STEPS_PER_EPOCH / args.steps
         phase["fraction_of_peak"] = phase["gflops"] / peak
         phase["ours_over_torch"] = ours_median / their_median if have_torch else None
-        if args.spinning:
-            phase["spinning_seconds"] = [r["seconds"] for r in runs[SPINNING]]
-            phase["spinning_over_ours"] = statistics.median(phase["spinning_seconds"]) / ours_median
         results["phases"][name] = phase
 
     print(f"float32 matrix-product peak: {peak:.0f} GFLOP/s on {threads} threads; NumPy {np.__version__}"
-          + (f", PyTorch {results['torch']}" if have_torch else ", PyTorch not installed")
-          + f"; OPENBLAS_THREAD_TIMEOUT={results['openblas_thread_timeout']}, Adam on {results['adam_threads']} thread(s)")
+          + (f", PyTorch {results['torch']}" if have_torch else ", PyTorch not installed"))
     print(f"{'phase':<12}{'ours':>16}{'PyTorch':>16}{'ours/PyTorch':>14}{'GFLOP/s':>9}{'of peak':>9}"
           f"{'NumPy MiB':>11}{'RSS MiB':>9}")
     for name, phase in results["phases"].items():
@@ -260,10 +238,6 @@ def main():
     if have_torch:
         print("ours/PyTorch from the runs' plain totals instead: "
               + ", ".join(f"{'L_100 eval' if name == 'lk' else name} {phase['ours_over_torch_totals']:.2f}"
-                          for name, phase in results["phases"].items()))
-    if args.spinning:
-        print("ours with OpenBLAS's idle worker spinning and Adam on one thread, time over ours: "
-              + ", ".join(f"{'L_100 eval' if name == 'lk' else name} {phase['spinning_over_ours']:.2f}"
                           for name, phase in results["phases"].items()))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")

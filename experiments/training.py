@@ -8,7 +8,6 @@ import numpy as np
 from tqdm import tqdm
 
 from algorithms import AEVB, HelmholtzMachine, WakeSleep, importance_weighted_bound
-from experiments.blas_threads import optimizer_threads
 from experiments.checkpoint import load_checkpoint, save_checkpoint
 from experiments.idx import DataError
 
@@ -25,12 +24,11 @@ def build(config):
     """The model, its trainer and the training random generator, all from config["seed"]."""
     rng = np.random.default_rng(config["seed"])
     model = HelmholtzMachine(rng, latent_dim=config["latent_dim"], hidden=config["hidden"])
-    threads = optimizer_threads()  # the numbers do not depend on it
     if config["algorithm"] == "aevb":
-        trainer = AEVB(model, lr=config["lr"], threads=threads)
+        trainer = AEVB(model, lr=config["lr"])
     else:
         trainer = WakeSleep(model, wake_lr=config["wake_lr"], sleep_lr=config["sleep_lr"],
-                            sleep_samples=config["sleep_samples"], threads=threads)
+                            sleep_samples=config["sleep_samples"])
     return model, trainer, rng
 
 

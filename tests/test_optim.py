@@ -46,29 +46,3 @@ def test_adam_state_round_trip():
     a.step()
     b.step()
     np.testing.assert_array_equal(param_a, param_b)
-
-
-def test_adam_split_over_threads_gives_the_same_numbers():
-    """A parameter big enough to be cut into pieces (one per thread) ends bit-identical to one updated whole."""
-    rng = np.random.default_rng(2)
-    shape = (3, Adam.PIECE_MIN // 2 + 7)              # 1.5 PIECE_MIN entries: cut, and not evenly
-    params = [rng.standard_normal(shape).astype(np.float32) for _ in range(2)]
-    params[1][...] = params[0]
-    start = params[0].copy()
-    grad = np.zeros(shape, np.float32)
-    whole, split = Adam([(params[0], grad)], threads=1), Adam([(params[1], grad)], threads=2)
-    assert len(split.shares[1]) == 1                  # the second thread really has a piece
-    for _ in range(3):
-        grad[...] = rng.standard_normal(shape)
-        whole.step()
-        split.step()
-    np.testing.assert_array_equal(params[0], params[1])
-    assert not np.array_equal(params[0], start)       # the steps did something (a no-op would pass the line above)
-
-
-def test_adam_updates_a_non_contiguous_parameter_in_place():
-    """A transposed view cannot be cut into flat pieces; it is updated whole, still in place."""
-    base = np.zeros((3, Adam.PIECE_MIN), np.float32)
-    grad = np.ones((Adam.PIECE_MIN, 3), np.float32)
-    Adam([(base.T, grad)], lr=1e-3, threads=2).step()
-    np.testing.assert_allclose(base, -1e-3, rtol=1e-4)
