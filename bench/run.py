@@ -66,19 +66,23 @@ FLOPS = {
 }
 
 
-def ours_training(algorithm, images, steps):
-    rng = np.random.default_rng(0)
-    model = HelmholtzMachine(rng)
-    trainer = AEVB(model) if algorithm == "aevb" else WakeSleep(model)
-
+def stepping(step, images, steps):
+    """A function that runs `steps` more training steps, step(minibatch), going on through the epoch's minibatches."""
     position = 0
 
     def run():
         nonlocal position
-        for step in range(position, position + steps):
-            trainer.step(images[(step % STEPS_PER_EPOCH) * BATCH:][:BATCH], rng)
+        for index in range(position, position + steps):
+            step(images[(index % STEPS_PER_EPOCH) * BATCH:][:BATCH])
         position += steps
     return run
+
+
+def ours_training(algorithm, images, steps):
+    rng = np.random.default_rng(0)
+    model = HelmholtzMachine(rng)
+    trainer = AEVB(model) if algorithm == "aevb" else WakeSleep(model)
+    return stepping(lambda x: trainer.step(x, rng), images, steps)
 
 
 def torch_training(algorithm, images, steps):
@@ -86,16 +90,7 @@ def torch_training(algorithm, images, steps):
     import torch
     model = reference.TorchHelmholtz()
     trainer = reference.TorchAEVB(model) if algorithm == "aevb" else reference.TorchWakeSleep(model)
-    tensor = torch.from_numpy(images)
-
-    position = 0
-
-    def run():
-        nonlocal position
-        for step in range(position, position + steps):
-            trainer.step(tensor[(step % STEPS_PER_EPOCH) * BATCH:][:BATCH])
-        position += steps
-    return run
+    return stepping(trainer.step, torch.from_numpy(images), steps)
 
 
 def ours_evaluation():
@@ -111,7 +106,7 @@ def torch_evaluation():
     return lambda images: reference.importance_weighted_bound(model, torch.from_numpy(images), K)
 
 
-SEGMENTS = 6  # each run is timed in this many equal parts
+SEGMENTS = 6  # each run is timed in this many parts of (nearly) equal size
 
 
 def timed(run):
@@ -130,10 +125,10 @@ def peak_traced_mib(run):
 
 
 def worker(side, phase, steps, eval_images):
-    """One run in this process: warm up, time the workload in SEGMENTS equal parts, and (ours) trace the peak
-    memory; prints JSON. "seconds" is SEGMENTS times the fastest part: the whole workload at the run's steadiest
-    pace, which leaves out the bursts when another tenant of this shared machine takes a core (timeit's reasoning
-    for its minimum). "total_seconds" is the plain sum."""
+    """One run in this process: warm up, time the workload in SEGMENTS parts, and (ours) trace the peak
+    memory; prints JSON. "seconds" is the whole workload at the pace of the fastest part (per step or per image):
+    the run's steadiest pace, which leaves out the bursts when another tenant of this shared machine takes a core
+    (timeit's reasoning for its minimum). "total_seconds" is the plain sum."""
     data = load_dataset()
     if side == "torch":
         import torch
@@ -142,15 +137,17 @@ def worker(side, phase, steps, eval_images):
     if phase == "lk":
         evaluate = (ours_evaluation if side == "ours" else torch_evaluation)()
         images = data.test_images[:eval_images]
-        parts = [functools.partial(evaluate, part) for part in np.array_split(images, SEGMENTS)]
+        pieces = np.array_split(images, SEGMENTS)
+        parts, sizes = [functools.partial(evaluate, piece) for piece in pieces], [len(piece) for piece in pieces]
         # warm up and trace memory on fewer images: the evaluation runs in chunks, so its peak does not grow with N
         warm_up, traced = functools.partial(evaluate, images[:200]), functools.partial(evaluate, images[:1000])
     else:
         run = (ours_training if side == "ours" else torch_training)(phase, data.train_images, steps // SEGMENTS)
-        parts, warm_up, traced = [run] * SEGMENTS, run, run
+        parts, sizes, warm_up, traced = [run] * SEGMENTS, [steps // SEGMENTS] * SEGMENTS, run, run
     warm_up()
     part_seconds = [timed(part) for part in parts]
-    result = {"seconds": SEGMENTS * min(part_seconds), "total_seconds": sum(part_seconds)}
+    fastest_pace = min(seconds / size for seconds, size in zip(part_seconds, sizes))
+    result = {"seconds": fastest_pace * sum(sizes), "total_seconds": sum(part_seconds)}
     if side == "ours":
         result["peak_numpy_mib"] = peak_traced_mib(traced)
     result["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -166,7 +163,8 @@ def run_worker(side, phase, args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=300, help="training steps timed per run (default 300)")
+    parser.add_argument("--steps", type=int, default=300,
+                        help=f"training steps timed per run, a multiple of {SEGMENTS} (default 300)")
     parser.add_argument("--repeats", type=int, default=5, help="alternating runs per phase (default 5)")
     parser.add_argument("--eval-images", type=int, default=10000,
                         help="test images per L_100 run (default: all 10000)")
@@ -174,6 +172,9 @@ def main():
     parser.add_argument("--no-torch", action="store_true", help="time ours only")
     parser.add_argument("--worker", nargs=2, metavar=("SIDE", "PHASE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.steps % SEGMENTS or args.eval_images < SEGMENTS:
+        parser.error(f"--steps must be a multiple of {SEGMENTS} and --eval-images at least {SEGMENTS} "
+                     f"(each run is timed in {SEGMENTS} equal parts)")
     if args.worker:
         return worker(*args.worker, args.steps, args.eval_images)
 
@@ -183,8 +184,8 @@ def main():
     peak = matmul_peak_gflops()
     results = {"threads": threads, "matmul_peak_gflops": peak, "numpy": np.__version__,
                "torch": importlib.metadata.version("torch") if have_torch else None,
-               "method": f"each run in a fresh process, timed in {SEGMENTS} parts, its time {SEGMENTS} x the fastest "
-                         "part; sides take turns, and who goes first rotates; medians over runs",
+               "method": f"each run in a fresh process, timed in {SEGMENTS} parts, its time the whole workload at "
+                         "its fastest part's pace; sides take turns, and who goes first rotates; medians over runs",
                "phases": {}}
     for name in ("aevb", "wake-sleep", "lk"):
         runs = {side: [] for side in sides}
@@ -233,7 +234,7 @@ def main():
         print(f"{label:<12}{ours:>16}{theirs:>16}{ratio:>14}{phase['gflops']:>9.0f}"
               f"{phase['fraction_of_peak']:>9.0%}{phase['peak_numpy_mib']:>11.0f}{phase['ours_max_rss_mib']:>9.0f}")
     print(f"medians of {args.repeats} alternating runs, each in a fresh process and timed in {SEGMENTS} parts "
-          f"(a run's time: {SEGMENTS} x its fastest part); ours/PyTorch is a time ratio (lower is faster); "
+          f"(a run's time: its whole workload at its fastest part's pace); ours/PyTorch is a time ratio (lower is faster); "
           f"NumPy MiB: peak of NumPy's allocations; RSS MiB: the process's peak, MNIST included")
     if have_torch:
         print("ours/PyTorch from the runs' plain totals instead: "

@@ -39,7 +39,8 @@ class Adam:
     It runs on one thread. Splitting the update over two (NumPy's ufuncs release the GIL) was measured and
     dropped: after each matrix product, OpenBLAS's idle worker thread spins on the second core for about
     0.1 s, longer than a step, so a second thread finds no free core; letting the worker sleep
-    (OPENBLAS_THREAD_TIMEOUT) made AEVB about 5% faster and Wake-Sleep about 5% slower (bench/run.py).
+    (OPENBLAS_THREAD_TIMEOUT) made AEVB about 5% faster and Wake-Sleep about 5% slower, timed with bench/run.py's
+    workers in alternating fresh processes against this one-thread version.
     """
 
     def __init__(self, pairs, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
