@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from experiments import figures
-from experiments.training import loss_names, select_data
+from experiments.training import history_columns, loss_names, select_data
 from nn.functional import sigmoid
 
 N_TILES, N_SCATTER, MANIFOLD_SIZE, MANIFOLD_LIMIT = 100, 5000, 20, 3.0
@@ -23,9 +23,8 @@ def final_numbers(history, total_seconds):
 def write_metrics(out_dir, config, history, final):
     metrics = {"algorithm": config["algorithm"], "config": config, "history": history, "final": final}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    columns = ["epoch", "seconds", *loss_names(config["algorithm"]), "test_lk", "train_lk"]
     with open(out_dir / "metrics.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=history_columns(config["algorithm"]), extrasaction="ignore")
         writer.writeheader()
         writer.writerows(history)
 

@@ -4,7 +4,7 @@ import platform
 import numpy as np
 
 from experiments.outputs import FIGURES
-from experiments.training import loss_names
+from experiments.training import history_columns, loss_names
 
 NAMES = {"aevb": "AEVB", "wake-sleep": "Wake-Sleep"}
 CAPTIONS = {
@@ -46,7 +46,7 @@ def write_report(out_dir, config, history, final, figure_note):
             lines += [f"**{CAPTIONS[name]}**", "", f"![{CAPTIONS[name]}]({name})", ""]
     if figure_note:
         lines += [figure_note, ""]
-    columns = ["epoch", "seconds", *losses, "test_lk", "train_lk"]
+    columns = history_columns(config["algorithm"])
     lines += ["## History", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
     lines += ["| " + " | ".join(cell(record[c]) for c in columns) + " |" for record in history]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")

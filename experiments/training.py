@@ -20,6 +20,11 @@ def loss_names(algorithm):
     return ("loss",) if algorithm == "aevb" else ("wake_loss", "sleep_loss")
 
 
+def history_columns(algorithm):
+    """The columns of an epoch record, in the order metrics.csv and report.md show them."""
+    return ["epoch", "seconds", *loss_names(algorithm), "test_lk", "train_lk"]
+
+
 def build(config):
     """The model, its trainer and the training random generator, all from config["seed"]."""
     rng = np.random.default_rng(config["seed"])
