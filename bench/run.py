@@ -1,15 +1,21 @@
-"""Speed benchmark: python bench/run.py [--steps N] [--repeats R] [--eval-images N] [--json PATH]
+"""Speed benchmark: python bench/run.py [--blocks B] [--json PATH] [--no-torch]
 
 Measures, on the default model (784-500-500-2 softplus, batch 100, float32, MNIST):
-training seconds per epoch for AEVB and Wake-Sleep (timed over --steps steps, scaled to 600),
-L_100 evaluation throughput on the 10000 test images, the machine's float32 matrix-product peak, the fraction
-of it each phase reaches, and peak memory. When PyTorch is importable, the same steps run in PyTorch
-with the same thread count, alternating with ours, and the table gives our time over theirs. Every timed
-run is a fresh process, so that neither library's idle worker threads (which spin for a while after
-each call) steal the other's cores.
+training seconds per epoch for AEVB and Wake-Sleep, L_100 evaluation throughput on the 10000 test images,
+the machine's float32 matrix-product peak, the fraction of it each phase reaches, and peak memory.
+When PyTorch is importable, the same steps run in PyTorch with the same thread count, and the table gives
+our time over theirs.
+
+How it is timed. This machine is shared: its speed drifts by +-15% over tens of seconds, so two runs made a
+minute apart cannot be compared, but two made within a second or two can. Each side runs in its own
+long-lived process, and the two are asked in turn to time one segment (50 training steps, or 500 test images)
+in blocks of four: ours, theirs, theirs, ours (the next block theirs, ours, ours, theirs). The symmetric order
+cancels a drift that is steady across the block's two seconds, so a block's ratio compares the sides under
+the same conditions; the printed ratio is the median over blocks, beside the range of their middle half.
+Before each segment the controller waits 0.2 s: after a matrix product OpenBLAS's idle worker thread spins
+on a core for about 0.1 s (PyTorch's for about 0.01 s), and it must not steal the other side's core.
 """
 import argparse
-import functools
 import importlib.metadata
 import importlib.util
 import json
@@ -106,13 +112,27 @@ def torch_evaluation():
     return lambda images: reference.importance_weighted_bound(model, torch.from_numpy(images), K)
 
 
-SEGMENTS = 6  # each run is timed in this many parts of (nearly) equal size
+PAUSE = 0.2                                  # seconds before each segment (see the module's docstring)
+SEGMENT_STEPS, SEGMENT_IMAGES = 50, 500      # one segment's work: training steps, or test images for L_100
 
 
-def timed(run):
-    began = time.perf_counter()
-    run()
-    return time.perf_counter() - began
+def segment_runner(side, phase, data):
+    """A function that runs the next segment of `phase` on `side`: training goes on through the epoch's
+    minibatches, evaluation through the test images."""
+    if side == "torch":
+        import torch
+        torch.set_num_threads(os.cpu_count())
+        sys.path.insert(0, str(ROOT / "bench"))
+    if phase != "lk":
+        return (ours_training if side == "ours" else torch_training)(phase, data.train_images, SEGMENT_STEPS)
+    evaluate = (ours_evaluation if side == "ours" else torch_evaluation)()
+    images, position = data.test_images, 0
+
+    def run():
+        nonlocal position
+        evaluate(images[position:position + SEGMENT_IMAGES])
+        position = (position + SEGMENT_IMAGES) % len(images)
+    return run
 
 
 def peak_traced_mib(run):
@@ -124,59 +144,115 @@ def peak_traced_mib(run):
     return peak / 2 ** 20
 
 
-def worker(side, phase, steps, eval_images):
-    """One run in this process: warm up, time the workload in SEGMENTS parts, and (ours) trace the peak
-    memory; prints JSON. "seconds" is the whole workload at the pace of the fastest part (per step or per image):
-    the run's steadiest pace, which leaves out the bursts when another tenant of this shared machine takes a core
-    (timeit's reasoning for its minimum). "total_seconds" is the plain sum."""
-    data = load_dataset()
-    if side == "torch":
-        import torch
-        torch.set_num_threads(os.cpu_count())
-        sys.path.insert(0, str(ROOT / "bench"))
+def worker(side, phase):
+    """One side of one phase, driven over stdin: after a warm-up segment it prints "ready"; then each line
+    "segment" runs and times the next segment (prints its seconds), and "memory" prints, as JSON, the peak
+    of NumPy's allocations over one more segment (ours only) and the process's peak resident memory."""
+    run = segment_runner(side, phase, load_dataset())
+    run()
+    print("ready", flush=True)
+    for command in sys.stdin:
+        if command.strip() == "segment":
+            began = time.perf_counter()
+            run()
+            print(time.perf_counter() - began, flush=True)
+        elif command.strip() == "memory":
+            memory = {"peak_numpy_mib": peak_traced_mib(run) if side == "ours" else None,
+                      "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            print(json.dumps(memory), flush=True)
+
+
+class Worker:
+    """The controller's handle on one worker process."""
+
+    def __init__(self, side, phase):
+        self.process = subprocess.Popen([sys.executable, __file__, "--worker", side, phase],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.ask(None)
+
+    def ask(self, command):
+        if command is not None:
+            self.process.stdin.write(command + "\n")
+            self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        if not answer:
+            raise SystemExit(f"bench: the {self.process.args[-2]} worker for {self.process.args[-1]} stopped "
+                             f"(exit status {self.process.wait()})")
+        return answer
+
+    def segment(self):
+        time.sleep(PAUSE)
+        return float(self.ask("segment"))
+
+    def memory(self):
+        time.sleep(PAUSE)
+        return json.loads(self.ask("memory"))
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def quartiles(values):
+    low, _, high = statistics.quantiles(values, n=4, method="inclusive")
+    return low, high
+
+
+def time_phase(phase, sides, blocks):
+    """Segment times of each side over `blocks` blocks (ABBA, then BAAB, ...), each block's time ratio, and memory."""
+    workers = {side: Worker(side, phase) for side in sides}
+    seconds = {side: [] for side in sides}
+    ratios = []
+    try:
+        for block in range(blocks):
+            first, *second = sides[block % len(sides):] + sides[:block % len(sides)]
+            order = [first, *second, *second, first] if second else [first, first]
+            times = {side: 0.0 for side in sides}
+            for side in order:
+                elapsed = workers[side].segment()
+                seconds[side].append(elapsed)
+                times[side] += elapsed
+            if len(sides) == 2:
+                ratios.append(times["ours"] / times["torch"])
+        memory = workers["ours"].memory()
+    finally:
+        for running in workers.values():
+            running.close()
+    return seconds, ratios, memory
+
+
+def summarize(phase, seconds, ratios, memory, peak):
+    """The phase's numbers for the table and the JSON: each side's median pace, scaled to an epoch (training)
+    or given as images per second (evaluation); the median block ratio and its middle half; GFLOP/s."""
+    pace = {side: statistics.median(times) for side, times in seconds.items()}       # seconds per segment
+    summary = {"segment_seconds": seconds, "block_ratios": ratios, **memory}
     if phase == "lk":
-        evaluate = (ours_evaluation if side == "ours" else torch_evaluation)()
-        images = data.test_images[:eval_images]
-        pieces = np.array_split(images, SEGMENTS)
-        parts, sizes = [functools.partial(evaluate, piece) for piece in pieces], [len(piece) for piece in pieces]
-        # warm up and trace memory on fewer images: the evaluation runs in chunks, so its peak does not grow with N
-        warm_up, traced = functools.partial(evaluate, images[:200]), functools.partial(evaluate, images[:1000])
+        for side, value in pace.items():
+            summary[f"{side}_images_per_second"] = SEGMENT_IMAGES / value
+        summary["gflops"] = FLOPS["lk"](SEGMENT_IMAGES) / pace["ours"] / 1e9
     else:
-        run = (ours_training if side == "ours" else torch_training)(phase, data.train_images, steps // SEGMENTS)
-        parts, sizes, warm_up, traced = [run] * SEGMENTS, [steps // SEGMENTS] * SEGMENTS, run, run
-    warm_up()
-    part_seconds = [timed(part) for part in parts]
-    fastest_pace = min(seconds / size for seconds, size in zip(part_seconds, sizes))
-    result = {"seconds": fastest_pace * sum(sizes), "total_seconds": sum(part_seconds)}
-    if side == "ours":
-        result["peak_numpy_mib"] = peak_traced_mib(traced)
-    result["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(result))
-
-
-def run_worker(side, phase, args):
-    command = [sys.executable, __file__, "--worker", side, phase, "--steps", str(args.steps),
-               "--eval-images", str(args.eval_images)]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+        for side, value in pace.items():
+            summary[f"{side}_seconds_per_epoch"] = value * STEPS_PER_EPOCH / SEGMENT_STEPS
+        summary["gflops"] = FLOPS[phase] * SEGMENT_STEPS / pace["ours"] / 1e9
+    summary["fraction_of_peak"] = summary["gflops"] / peak
+    summary["ours_over_torch"] = statistics.median(ratios) if ratios else None
+    summary["ours_over_torch_middle_half"] = quartiles(ratios) if len(ratios) > 1 else None
+    return summary
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=300,
-                        help=f"training steps timed per run, a multiple of {SEGMENTS} (default 300)")
-    parser.add_argument("--repeats", type=int, default=5, help="alternating runs per phase (default 5)")
-    parser.add_argument("--eval-images", type=int, default=10000,
-                        help="test images per L_100 run (default: all 10000)")
+    parser.add_argument("--blocks", type=int, default=10,
+                        help=f"blocks of four segments per phase, at least 2 (default 10: {20 * SEGMENT_STEPS} "
+                             f"training steps and {20 * SEGMENT_IMAGES} test images per side)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "bench.json")
     parser.add_argument("--no-torch", action="store_true", help="time ours only")
     parser.add_argument("--worker", nargs=2, metavar=("SIDE", "PHASE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.steps % SEGMENTS or args.eval_images < SEGMENTS:
-        parser.error(f"--steps must be a multiple of {SEGMENTS} and --eval-images at least {SEGMENTS} "
-                     f"(each run is timed in {SEGMENTS} equal parts)")
     if args.worker:
-        return worker(*args.worker, args.steps, args.eval_images)
+        return worker(*args.worker)
+    if args.blocks < 2:
+        parser.error(f"--blocks must be at least 2 (got {args.blocks})")
 
     threads = os.cpu_count()
     have_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
@@ -184,44 +260,19 @@ def main():
     peak = matmul_peak_gflops()
     results = {"threads": threads, "matmul_peak_gflops": peak, "numpy": np.__version__,
                "torch": importlib.metadata.version("torch") if have_torch else None,
-               "method": f"each run in a fresh process, timed in {SEGMENTS} parts, its time the whole workload at "
-                         "its fastest part's pace; sides take turns, and who goes first rotates; medians over runs",
+               "method": f"two long-lived processes timed in turn, one segment ({SEGMENT_STEPS} steps or "
+                         f"{SEGMENT_IMAGES} images) at a time, in blocks ours-theirs-theirs-ours (alternating with "
+                         f"theirs-ours-ours-theirs), {PAUSE} s pause before each segment; paces are medians over "
+                         "segments, ratios medians over blocks",
                "phases": {}}
-    for name in ("aevb", "wake-sleep", "lk"):
-        runs = {side: [] for side in sides}
-        for repeat in range(args.repeats):
-            for side in sides[repeat % len(sides):] + sides[:repeat % len(sides)]:
-                runs[side].append(run_worker(side, name, args))
-        ours_seconds = [r["seconds"] for r in runs["ours"]]
-        ours_median = statistics.median(ours_seconds)
-        phase = {"ours_seconds": ours_seconds, "ours_total_seconds": [r["total_seconds"] for r in runs["ours"]],
-                 "peak_numpy_mib": max(r["peak_numpy_mib"] for r in runs["ours"]),
-                 "ours_max_rss_mib": max(r["max_rss_mib"] for r in runs["ours"])}
-        their_median = None
-        if have_torch:
-            phase["torch_seconds"] = [r["seconds"] for r in runs["torch"]]
-            phase["torch_total_seconds"] = [r["total_seconds"] for r in runs["torch"]]
-            their_median = statistics.median(phase["torch_seconds"])
-            phase["ours_over_torch_totals"] = (statistics.median(phase["ours_total_seconds"])
-                                               / statistics.median(phase["torch_total_seconds"]))
-        if name == "lk":
-            phase["ours_images_per_second"] = args.eval_images / ours_median
-            phase["gflops"] = FLOPS["lk"](args.eval_images) / ours_median / 1e9
-            if have_torch:
-                phase["torch_images_per_second"] = args.eval_images / their_median
-        else:
-            phase["ours_seconds_per_epoch"] = ours_median * STEPS_PER_EPOCH / args.steps
-            phase["gflops"] = FLOPS[name] * args.steps / ours_median / 1e9
-            if have_torch:
-                phase["torch_seconds_per_epoch"] = their_median * STEPS_PER_EPOCH / args.steps
-        phase["fraction_of_peak"] = phase["gflops"] / peak
-        phase["ours_over_torch"] = ours_median / their_median if have_torch else None
-        results["phases"][name] = phase
+    for phase in ("aevb", "wake-sleep", "lk"):
+        results["phases"][phase] = summarize(phase, *time_phase(phase, sides, args.blocks), peak)
 
     print(f"float32 matrix-product peak: {peak:.0f} GFLOP/s on {threads} threads; NumPy {np.__version__}"
-          + (f", PyTorch {results['torch']}" if have_torch else ", PyTorch not installed"))
-    print(f"{'phase':<12}{'ours':>16}{'PyTorch':>16}{'ours/PyTorch':>14}{'GFLOP/s':>9}{'of peak':>9}"
-          f"{'NumPy MiB':>11}{'RSS MiB':>9}")
+          + (f", PyTorch {results['torch']}" if have_torch
+             else ", PyTorch not timed (--no-torch)" if args.no_torch else ", PyTorch not installed"))
+    print(f"{'phase':<12}{'ours':>16}{'PyTorch':>16}{'ours/PyTorch':>14}{'middle half':>13}{'GFLOP/s':>9}"
+          f"{'of peak':>9}{'NumPy MiB':>11}{'RSS MiB':>9}")
     for name, phase in results["phases"].items():
         if name == "lk":
             ours = f"{phase['ours_images_per_second']:.0f} img/s"
@@ -230,16 +281,14 @@ def main():
             ours = f"{phase['ours_seconds_per_epoch']:.2f} s/epoch"
             theirs = f"{phase['torch_seconds_per_epoch']:.2f} s/epoch" if have_torch else "—"
         ratio = f"{phase['ours_over_torch']:.2f}" if have_torch else "—"
+        spread = "{:.2f}-{:.2f}".format(*phase["ours_over_torch_middle_half"]) if have_torch else "—"
         label = "L_100 eval" if name == "lk" else name
-        print(f"{label:<12}{ours:>16}{theirs:>16}{ratio:>14}{phase['gflops']:>9.0f}"
-              f"{phase['fraction_of_peak']:>9.0%}{phase['peak_numpy_mib']:>11.0f}{phase['ours_max_rss_mib']:>9.0f}")
-    print(f"medians of {args.repeats} alternating runs, each in a fresh process and timed in {SEGMENTS} parts "
-          f"(a run's time: its whole workload at its fastest part's pace); ours/PyTorch is a time ratio (lower is faster); "
-          f"NumPy MiB: peak of NumPy's allocations; RSS MiB: the process's peak, MNIST included")
-    if have_torch:
-        print("ours/PyTorch from the runs' plain totals instead: "
-              + ", ".join(f"{'L_100 eval' if name == 'lk' else name} {phase['ours_over_torch_totals']:.2f}"
-                          for name, phase in results["phases"].items()))
+        print(f"{label:<12}{ours:>16}{theirs:>16}{ratio:>14}{spread:>13}{phase['gflops']:>9.0f}"
+              f"{phase['fraction_of_peak']:>9.0%}{phase['peak_numpy_mib']:>11.0f}{phase['max_rss_mib']:>9.0f}")
+    print(f"{args.blocks} blocks per phase of four {SEGMENT_STEPS}-step or {SEGMENT_IMAGES}-image segments, the sides "
+          f"in turn (ABBA); paces: medians over segments; ours/PyTorch: time ratio (lower is faster), median over "
+          f"blocks, and the middle half of the blocks' ratios; NumPy MiB: peak of NumPy's allocations; RSS MiB: "
+          f"the process's peak, MNIST included")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.json}")

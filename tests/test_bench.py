@@ -1,0 +1,66 @@
+"""The benchmark scripts of bench/ still run, and count the same work (PyTorch is not needed: ours alone)."""
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from algorithms import HelmholtzMachine
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_script(name):
+    """bench/<name>.py as a module (by its path: the top level has a run.py of its own)."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench, breakdown = load_script("run"), load_script("breakdown")
+
+
+def product_flops(call):
+    """2 m k n of a np.matmul call made by bench/breakdown.py's products()."""
+    a, b = call.args
+    return 2 * a.shape[0] * a.shape[1] * b.shape[1]
+
+
+@pytest.mark.parametrize("algorithm", ["aevb", "wake-sleep"])
+def test_breakdown_replays_the_products_the_bench_counts(algorithm):
+    calls = breakdown.step_products(HelmholtzMachine(np.random.default_rng(0)), algorithm)
+    assert sum(product_flops(call) for call in calls) == bench.FLOPS[algorithm]
+    # 3 Linear layers a network: 3 products forward; backward 3 for dW and 2 for dx (3 where z needs its gradient)
+    assert len(calls) == {"aevb": (3 + 3 + 2) + (3 + 3 + 3), "wake-sleep": 3 + (3 + 3 + 2) + 3 + (3 + 3 + 2)}[algorithm]
+
+
+def test_bench_times_every_phase_and_writes_json(tmp_path):
+    out = tmp_path / "bench.json"
+    printed = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--no-torch", "--blocks", "2",
+                              "--json", str(out)], check=True, capture_output=True, text=True).stdout
+    results = json.loads(out.read_text())
+    assert results["torch"] is None and results["matmul_peak_gflops"] > 0
+    for name, phase in results["phases"].items():
+        seconds = phase["segment_seconds"]["ours"]
+        assert len(seconds) == 4 and min(seconds) > 0, name         # 2 blocks of two segments each
+        pace = float(np.median(seconds))
+        if name == "lk":
+            assert phase["ours_images_per_second"] == pytest.approx(bench.SEGMENT_IMAGES / pace)
+            assert phase["gflops"] == pytest.approx(bench.FLOPS["lk"](bench.SEGMENT_IMAGES) / pace / 1e9)
+        else:
+            assert phase["ours_seconds_per_epoch"] == pytest.approx(pace * 600 / bench.SEGMENT_STEPS)
+            assert phase["gflops"] == pytest.approx(bench.FLOPS[name] * bench.SEGMENT_STEPS / pace / 1e9)
+        assert phase["ours_over_torch"] is None and phase["block_ratios"] == []
+        assert phase["peak_numpy_mib"] > 0 and phase["max_rss_mib"] > 0
+    assert [line.split()[0] for line in printed.splitlines()[2:5]] == ["aevb", "wake-sleep", "L_100"]
+
+
+@pytest.mark.parametrize("script, flag", [("run.py", "--blocks"), ("breakdown.py", "--rounds")])
+def test_bench_refuses_a_bad_count_in_one_line(script, flag):
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / script), flag, "0"], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].endswith(f"{flag} must be at least {1 if flag == '--rounds' else 2} (got 0)")
