@@ -1,10 +1,11 @@
-"""Speed benchmark: python bench/run.py [--blocks B] [--json PATH] [--no-torch]
+"""Speed benchmark: python bench/run.py [--blocks B] [--json PATH] [--no-torch | --against DIR]
 
 Measures, on the default model (784-500-500-2 softplus, batch 100, float32, MNIST):
 training seconds per epoch for AEVB and Wake-Sleep, L_100 evaluation throughput on the 10000 test images,
 the machine's float32 matrix-product peak, the fraction of it each phase reaches, and peak memory.
 When PyTorch is importable, the same steps run in PyTorch with the same thread count, and the table gives
-our time over theirs.
+our time over theirs. With --against DIR the other side is this bench in another checkout of the project
+(`git worktree add DIR REV`), to see whether a change made our code faster.
 
 How it is timed. This machine is shared: its speed drifts by +-15% over tens of seconds, so two runs made a
 minute apart cannot be compared, but two made within a second or two can. Each side runs in its own
@@ -163,10 +164,10 @@ def worker(side, phase):
 
 
 class Worker:
-    """The controller's handle on one worker process."""
+    """The controller's handle on one worker process: `script --worker side phase`."""
 
-    def __init__(self, side, phase):
-        self.process = subprocess.Popen([sys.executable, __file__, "--worker", side, phase],
+    def __init__(self, script, side, phase):
+        self.process = subprocess.Popen([sys.executable, str(script), "--worker", side, phase],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.ask(None)
 
@@ -198,9 +199,11 @@ def quartiles(values):
     return low, high
 
 
-def time_phase(phase, sides, blocks):
-    """Segment times of each side over `blocks` blocks (ABBA, then BAAB, ...), each block's time ratio, and memory."""
-    workers = {side: Worker(side, phase) for side in sides}
+def time_phase(phase, workers, blocks):
+    """Segment times of each side over `blocks` blocks (ABBA, then BAAB, ...), each block's time ratio, and memory.
+    workers: side ("ours", "other") -> (script, the side that script runs)."""
+    sides = list(workers)
+    workers = {side: Worker(script, runs, phase) for side, (script, runs) in workers.items()}
     seconds = {side: [] for side in sides}
     ratios = []
     try:
@@ -213,7 +216,7 @@ def time_phase(phase, sides, blocks):
                 seconds[side].append(elapsed)
                 times[side] += elapsed
             if len(sides) == 2:
-                ratios.append(times["ours"] / times["torch"])
+                ratios.append(times["ours"] / times["other"])
         memory = workers["ours"].memory()
     finally:
         for running in workers.values():
@@ -235,8 +238,8 @@ def summarize(phase, seconds, ratios, memory, peak):
             summary[f"{side}_seconds_per_epoch"] = value * STEPS_PER_EPOCH / SEGMENT_STEPS
         summary["gflops"] = FLOPS[phase] * SEGMENT_STEPS / pace["ours"] / 1e9
     summary["fraction_of_peak"] = summary["gflops"] / peak
-    summary["ours_over_torch"] = statistics.median(ratios) if ratios else None
-    summary["ours_over_torch_middle_half"] = quartiles(ratios) if len(ratios) > 1 else None
+    summary["ours_over_other"] = statistics.median(ratios) if ratios else None
+    summary["ours_over_other_middle_half"] = quartiles(ratios) if len(ratios) > 1 else None
     return summary
 
 
@@ -246,47 +249,58 @@ def main():
                         help=f"blocks of four segments per phase, at least 2 (default 10: {20 * SEGMENT_STEPS} "
                              f"training steps and {20 * SEGMENT_IMAGES} test images per side)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "bench.json")
-    parser.add_argument("--no-torch", action="store_true", help="time ours only")
+    others = parser.add_mutually_exclusive_group()
+    others.add_argument("--no-torch", action="store_true", help="time ours only")
+    others.add_argument("--against", type=Path, metavar="DIR",
+                        help="time ours against this bench in another checkout DIR instead of PyTorch")
     parser.add_argument("--worker", nargs=2, metavar=("SIDE", "PHASE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(*args.worker)
     if args.blocks < 2:
         parser.error(f"--blocks must be at least 2 (got {args.blocks})")
+    if args.against is not None and not (args.against / "bench" / "run.py").is_file():
+        parser.error(f"--against {args.against}: no bench/run.py there (make one with git worktree add DIR REV)")
 
     threads = os.cpu_count()
-    have_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
-    sides = ["ours", "torch"] if have_torch else ["ours"]
+    workers = {"ours": (__file__, "ours")}
+    if args.against is not None:
+        workers["other"] = (args.against.resolve() / "bench" / "run.py", "ours")
+        other, other_label = f"this bench in {args.against.resolve()}", "other"
+    elif not args.no_torch and importlib.util.find_spec("torch") is not None:
+        workers["other"] = (__file__, "torch")
+        other, other_label = f"PyTorch {importlib.metadata.version('torch')}", "PyTorch"
+    else:
+        other, other_label = None, "PyTorch"
     peak = matmul_peak_gflops()
-    results = {"threads": threads, "matmul_peak_gflops": peak, "numpy": np.__version__,
-               "torch": importlib.metadata.version("torch") if have_torch else None,
+    results = {"threads": threads, "matmul_peak_gflops": peak, "numpy": np.__version__, "other": other,
                "method": f"two long-lived processes timed in turn, one segment ({SEGMENT_STEPS} steps or "
                          f"{SEGMENT_IMAGES} images) at a time, in blocks ours-theirs-theirs-ours (alternating with "
                          f"theirs-ours-ours-theirs), {PAUSE} s pause before each segment; paces are medians over "
                          "segments, ratios medians over blocks",
                "phases": {}}
     for phase in ("aevb", "wake-sleep", "lk"):
-        results["phases"][phase] = summarize(phase, *time_phase(phase, sides, args.blocks), peak)
+        results["phases"][phase] = summarize(phase, *time_phase(phase, workers, args.blocks), peak)
 
-    print(f"float32 matrix-product peak: {peak:.0f} GFLOP/s on {threads} threads; NumPy {np.__version__}"
-          + (f", PyTorch {results['torch']}" if have_torch
-             else ", PyTorch not timed (--no-torch)" if args.no_torch else ", PyTorch not installed"))
-    print(f"{'phase':<12}{'ours':>16}{'PyTorch':>16}{'ours/PyTorch':>14}{'middle half':>13}{'GFLOP/s':>9}"
+    compared = other is not None
+    print(f"float32 matrix-product peak: {peak:.0f} GFLOP/s on {threads} threads; NumPy {np.__version__}; against "
+          + (other if compared else "nothing (--no-torch)" if args.no_torch else "nothing (PyTorch not installed)"))
+    print(f"{'phase':<12}{'ours':>16}{other_label:>16}{'ours/' + other_label:>14}{'middle half':>13}{'GFLOP/s':>9}"
           f"{'of peak':>9}{'NumPy MiB':>11}{'RSS MiB':>9}")
     for name, phase in results["phases"].items():
         if name == "lk":
             ours = f"{phase['ours_images_per_second']:.0f} img/s"
-            theirs = f"{phase['torch_images_per_second']:.0f} img/s" if have_torch else "—"
+            theirs = f"{phase['other_images_per_second']:.0f} img/s" if compared else "—"
         else:
             ours = f"{phase['ours_seconds_per_epoch']:.2f} s/epoch"
-            theirs = f"{phase['torch_seconds_per_epoch']:.2f} s/epoch" if have_torch else "—"
-        ratio = f"{phase['ours_over_torch']:.2f}" if have_torch else "—"
-        spread = "{:.2f}-{:.2f}".format(*phase["ours_over_torch_middle_half"]) if have_torch else "—"
+            theirs = f"{phase['other_seconds_per_epoch']:.2f} s/epoch" if compared else "—"
+        ratio = f"{phase['ours_over_other']:.2f}" if compared else "—"
+        spread = "{:.2f}-{:.2f}".format(*phase["ours_over_other_middle_half"]) if compared else "—"
         label = "L_100 eval" if name == "lk" else name
         print(f"{label:<12}{ours:>16}{theirs:>16}{ratio:>14}{spread:>13}{phase['gflops']:>9.0f}"
               f"{phase['fraction_of_peak']:>9.0%}{phase['peak_numpy_mib']:>11.0f}{phase['max_rss_mib']:>9.0f}")
     print(f"{args.blocks} blocks per phase of four {SEGMENT_STEPS}-step or {SEGMENT_IMAGES}-image segments, the sides "
-          f"in turn (ABBA); paces: medians over segments; ours/PyTorch: time ratio (lower is faster), median over "
+          f"in turn (ABBA); paces: medians over segments; ours/{other_label}: time ratio (lower is faster), median over "
           f"blocks, and the middle half of the blocks' ratios; NumPy MiB: peak of NumPy's allocations; RSS MiB: "
           f"the process's peak, MNIST included")
     args.json.parent.mkdir(parents=True, exist_ok=True)

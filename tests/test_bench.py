@@ -1,4 +1,4 @@
-"""The benchmark scripts of bench/ still run, and count the same work (PyTorch is not needed: ours alone)."""
+"""The benchmark scripts of bench/ still run, count the same work, and pair their segments as they say."""
 import importlib.util
 import json
 import subprocess
@@ -38,25 +38,37 @@ def test_breakdown_replays_the_products_the_bench_counts(algorithm):
     assert len(calls) == {"aevb": (3 + 3 + 2) + (3 + 3 + 3), "wake-sleep": 3 + (3 + 3 + 2) + 3 + (3 + 3 + 2)}[algorithm]
 
 
-def test_bench_times_every_phase_and_writes_json(tmp_path):
+def test_bench_times_every_phase_against_another_checkout(tmp_path):
+    """The whole two-sided method, with this checkout on both sides (--against ROOT), so PyTorch is not needed."""
     out = tmp_path / "bench.json"
-    printed = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--no-torch", "--blocks", "2",
+    printed = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--against", str(ROOT), "--blocks", "2",
                               "--json", str(out)], check=True, capture_output=True, text=True).stdout
     results = json.loads(out.read_text())
-    assert results["torch"] is None and results["matmul_peak_gflops"] > 0
+    assert results["other"] == f"this bench in {ROOT}" and results["matmul_peak_gflops"] > 0
     for name, phase in results["phases"].items():
-        seconds = phase["segment_seconds"]["ours"]
-        assert len(seconds) == 4 and min(seconds) > 0, name         # 2 blocks of two segments each
-        pace = float(np.median(seconds))
+        for side in ("ours", "other"):
+            seconds = phase["segment_seconds"][side]
+            assert len(seconds) == 4 and min(seconds) > 0, name      # 2 blocks, each with two segments a side
+        pace = {side: float(np.median(phase["segment_seconds"][side])) for side in ("ours", "other")}
         if name == "lk":
-            assert phase["ours_images_per_second"] == pytest.approx(bench.SEGMENT_IMAGES / pace)
-            assert phase["gflops"] == pytest.approx(bench.FLOPS["lk"](bench.SEGMENT_IMAGES) / pace / 1e9)
+            assert phase["other_images_per_second"] == pytest.approx(bench.SEGMENT_IMAGES / pace["other"])
+            assert phase["gflops"] == pytest.approx(bench.FLOPS["lk"](bench.SEGMENT_IMAGES) / pace["ours"] / 1e9)
         else:
-            assert phase["ours_seconds_per_epoch"] == pytest.approx(pace * 600 / bench.SEGMENT_STEPS)
-            assert phase["gflops"] == pytest.approx(bench.FLOPS[name] * bench.SEGMENT_STEPS / pace / 1e9)
-        assert phase["ours_over_torch"] is None and phase["block_ratios"] == []
+            assert phase["other_seconds_per_epoch"] == pytest.approx(pace["other"] * 600 / bench.SEGMENT_STEPS)
+            assert phase["gflops"] == pytest.approx(bench.FLOPS[name] * bench.SEGMENT_STEPS / pace["ours"] / 1e9)
+        ours, other = phase["segment_seconds"]["ours"], phase["segment_seconds"]["other"]
+        # block 1 runs ours, other, other, ours; block 2 other, ours, ours, other: each block's ratio is its own four
+        expected = [(ours[0] + ours[1]) / (other[0] + other[1]), (ours[2] + ours[3]) / (other[2] + other[3])]
+        assert phase["block_ratios"] == pytest.approx(expected)
+        assert phase["ours_over_other"] == pytest.approx(np.median(expected))
         assert phase["peak_numpy_mib"] > 0 and phase["max_rss_mib"] > 0
     assert [line.split()[0] for line in printed.splitlines()[2:5]] == ["aevb", "wake-sleep", "L_100"]
+
+
+def test_bench_refuses_a_checkout_without_the_bench(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--against", str(tmp_path)],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and f"--against {tmp_path}: no bench/run.py there" in done.stderr.splitlines()[-1]
 
 
 @pytest.mark.parametrize("script, flag", [("run.py", "--blocks"), ("breakdown.py", "--rounds")])
