@@ -164,10 +164,11 @@ def worker(side, phase):
 
 
 class Worker:
-    """The controller's handle on one worker process: `script --worker side phase`."""
+    """The controller's handle on one worker process, `script --worker runs phase`, which times `name`'s side."""
 
-    def __init__(self, script, side, phase):
-        self.process = subprocess.Popen([sys.executable, str(script), "--worker", side, phase],
+    def __init__(self, name, script, runs, phase):
+        self.name, self.phase = name, phase
+        self.process = subprocess.Popen([sys.executable, str(script), "--worker", runs, phase],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.ask(None)
 
@@ -177,7 +178,7 @@ class Worker:
             self.process.stdin.flush()
         answer = self.process.stdout.readline()
         if not answer:
-            raise SystemExit(f"bench: the {self.process.args[-2]} worker for {self.process.args[-1]} stopped "
+            raise SystemExit(f"bench: the {self.name} worker for {self.phase} stopped "
                              f"(exit status {self.process.wait()})")
         return answer
 
@@ -203,7 +204,7 @@ def time_phase(phase, workers, blocks):
     """Segment times of each side over `blocks` blocks (ABBA, then BAAB, ...), each block's time ratio, and memory.
     workers: side ("ours", "other") -> (script, the side that script runs)."""
     sides = list(workers)
-    workers = {side: Worker(script, runs, phase) for side, (script, runs) in workers.items()}
+    workers = {side: Worker(side, script, runs, phase) for side, (script, runs) in workers.items()}
     seconds = {side: [] for side in sides}
     ratios = []
     try:

@@ -39,9 +39,9 @@ class Adam:
     It runs on one thread. Splitting the update over two (NumPy's ufuncs release the GIL) was measured and
     dropped: after each matrix product, OpenBLAS's idle worker thread spins on the second core for about
     0.1 s, longer than a step, so a second thread finds no free core; letting the worker sleep
-    (OPENBLAS_THREAD_TIMEOUT) made AEVB about 5% faster and Wake-Sleep about 5% slower in alternating fresh
-    processes, and in bench/run.py's paired blocks no faster at all (AEVB 0.96 of PyTorch's time against 0.89-1.01
-    for this one-thread version).
+    (OPENBLAS_THREAD_TIMEOUT=20) and timing the two versions against each other in bench/run.py's paired blocks
+    (--against) made AEVB about 5% faster and Wake-Sleep no faster: not worth a setting that must be made before
+    NumPy loads.
     """
 
     def __init__(self, pairs, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):

@@ -76,3 +76,13 @@ def test_bench_refuses_a_bad_count_in_one_line(script, flag):
     done = subprocess.run([sys.executable, str(ROOT / "bench" / script), flag, "0"], capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].endswith(f"{flag} must be at least {1 if flag == '--rounds' else 2} (got 0)")
+
+
+def test_bench_names_the_side_whose_worker_stopped(tmp_path):
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "run.py").write_text("import sys\nsys.exit(3)\n")
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--against", str(tmp_path), "--blocks", "2",
+                           "--json", str(tmp_path / "bench.json")], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == "bench: the other worker for aevb stopped (exit status 3)"
+    assert not (tmp_path / "bench.json").exists()
