@@ -117,6 +117,11 @@ PAUSE = 0.2                                  # seconds before each segment (see 
 SEGMENT_STEPS, SEGMENT_IMAGES = 50, 500      # one segment's work: training steps, or test images for L_100
 
 
+def set_segment(steps, images):
+    global SEGMENT_STEPS, SEGMENT_IMAGES
+    SEGMENT_STEPS, SEGMENT_IMAGES = steps, images
+
+
 def segment_runner(side, phase, data):
     """A function that runs the next segment of `phase` on `side`: training goes on through the epoch's
     minibatches, evaluation through the test images."""
@@ -168,7 +173,8 @@ class Worker:
 
     def __init__(self, name, script, runs, phase):
         self.name, self.phase = name, phase
-        self.process = subprocess.Popen([sys.executable, str(script), "--worker", runs, phase],
+        self.process = subprocess.Popen([sys.executable, str(script), "--worker", runs, phase,
+                                         "--segment", str(SEGMENT_STEPS), str(SEGMENT_IMAGES)],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.ask(None)
 
@@ -245,6 +251,7 @@ def summarize(phase, seconds, ratios, memory, peak):
 
 
 def main():
+    """Parses the flags; a worker only reads --worker and --segment."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=10,
                         help=f"blocks of four segments per phase, at least 2 (default 10: {20 * SEGMENT_STEPS} "
@@ -254,8 +261,15 @@ def main():
     others.add_argument("--no-torch", action="store_true", help="time ours only")
     others.add_argument("--against", type=Path, metavar="DIR",
                         help="time ours against this bench in another checkout DIR instead of PyTorch")
+    parser.add_argument("--segment", type=int, nargs=2, metavar=("STEPS", "IMAGES"),
+                        default=[SEGMENT_STEPS, SEGMENT_IMAGES],
+                        help=f"one segment's work (default {SEGMENT_STEPS} training steps, {SEGMENT_IMAGES} test images; "
+                             "the tests use a few, to check that the bench runs and counts right, not to time)")
     parser.add_argument("--worker", nargs=2, metavar=("SIDE", "PHASE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if min(args.segment) < 1:
+        parser.error(f"--segment takes two whole numbers of at least 1 (got {args.segment[0]} {args.segment[1]})")
+    set_segment(*args.segment)
     if args.worker:
         return worker(*args.worker)
     if args.blocks < 2:
@@ -275,6 +289,7 @@ def main():
         other, other_label = None, "PyTorch"
     peak = matmul_peak_gflops()
     results = {"threads": threads, "matmul_peak_gflops": peak, "numpy": np.__version__, "other": other,
+               "segment": {"steps": SEGMENT_STEPS, "images": SEGMENT_IMAGES},
                "method": f"two long-lived processes timed in turn, one segment ({SEGMENT_STEPS} steps or "
                          f"{SEGMENT_IMAGES} images) at a time, in blocks ours-theirs-theirs-ours (alternating with "
                          f"theirs-ours-ours-theirs), {PAUSE} s pause before each segment; paces are medians over "

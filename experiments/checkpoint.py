@@ -1,19 +1,29 @@
-"""Checkpoints: parameters, optimizer state, random state, epoch and history in one .npz, written
-atomically (a temporary file in the same folder, then a rename) so that a crash never leaves half a file."""
+"""Checkpoints: parameters, optimizer state, random state, epoch, history and settings in one .npz, written
+atomically (a temporary file in the same folder, then a rename) so that a crash never leaves half a file.
+
+Reading never unpickles: the metadata is a JSON string, every other entry a plain numeric array. A file that
+is not a checkpoint of run.py, or one that is damaged, is refused in one line naming the fault.
+"""
 import json
 import os
+import zipfile
 
 import numpy as np
 
-from experiments.idx import DataError
+from experiments.errors import Fault
+
+META_KEYS = ("epoch", "history", "settings", "rng", "position")
 
 
-def save_checkpoint(path, model, trainer, rng, epoch, history, config, position=None):
-    """epoch: the last finished epoch; position: where an unfinished next epoch stopped (or None)."""
+def save_checkpoint(path, model, trainer, rng, epoch, history, settings, bounds, position=None):
+    """epoch: the last finished epoch; bounds: {'test/10': per-image L_k, ...}; position: where an unfinished
+    next epoch stopped (or None)."""
     arrays = {f"param/{name}": value for name, value in model.parameters().items()}
     for opt_name, optimizer in trainer.optimizers.items():
         arrays.update({f"optim/{opt_name}/{key}": value for key, value in optimizer.state().items()})
-    meta = {"epoch": epoch, "history": history, "config": config, "rng": rng.bit_generator.state, "position": None}
+    arrays.update({f"bounds/{key}": value for key, value in bounds.items()})
+    meta = {"epoch": epoch, "history": history, "settings": settings, "rng": rng.bit_generator.state,
+            "position": None}
     if position is not None:
         arrays["position/order"] = position["order"]
         meta["position"] = {key: value for key, value in position.items() if key != "order"}
@@ -26,21 +36,52 @@ def save_checkpoint(path, model, trainer, rng, epoch, history, config, position=
     os.replace(temporary, path)
 
 
-def load_checkpoint(path, model, trainer, rng):
-    """Restores model, optimizers and rng in place; returns the saved meta (epoch, history, config, position)."""
+def read_checkpoint(path):
+    """(meta, arrays) of a checkpoint, checked for structure; nothing is loaded into a model yet."""
+    if not path.exists():
+        raise Fault(f"{path}: no checkpoint to resume from")
+    if path.stat().st_size == 0:
+        raise Fault(f"{path}: empty file, not a checkpoint")
+    if not zipfile.is_zipfile(path):
+        raise Fault(f"{path}: not a checkpoint of run.py (not an .npz archive, or one cut short)")
     try:
-        with np.load(path) as archive:
+        with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
-    except FileNotFoundError:
-        raise DataError(f"{path}: no checkpoint to resume from") from None
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path}: corrupt checkpoint ({error})") from None
-    meta = json.loads(str(arrays["meta"]))
-    model.load_parameters({name[len("param/"):]: value for name, value in arrays.items() if name.startswith("param/")})
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise Fault(f"{path}: damaged checkpoint ({error})") from None
+    if "meta" not in arrays:
+        raise Fault(f"{path}: an .npz archive without run metadata, not a checkpoint of run.py")
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+    except ValueError:
+        raise Fault(f"{path}: damaged checkpoint (its metadata is not JSON)") from None
+    missing = [key for key in META_KEYS if not isinstance(meta, dict) or key not in meta]
+    if missing:
+        raise Fault(f"{path}: not a checkpoint of this version of run.py (its metadata lacks {', '.join(missing)})")
+    if meta["position"] is not None:
+        meta["position"]["order"] = arrays["position/order"]
+    return meta, arrays
+
+
+def restore(path, arrays, model, trainer, rng, meta):
+    """Loads parameters, optimizer state and random state in place, after checking that every array is
+    there with the model's shape (a checkpoint of another architecture is refused, not broadcast)."""
+    wanted = {f"param/{name}": value for name, value in model.parameters().items()}
+    for opt_name, optimizer in trainer.optimizers.items():
+        wanted.update({f"optim/{opt_name}/{key}": value for key, value in optimizer.state().items()})
+    for key, value in wanted.items():
+        if key not in arrays:
+            raise Fault(f"{path}: holds no {key}; it was not written for this model")
+        if arrays[key].shape != value.shape:
+            raise Fault(f"{path}: {key} has shape {arrays[key].shape}, the model's has {value.shape} "
+                        "(a checkpoint of another architecture)")
+    model.load_parameters({name[len("param/"):]: arrays[name] for name in wanted if name.startswith("param/")})
     for opt_name, optimizer in trainer.optimizers.items():
         prefix = f"optim/{opt_name}/"
         optimizer.load_state({key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)})
     rng.bit_generator.state = meta["rng"]
-    if meta["position"] is not None:
-        meta["position"]["order"] = arrays["position/order"]
-    return meta
+
+
+def saved_bounds(arrays):
+    """The per-image bounds a checkpoint keeps: {'test/10': array, ...}."""
+    return {key[len("bounds/"):]: value for key, value in arrays.items() if key.startswith("bounds/")}

@@ -1,108 +1,185 @@
-"""The command line of run.py: parse flags, then train, evaluate, draw and report."""
+"""The command line of run.py: parse flags, then train, evaluate, draw and report.
+
+Exit statuses: 0 done; 2 bad input (one line naming the flag, file or folder); 3 a run diverged (its last
+finite checkpoint kept); 130 stopped by Ctrl-C or SIGTERM (what was kept is said).
+"""
 import argparse
+import math
+import signal
 import sys
-import time
 from pathlib import Path
 
-from experiments.idx import DataError
-from experiments.mnist import load_dataset
+from experiments.errors import Fault, Stopped, status
+from experiments.settings import ALGORITHMS, NAMES, OWN, QUICK, SHARED
 
-QUICK = {"epochs": 3, "train_size": 10000, "test_size": 1000, "eval_train_size": 1000, "eval_every": 1}
-DEFAULTS = {"epochs": 100, "train_size": None, "test_size": None, "eval_train_size": 10000, "eval_every": 10}
+SHARED_HELP = {
+    "epochs": "passes over the training set",
+    "batch_size": "minibatch size",
+    "latent_dim": "dimension J of z",
+    "hidden": "hidden layer sizes of the recognition net; the generative net mirrors them",
+    "k": "importance samples of the bound L_k",
+    "eval_every": "evaluate L_k every this many epochs, and after the last",
+    "eval_train_size": "training images for the train bound, fixed by the seed (60000 for all)",
+    "train_size": "train on the first N training images",
+    "test_size": "evaluate on the first N test images",
+    "seed": "seeds initialization, minibatches, noise and evaluation",
+}
+OWN_HELP = {"lr": "AEVB's Adam learning rate", "wake_lr": "wake phase Adam learning rate",
+            "sleep_lr": "sleep phase Adam learning rate", "sleep_samples": "dreams per sleep step"}
 
 
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+def whole_number(minimum):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"takes a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"takes a whole number of at least {minimum}, got {text}")
+        return value
+    return parse
+
+
+def positive_number(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"takes a finite number above 0, got {text}")
     return value
 
 
-def positive_float(text):
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+def algorithm_name(text):
+    if text not in ALGORITHMS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an algorithm; choose from {', '.join(ALGORITHMS)}")
+    return text
+
+
+def existing_path(text):
+    return str(Path(text).resolve())
+
+
+class Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line on stderr (and exit status 2), naming the flag."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def default_text(key, default):
+    quick = f"; --quick: {QUICK[key]}" if key in QUICK else ""
+    shown = "all" if default is None else " ".join(map(str, default)) if isinstance(default, list) else default
+    return f" (default {shown}{quick})"
+
+
+def add_setting(parser, key, default, help_text):
+    types = {"hidden": whole_number(1), "seed": whole_number(0), "data_dir": existing_path}
+    kind = types.get(key, positive_number if isinstance(default, float) else whole_number(1))
+    extra = {"nargs": "+"} if key == "hidden" else {}
+    parser.add_argument("--" + key.replace("_", "-"), dest=key, type=kind, default=None,
+                        help=help_text + default_text(key, default), **extra)
+
+
+def add_run_flags(parser, algorithms, command):
+    for key, default in SHARED.items():
+        if key != "data_dir":
+            add_setting(parser, key, default, SHARED_HELP[key])
+    for algorithm in algorithms:
+        for key, default in OWN[algorithm].items():
+            add_setting(parser, key, default, OWN_HELP[key])
+    parser.add_argument("--data-dir", dest="data_dir", type=existing_path, default=None,
+                        help="a folder with the four MNIST-format IDX files, .gz or raw, any image size "
+                             "(default: the embedded MNIST, checked against its MD5 sums)")
+    where = "results/" if command == "compare" else f"results/{command}/"
+    parser.add_argument("--out", type=Path, help=f"output folder (default {where}; --quick: results/quick/"
+                                                 f"{'' if command == 'compare' else command + '/'})")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in the output folder with its own settings (only --epochs may "
+                             "be given, to extend it)")
+    parser.add_argument("--force", action="store_true",
+                        help="start over in an output folder that holds a run, deleting its outputs first")
+    parser.add_argument("--quick", action="store_true",
+                        help="a first look in under a minute: 3 epochs on 10000 images, bounds on 1000, every "
+                             "output still written")
 
 
 def make_parser():
-    parser = argparse.ArgumentParser(
-        prog="run.py", description="Helmholtz machines on MNIST: the experiments of section 1.6 of the write-up.")
-    parser.add_argument("command", choices=["aevb", "wake-sleep", "compare"],
-                        help="train AEVB, train Wake-Sleep, or put the two side by side (training whichever "
-                             "has no finished run)")
-    add = parser.add_argument
-    add("--epochs", type=positive_int, help="passes over the training set (default 100; --quick: 3)")
-    add("--batch-size", type=positive_int, default=100, help="minibatch size (default 100)")
-    add("--latent-dim", type=positive_int, default=2, help="dimension J of z (default 2)")
-    add("--hidden", type=positive_int, nargs="+", default=[500, 500],
-        help="hidden layer sizes of the recognition net; the generative net mirrors them (default 500 500)")
-    add("--lr", type=positive_float, default=1e-3, help="AEVB's Adam learning rate (default 1e-3)")
-    add("--wake-lr", type=positive_float, default=1e-3, help="wake phase Adam learning rate (default 1e-3)")
-    add("--sleep-lr", type=positive_float, default=1e-5, help="sleep phase Adam learning rate (default 1e-5)")
-    add("--sleep-samples", type=positive_int, default=100, help="dreams per sleep step (default 100)")
-    add("--k", type=positive_int, default=100, help="importance samples of the bound L_k (default 100)")
-    add("--eval-every", type=positive_int, help="evaluate L_k every this many epochs, and after the last "
-                                                "(default 10; --quick: 1)")
-    add("--eval-train-size", type=positive_int,
-        help="training images for the train bound, fixed by the seed (default 10000; 60000 for all; --quick: 1000)")
-    add("--train-size", type=positive_int, help="train on the first N training images (default all; --quick: 10000)")
-    add("--test-size", type=positive_int, help="evaluate on the first N test images (default all; --quick: 1000)")
-    add("--seed", type=int, default=0, help="seeds initialization, minibatches, noise and evaluation (default 0)")
-    add("--data-dir", type=Path, help="a directory with the four MNIST-format IDX files, .gz or raw "
-                                      "(default: the embedded MNIST, checked against its MD5 sums)")
-    add("--out", type=Path, help="output folder (default results/<command>/; compare: results/)")
-    add("--resume", action="store_true", help="continue from the checkpoint in the output folder")
-    add("--quick", action="store_true", help="a first look in about a minute: 3 epochs on 10000 images, "
-                                             "bounds on 1000, every output still written")
+    parser = Parser(prog="run.py",
+                    description="Helmholtz machines on MNIST: the experiments of section 1.6 of the write-up.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{aevb,wake-sleep,compare}",
+                                     parser_class=Parser)
+    for algorithm in ALGORITHMS:
+        add_run_flags(commands.add_parser(algorithm, help=f"train {NAMES[algorithm]}",
+                                          description=f"Train {NAMES[algorithm]} and write every output."),
+                      [algorithm], algorithm)
+    compare = commands.add_parser("compare", help="train the algorithms that have no finished run, then put "
+                                                  "them side by side",
+                                  description="Each algorithm into OUT/<algorithm>/, then OUT/compare/.")
+    compare.add_argument("algorithms", nargs="*", type=algorithm_name, metavar="ALGORITHM",
+                         help=f"two or more of {', '.join(ALGORITHMS)} (default: all of them)")
+    add_run_flags(compare, ALGORITHMS, "compare")
     return parser
 
 
-def make_config(args):
-    """Every flag's value, with --quick and the defaults filled in, as plain JSON types."""
-    config = vars(args).copy()
-    for key, default in (QUICK if args.quick else DEFAULTS).items():
-        if config[key] is None:
-            config[key] = default
-    config["data_dir"] = None if args.data_dir is None else str(args.data_dir)
-    config["out"] = str(args.out or Path("results") / ("" if args.command == "compare" else args.command))
-    config["algorithm"] = config.pop("command")
-    return config
+def explicit_settings(args):
+    """The settings given on the command line (a flag left out is None)."""
+    keys = [*SHARED, *(key for own in OWN.values() for key in own)]
+    return {key: getattr(args, key) for key in keys if getattr(args, key, None) is not None}
 
 
-def run_one(config, data):
-    """Trains one algorithm and writes every output into config["out"]."""
-    from experiments.outputs import final_numbers, write_figures, write_metrics
-    from experiments.report import write_report
-    from experiments.training import select_data, train
+def output_folder(args):
+    if args.out is not None:
+        return args.out
+    base = Path("results") / ("quick" if args.quick else "")
+    return base if args.command == "compare" else base / args.command
 
-    began = time.perf_counter()
-    out_dir = Path(config["out"])
-    model, history = train(config, data, out_dir)
-    figure_note = write_figures(out_dir, config, model, data, history)
-    _, test, _, train_subset = select_data(data, config)
-    final = final_numbers(history, time.perf_counter() - began)
-    final.update(data=config["data_dir"] or "MNIST", test_images=len(test), train_bound_images=len(train_subset))
-    write_metrics(out_dir, config, history, final)
-    write_report(out_dir, config, history, final, figure_note)
-    print(f"wrote {out_dir}/: report.md, metrics.json, metrics.csv and the figures")
-    return history
+
+def run_command(args):
+    from experiments.run_folder import RunFolder
+    from experiments.runner import DataCache, plan, train_and_write
+
+    explicit, cache, out = explicit_settings(args), DataCache(), output_folder(args)
+    if args.command == "compare":
+        from experiments.compare import compare
+        algorithms = list(dict.fromkeys(args.algorithms)) or list(ALGORITHMS)
+        if len(algorithms) < 2:
+            raise Fault("compare takes at least two algorithms")
+        options = {"explicit": explicit, "quick": args.quick, "resume": args.resume, "force": args.force}
+        compare(out, algorithms, options, cache)
+        return
+    with RunFolder(out) as folder:
+        settings, data, resume_from = plan(folder, args.command, explicit, args.quick, args.resume, args.force, cache)
+        train_and_write(folder, settings, data, resume_from)
+
+
+def stop_on_sigterm(signum, frame):
+    """Outside training (which saves first), SIGTERM stops run.py as Ctrl-C does."""
+    raise KeyboardInterrupt
 
 
 def main(argv=None):
-    args = make_parser().parse_args(argv)
-    config = make_config(args)
     try:
-        data = load_dataset(config["data_dir"])
-        if config["algorithm"] == "compare":
-            from experiments.compare import compare
-            compare(config, data, run_one)
-        else:
-            run_one(config, data)
-    except DataError as error:
-        print(f"run.py: error: {error}", file=sys.stderr)
+        args, unknown = make_parser().parse_known_args(argv)
+    except SystemExit as exit:          # --help, or a bad flag already answered in one line
+        return exit.code
+    if unknown:
+        print(f"run.py {args.command}: error: {unknown[0]} is not a flag of {args.command} "
+              f"(see run.py {args.command} --help)", file=sys.stderr)
         return 2
+    status.doing, status.kept = "starting", "nothing was written"
+    previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
+    try:
+        run_command(args)
+    except Fault as fault:
+        print(f"run.py: error: {' '.join(str(fault).split())}", file=sys.stderr)      # one line, whatever it quotes
+        return fault.status
+    except Stopped as stopped:
+        print(stopped)
+        return stopped.status
     except KeyboardInterrupt:
-        return 130
+        print(f"run.py: stopped while {status.doing}; kept: {status.kept}", file=sys.stderr)
+        return Stopped.status
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
-

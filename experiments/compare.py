@@ -1,25 +1,19 @@
-"""python run.py compare: both algorithms side by side, answered from their numbers."""
-import json
+"""python run.py compare: the algorithms side by side, answered from their numbers.
+
+Each algorithm's run lives in its own folder under --out and is reused when it has finished with the same
+settings, resumed with --resume, trained when missing, and never overwritten without --force.
+"""
 from pathlib import Path
 
+import numpy as np
+
 from experiments import figures
-from experiments.report import NAMES
-from experiments.training import RESUME_MUST_MATCH
-
-ALGORITHMS = ("aevb", "wake-sleep")
-
-
-def finished_history(out_dir, config):
-    """The history of a finished run in out_dir made with these settings, or None."""
-    try:
-        metrics = json.loads((out_dir / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return None
-    saved = metrics.get("config", {})
-    if any(saved.get(key) != config.get(key) for key in (*RESUME_MUST_MATCH, "epochs", "data_dir")):
-        return None
-    history = metrics.get("history", [])
-    return history if len(history) == config["epochs"] else None
+from experiments.checkpoint import saved_bounds
+from experiments.run_folder import RunFolder, finished
+from experiments.errors import Fault, Stopped, status
+from experiments.runner import plan, resume_plan, reusable_history, saved_run, train_and_write
+from experiments.settings import NAMES, make_effective, new_settings
+from experiments.training import mean_and_standard_error
 
 
 def first_epoch_reaching(history, target):
@@ -58,31 +52,71 @@ def verdict(histories, k):
     return "\n\n".join(lines)
 
 
-def compare(config, data, run_one):
-    root = Path(config["out"])
-    histories = {}
-    for algorithm in ALGORITHMS:
-        run_config = {**config, "algorithm": algorithm, "out": str(root / algorithm)}
-        history = finished_history(root / algorithm, run_config)
-        if history is None:
-            print(f"training {NAMES[algorithm]} into {root / algorithm}/")
-            history = run_one(run_config, data)
-        else:
-            print(f"reusing the finished {NAMES[algorithm]} run in {root / algorithm}/")
-        histories[algorithm] = history
-    out_dir = root / "compare"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    labelled = {NAMES[name]: history for name, history in histories.items()}
-    figures.plot_lk(out_dir / "lk.png", labelled, config["k"])
-    k = config["k"]
-    lines = ["# AEVB and Wake-Sleep side by side", "", verdict(histories, k), "",
-             f"![L_{k} of both algorithms against epoch](lk.png)", "",
-             f"| epoch | AEVB test L_{k} | Wake-Sleep test L_{k} | AEVB train L_{k} | Wake-Sleep train L_{k} |",
-             "| --- | --- | --- | --- | --- |"]
-    for aevb, wake_sleep in zip(histories["aevb"], histories["wake-sleep"]):
-        if aevb["test_lk"] is not None:
-            lines.append(f"| {aevb['epoch']} | {aevb['test_lk']:.2f} | {wake_sleep['test_lk']:.2f} | "
-                         f"{aevb['train_lk']:.2f} | {wake_sleep['train_lk']:.2f} |")
-    lines += ["", "Each algorithm's own report: [AEVB](../aevb/report.md), [Wake-Sleep](../wake-sleep/report.md)."]
+def paired_difference(first, second):
+    """Mean and standard error of first - second over the same images (paired)."""
+    return mean_and_standard_error(np.asarray(first, np.float64) - np.asarray(second, np.float64))
+
+
+def settle(folder, algorithm, options, data_cache, log):
+    """(settings, history, per-image bounds) of one algorithm's run: reused, resumed or trained."""
+    run = saved_run(folder)
+    if run is not None and options["resume"]:
+        settings, data, resume_from = resume_plan(folder, algorithm, options["explicit"], data_cache)
+        if settings["epochs"] == resume_from[0]["epoch"] and finished(resume_from[0]):
+            log(f"reusing the finished {NAMES[algorithm]} run in {folder.path}/")
+            return settings, resume_from[0]["history"], saved_bounds(resume_from[1])
+    else:
+        wanted = new_settings(algorithm, options["explicit"], options["quick"])
+        wanted = make_effective(wanted, data_cache.get(wanted["data_dir"]))
+        reusable = None if options["force"] else reusable_history(folder, wanted)
+        if reusable is not None:
+            log(f"reusing the finished {NAMES[algorithm]} run in {folder.path}/")
+            return wanted, reusable[0]["history"], saved_bounds(reusable[1])
+        settings, data, resume_from = plan(folder, algorithm, options["explicit"], options["quick"], False,
+                                           options["force"], data_cache)
+    log(f"{'resuming' if resume_from else 'training'} {NAMES[algorithm]} into {folder.path}/")
+    return (settings, *train_and_write(folder, settings, data, resume_from, log))
+
+
+def compare(root, algorithms, options, data_cache, log=print):
+    """Settles every algorithm's run under root, then writes root/compare/report.md and lk.png."""
+    root = Path(root)
+    folders = [RunFolder(root / name) for name in (*algorithms, "compare")]
+    try:
+        for folder in folders:
+            folder.lock()
+        try:
+            results = {name: settle(folder, name, options, data_cache, log)
+                       for name, folder in zip(algorithms, folders)}
+        except Stopped as stopped:
+            raise Stopped(f"{stopped} (or, for the whole comparison: python run.py compare {' '.join(algorithms)} "
+                          f"--resume --out {root})") from None
+        if len({settings["k"] for settings, _, _ in results.values()}) > 1:
+            raise Fault(f"{root}: the runs were evaluated with different k; compare needs one k for all")
+        status.doing, status.kept = "writing the comparison", "every algorithm's finished run"
+        write_comparison(folders[-1].path, results, log)
+    finally:
+        for folder in folders:
+            folder.release()
+
+
+def write_comparison(out_dir, results, log):
+    """results: {algorithm: (settings, history, bounds)}, every run evaluated with the same k."""
+    histories = {name: history for name, (_, history, _) in results.items()}
+    k = next(iter(results.values()))[0]["k"]
+    figures.plot_lk(out_dir / "lk.png", {NAMES[name]: history for name, history in histories.items()}, k)
+    names = list(histories)
+    lines = [f"# {' and '.join(NAMES[name] for name in names)} side by side", "", verdict(histories, k), "",
+             f"![L_{k} of every algorithm against epoch](lk.png)", ""]
+    lines += ["| epoch | " + " | ".join(f"{NAMES[n]} test L_{k}" for n in names) + " | "
+              + " | ".join(f"{NAMES[n]} train L_{k}" for n in names) + " |",
+              "|" + " --- |" * (1 + 2 * len(names))]
+    for records in zip(*histories.values()):
+        if records[0]["test_lk"] is not None:
+            cells = [f"{r['test_lk']:.2f} ± {r['test_lk_se']:.2f}" for r in records]
+            cells += [f"{r['train_lk']:.2f} ± {r['train_lk_se']:.2f}" for r in records]
+            lines.append(f"| {records[0]['epoch']} | " + " | ".join(cells) + " |")
+    lines += ["", "Each algorithm's own report: "
+              + ", ".join(f"[{NAMES[n]}](../{n}/report.md)" for n in names) + "."]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {out_dir}/report.md and lk.png")
+    log(f"wrote {out_dir}/report.md and lk.png")

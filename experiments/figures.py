@@ -54,13 +54,31 @@ def plot_losses(path, history, names):
     plt.close(fig)
 
 
+def class_colours(labels):
+    """Each distinct label its own colour: (colour index per point, the classes, a colormap)."""
+    classes = np.unique(labels)
+    cmap = "tab10" if len(classes) <= 10 else "tab20" if len(classes) <= 20 else "viridis"
+    return np.searchsorted(classes, labels), classes, plt.get_cmap(cmap, len(classes))
+
+
 def plot_latent_scatter(path, means, labels):
-    """Latent means (N, 2) coloured by digit, with a colour bar."""
+    """Latent means (N, 2) coloured by class, with a colour bar naming every class; a 1-D latent (N, 1) as one
+    strip per class (the means along z, jittered vertically within the strip)."""
+    index, classes, cmap = class_colours(labels)
     fig, ax = plt.subplots(figsize=(6, 5))
-    points = ax.scatter(means[:, 0], means[:, 1], c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=4)
-    fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
-    ax.set_xlabel("$z_1$")
-    ax.set_ylabel("$z_2$")
+    if means.shape[1] == 1:
+        jitter = np.random.default_rng(0).uniform(-0.3, 0.3, len(labels))
+        points = ax.scatter(means[:, 0], index + jitter, c=index, cmap=cmap, vmin=-0.5, vmax=len(classes) - 0.5, s=4)
+        ax.set_yticks(range(len(classes)), [str(c) for c in classes])
+        ax.set_xlabel("$z$")
+        ax.set_ylabel("class")
+    else:
+        points = ax.scatter(means[:, 0], means[:, 1], c=index, cmap=cmap, vmin=-0.5, vmax=len(classes) - 0.5, s=4)
+        ax.set_xlabel("$z_1$")
+        ax.set_ylabel("$z_2$")
+        bar = fig.colorbar(points, ax=ax, label="class")
+        if len(classes) <= 20:
+            bar.set_ticks(range(len(classes)), labels=[str(c) for c in classes])
     ax.set_title(f"latent means of {len(labels)} test images")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

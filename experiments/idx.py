@@ -9,10 +9,12 @@ import zlib
 
 import numpy as np
 
+from experiments.errors import Fault
+
 UNSIGNED_BYTE = 0x08
 
 
-class DataError(Exception):
+class DataError(Fault):
     """A data file is missing or not what it claims to be; the message names the file and the fault."""
 
 

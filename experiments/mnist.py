@@ -3,6 +3,7 @@
 The embedded copy lives in data/mnist/ and is verified against the official MD5 sums; another
 directory given with --data-dir is checked for structure only.
 """
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,12 +24,21 @@ FILES = {
 
 @dataclass
 class Dataset:
-    """Images as float32 in [0, 1], shape (N, rows * cols); labels as int64, shape (N,)."""
+    """Images as float32 in [0, 1], shape (N, rows * cols); labels as int64, shape (N,).
+
+    fingerprint names the data exactly (shapes and a SHA-256 of the bytes read), so that a run resumed
+    on other data is refused.
+    """
     train_images: np.ndarray
     train_labels: np.ndarray
     test_images: np.ndarray
     test_labels: np.ndarray
     image_shape: tuple
+    fingerprint: str = ""
+
+    @property
+    def data_dim(self):
+        return int(np.prod(self.image_shape))
 
 
 def find_file(directory, name):
@@ -40,12 +50,20 @@ def find_file(directory, name):
     raise DataError(f"{directory / name}[.gz]: file not found; the data directory must hold {expected}")
 
 
-def load_split(directory, images_name, labels_name, verify):
+def load_split(directory, images_name, labels_name, verify, digest):
+    """Images (N, H * W) in [0, 1] and labels (N,) of one split; digest is updated with the bytes read."""
     images_path, labels_path = find_file(directory, images_name), find_file(directory, labels_name)
     images = read_idx(images_path, 3, FILES[images_name][1] if verify else None)
     labels = read_idx(labels_path, 1, FILES[labels_name][1] if verify else None)
+    if images.shape[0] == 0:
+        raise DataError(f"{images_path}: holds no images")
+    if images.shape[1] == 0 or images.shape[2] == 0:
+        raise DataError(f"{images_path}: images of {images.shape[1]} x {images.shape[2]} pixels hold no pixel")
     if images.shape[0] != labels.shape[0]:
         raise DataError(f"{labels_path}: {labels.shape[0]} labels for {images.shape[0]} images in {images_path.name}")
+    for array in (images, labels):
+        digest.update(repr(array.shape).encode())
+        digest.update(array.tobytes())
     flat = images.reshape(images.shape[0], -1).astype(np.float32)
     flat /= 255
     return flat, labels.astype(np.int64), images.shape[1:]
@@ -55,10 +73,15 @@ def load_dataset(directory=None):
     """The four IDX files of `directory` (default: the embedded MNIST, MD5-verified)."""
     verify = directory is None
     directory = EMBEDDED_DIR if directory is None else Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise DataError(f"{directory}: is a file; --data-dir takes the folder that holds the four IDX files")
     if not directory.is_dir():
         raise DataError(f"{directory}: data directory not found")
-    train_images, train_labels, shape = load_split(directory, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", verify)
-    test_images, test_labels, test_shape = load_split(directory, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", verify)
+    digest = hashlib.sha256()
+    train_images, train_labels, shape = load_split(directory, "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                                   verify, digest)
+    test_images, test_labels, test_shape = load_split(directory, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+                                                      verify, digest)
     if test_shape != shape:
         raise DataError(f"{directory}: training images are {shape}, test images {test_shape}")
-    return Dataset(train_images, train_labels, test_images, test_labels, tuple(shape))
+    return Dataset(train_images, train_labels, test_images, test_labels, tuple(shape), digest.hexdigest()[:16])

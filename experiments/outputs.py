@@ -1,6 +1,7 @@
 """Everything a finished run leaves in its folder: metrics, figures and report.md."""
 import csv
 import json
+import math
 
 import numpy as np
 
@@ -20,9 +21,33 @@ def final_numbers(history, total_seconds):
     return final
 
 
+def strict_json(value):
+    """value with every non-finite float replaced by None, so that the file is JSON (no NaN, no Infinity)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(item) for item in value]
+    return value
+
+
+def write_outputs(out_dir, settings, model, data, history, bounds, total_seconds):
+    """metrics.json, metrics.csv, bounds.npz, every figure and report.md of a finished run."""
+    from experiments.report import write_report
+
+    figure_note = write_figures(out_dir, settings, model, data, history)
+    _, test, _, train_subset = select_data(data, settings)
+    final = final_numbers(history, total_seconds)
+    final.update(data=settings["data_dir"] or "MNIST", test_images=len(test), train_bound_images=len(train_subset))
+    write_metrics(out_dir, settings, history, final)
+    np.savez(out_dir / "bounds.npz", **bounds)          # per-image L_k, keyed 'test/10', 'train/10', ...
+    write_report(out_dir, settings, history, final, figure_note)
+
+
 def write_metrics(out_dir, config, history, final):
-    metrics = {"algorithm": config["algorithm"], "config": config, "history": history, "final": final}
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    metrics = {"algorithm": config["algorithm"], "settings": config, "history": history, "final": final}
+    (out_dir / "metrics.json").write_text(json.dumps(strict_json(metrics), indent=2, allow_nan=False) + "\n")
     with open(out_dir / "metrics.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=history_columns(config["algorithm"]), extrasaction="ignore")
         writer.writeheader()
@@ -45,11 +70,9 @@ def write_figures(out_dir, config, model, data, history):
 
     scatter_rows = np.sort(picker.choice(test.shape[0], min(N_SCATTER, test.shape[0]), replace=False))
     means, _ = model.encode(test[scatter_rows])
-    if means.shape[1] == 1:
-        means = np.column_stack([means, np.zeros_like(means)])
     figures.plot_latent_scatter(out_dir / "latent_scatter.png", means[:, :2], test_labels[scatter_rows])
     if config["latent_dim"] != 2:
-        shown = "its one coordinate, against 0" if config["latent_dim"] == 1 else "its first two coordinates"
+        shown = "a strip of its one coordinate per class" if config["latent_dim"] == 1 else "its first two coordinates"
         return (f"The latent space has {config['latent_dim']} dimensions: the scatter shows {shown}, and the "
                 "manifold, defined for a 2-D latent only, is not drawn.")
     grid = figures.latent_grid(MANIFOLD_SIZE, MANIFOLD_LIMIT).astype(model.dtype)

@@ -4,9 +4,9 @@ import platform
 import numpy as np
 
 from experiments.outputs import FIGURES
+from experiments.settings import NAMES
 from experiments.training import history_columns, loss_names
 
-NAMES = {"aevb": "AEVB", "wake-sleep": "Wake-Sleep"}
 CAPTIONS = {
     "lk.png": "L_k on test and train data against epoch",
     "losses.png": "training losses against epoch",
@@ -25,6 +25,11 @@ def cell(value):
     return str(value)
 
 
+def estimate(mean, standard_error):
+    """'-138.96 ± 0.49': a mean over images with its standard error."""
+    return f"{mean:.2f} ± {standard_error:.2f}"
+
+
 def write_report(out_dir, config, history, final, figure_note):
     k, losses = config["k"], loss_names(config["algorithm"])
     lines = [f"# {NAMES[config['algorithm']]} on {final['data']}", "",
@@ -32,13 +37,14 @@ def write_report(out_dir, config, history, final, figure_note):
              f"{final['total_seconds'] / 60:.1f} minutes in all with evaluation and figures "
              f"({platform.machine()}, Python {platform.python_version()}, NumPy {np.__version__}).", "",
              "## Final numbers", "", "| quantity | value |", "| --- | --- |",
-             f"| test L_{k} ({final['test_images']} images) | {cell(final['test_lk'])} |",
-             f"| train L_{k} ({final['train_bound_images']} training images) | {cell(final['train_lk'])} |"]
+             f"| test L_{k} ({final['test_images']} images) | {estimate(final['test_lk'], final['test_lk_se'])} |",
+             f"| train L_{k} ({final['train_bound_images']} training images) | "
+             f"{estimate(final['train_lk'], final['train_lk_se'])} |"]
     lines += [f"| last epoch's mean {name.replace('_', ' ')} | {cell(final[name])} |" for name in losses]
-    lines += ["", "In nats per image. The grey levels in [0, 1] are the Bernoulli targets (the write-up's",
+    lines += ["", "In nats per image; ± is the standard error of the mean over images. The grey levels in [0, 1] are the Bernoulli targets (the write-up's",
               "convention), so L_k bounds the log-density of that cross-entropy model, not the log-probability",
               "of binarized digits; compare numbers only between runs that treat the data alike.", "",
-              "## Hyperparameters", "", "| flag | value |", "| --- | --- |"]
+              "## Settings", "", "| setting | value |", "| --- | --- |"]
     lines += [f"| {key} | {cell(value)} |" for key, value in config.items()]
     lines += ["", "## Figures", ""]
     for name in FIGURES:

@@ -1,19 +1,21 @@
-"""The experiment loop of section 1.6: train one algorithm, evaluate L_k, checkpoint every epoch."""
+"""The experiment loop of section 1.6: train one algorithm, evaluate L_k, checkpoint every epoch.
+
+A run stops at the first non-finite loss, parameter or bound (Diverged) and keeps its last finite checkpoint;
+Ctrl-C or SIGTERM stops it between two steps, after saving (Stopped).
+"""
+import math
 import signal
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from algorithms import AEVB, HelmholtzMachine, WakeSleep, importance_weighted_bound
-from experiments.checkpoint import load_checkpoint, save_checkpoint
-from experiments.idx import DataError
+from experiments.checkpoint import restore, save_checkpoint, saved_bounds
+from experiments.errors import Diverged, Stopped, status
+from experiments.settings import LEARNING_RATES, flag
 
-# config keys that shape the model or the data: a resumed run must agree with its checkpoint on these
-RESUME_MUST_MATCH = ("algorithm", "batch_size", "latent_dim", "hidden", "lr", "wake_lr", "sleep_lr",
-                     "sleep_samples", "k", "eval_every", "eval_train_size", "train_size", "test_size", "seed")
 
 
 def loss_names(algorithm):
@@ -22,57 +24,70 @@ def loss_names(algorithm):
 
 def history_columns(algorithm):
     """The columns of an epoch record, in the order metrics.csv and report.md show them."""
-    return ["epoch", "seconds", *loss_names(algorithm), "test_lk", "train_lk"]
+    return ["epoch", "seconds", *loss_names(algorithm), "test_lk", "test_lk_se", "train_lk", "train_lk_se"]
 
 
-def build(config):
-    """The model, its trainer and the training random generator, all from config["seed"]."""
-    rng = np.random.default_rng(config["seed"])
-    model = HelmholtzMachine(rng, latent_dim=config["latent_dim"], hidden=config["hidden"])
-    if config["algorithm"] == "aevb":
-        trainer = AEVB(model, lr=config["lr"])
+def build(settings):
+    """The model, its trainer and the training random generator, all from settings["seed"]."""
+    rng = np.random.default_rng(settings["seed"])
+    model = HelmholtzMachine(rng, data_dim=int(np.prod(settings["image_shape"])), latent_dim=settings["latent_dim"],
+                             hidden=settings["hidden"])
+    if settings["algorithm"] == "aevb":
+        trainer = AEVB(model, lr=settings["lr"])
     else:
-        trainer = WakeSleep(model, wake_lr=config["wake_lr"], sleep_lr=config["sleep_lr"],
-                            sleep_samples=config["sleep_samples"])
+        trainer = WakeSleep(model, wake_lr=settings["wake_lr"], sleep_lr=settings["sleep_lr"],
+                            sleep_samples=settings["sleep_samples"])
     return model, trainer, rng
 
 
-def select_data(data, config):
+def select_data(data, settings):
     """Training images (the first train_size), test images and labels (the first test_size), and the
     training subset for the train bound: eval_train_size images fixed by the seed."""
-    train = data.train_images[:config["train_size"]]
-    test, test_labels = data.test_images[:config["test_size"]], data.test_labels[:config["test_size"]]
-    subset_size = min(config["eval_train_size"], train.shape[0])
-    subset = np.random.default_rng([config["seed"], 1]).choice(train.shape[0], subset_size, replace=False)
+    train = data.train_images[:settings["train_size"]]
+    test, test_labels = data.test_images[:settings["test_size"]], data.test_labels[:settings["test_size"]]
+    subset_size = min(settings["eval_train_size"], train.shape[0])
+    subset = np.random.default_rng([settings["seed"], 1]).choice(train.shape[0], subset_size, replace=False)
     return train, test, test_labels, train[np.sort(subset)]
 
 
-def evaluate(model, images, config):
-    """Mean L_k over images, from the same noise seed at every evaluation so that curves compare."""
-    return float(importance_weighted_bound(model, images, config["k"], seed=config["seed"]).mean())
+def evaluate(model, images, settings):
+    """Per-image L_k, from the same noise seed at every evaluation so that curves compare (and pair)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # non-finite results are checked
+        return importance_weighted_bound(model, images, settings["k"], seed=settings["seed"])
+
+
+def mean_and_standard_error(values):
+    """The mean of per-image values and its standard error, sd / sqrt(n) (0 for a single image)."""
+    values = np.asarray(values, np.float64)
+    se = float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else 0.0
+    return float(values.mean()), se
 
 
 class Interrupt:
-    """Ctrl-C during training. The first press asks the loop to stop after the current step, so that the
-    checkpoint it then writes is consistent; a second press stops at once (nothing new is saved)."""
+    """Ctrl-C or SIGTERM during training. The first asks the loop to stop after the current step (or the
+    evaluation under way), so that the checkpoint it then writes is consistent; a second stops at once and
+    keeps the last checkpoint."""
+
+    SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
     def __init__(self, log):
-        self.requested, self.log, self.previous = False, log, None
+        self.requested, self.log, self.previous = False, log, {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self.handle)
+            self.previous = {number: signal.signal(number, self.handle) for number in self.SIGNALS}
         return self
 
     def handle(self, signum, frame):
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        self.log("\nCtrl-C: stopping after this step to save a checkpoint (press again to quit at once)")
+        self.log(f"\n{self.SIGNALS[signum]}: stopping after {status.finishing} to save a checkpoint "
+                 "(Ctrl-C again quits at once and keeps the last checkpoint)")
 
     def __exit__(self, *exc_info):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
+        for number, previous in self.previous.items():
+            signal.signal(number, previous)
 
 
 def new_position(n_images, rng, names):
@@ -80,17 +95,21 @@ def new_position(n_images, rng, names):
     return {"order": rng.permutation(n_images), "step": 0, "totals": dict.fromkeys(names, 0.0), "seconds": 0.0}
 
 
-def run_epoch(trainer, train, config, rng, epoch, position, interrupt):
+def run_epoch(trainer, train, settings, rng, epoch, position, interrupt, diverged):
     """Runs the epoch from position["step"] on, updating position; True when the epoch is finished,
-    False when Ctrl-C stopped it between two steps."""
-    batch, names, totals = config["batch_size"], loss_names(config["algorithm"]), position["totals"]
+    False when Ctrl-C stopped it between two steps. A non-finite loss calls diverged(what, step)."""
+    batch, names, totals = settings["batch_size"], loss_names(settings["algorithm"]), position["totals"]
     n_steps = -(-len(position["order"]) // batch)
     began = time.perf_counter()
     bar = tqdm(range(position["step"], n_steps), initial=position["step"], total=n_steps, leave=False,
-               desc=f"epoch {epoch}/{config['epochs']}", unit="batch", disable=None)
+               desc=f"epoch {epoch}/{settings['epochs']}", unit="batch", disable=None)
     for step in bar:
-        losses = trainer.step(train[position["order"][step * batch:(step + 1) * batch]], rng)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite losses are checked
+            losses = trainer.step(train[position["order"][step * batch:(step + 1) * batch]], rng)
         for name in names:
+            if not math.isfinite(losses[name]):
+                bar.close()
+                diverged(f"the {name.replace('_', ' ')} is {losses[name]}", f"at step {step + 1} of epoch {epoch}")
             totals[name] += losses[name]
         position["step"] = step + 1
         bar.set_postfix({name: f"{totals[name] / (step + 1):.2f}" for name in names})
@@ -101,62 +120,74 @@ def run_epoch(trainer, train, config, rng, epoch, position, interrupt):
     return position["step"] == n_steps
 
 
-def check_resumable(saved, config, path):
-    differing = [key for key in RESUME_MUST_MATCH if saved.get(key) != config.get(key)]
-    if differing:
-        described = ", ".join(f"{key} {saved.get(key)!r} != {config.get(key)!r}" for key in differing)
-        raise DataError(f"{path}: checkpoint was made with other settings ({described})")
+def all_finite(model):
+    return all(np.isfinite(param).all() for param in model.parameters().values())
 
 
-def train(config, data, out_dir, log=print):
-    """Trains config["algorithm"] for config["epochs"] epochs; returns (model, history).
+def train(settings, data, folder, resume_from=None, log=print):
+    """Trains settings["algorithm"] for settings["epochs"] epochs; returns (model, history, bounds), bounds the
+    per-image L_k of every evaluation ({'test/10': (N,) array, ...}).
 
-    After every epoch the checkpoint in out_dir is replaced atomically; Ctrl-C also saves one, between two
-    steps. With config["resume"] the run continues from it, and ends with the same numbers as an
-    uninterrupted run with the same seed.
+    After every epoch the checkpoint in the folder is replaced atomically; Ctrl-C or SIGTERM also saves one,
+    between two steps, and raises Stopped. resume_from, a checkpoint's (meta, arrays) whose settings were
+    checked, continues that run, which then ends with the same numbers as an uninterrupted run.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = out_dir / "checkpoint.npz"
-    model, trainer, rng = build(config)
-    train_images, test_images, _, train_subset = select_data(data, config)
-    names = loss_names(config["algorithm"])
-    history, start, position = [], 1, None
-    if config["resume"]:
-        meta = load_checkpoint(checkpoint, model, trainer, rng)
-        check_resumable(meta["config"], config, checkpoint)
-        history, start, position = meta["history"], meta["epoch"] + 1, meta["position"]
-        where = f"step {position['step']} of epoch {start}" if position else f"epoch {meta['epoch']}"
-        log(f"resumed from {checkpoint} after {where}")
+    checkpoint = folder.checkpoint
+    model, trainer, rng = build(settings)
+    train_images, test_images, _, train_subset = select_data(data, settings)
+    names = loss_names(settings["algorithm"])
+    history, bounds, start, position, saved = [], {}, 1, None, None
+    if resume_from is not None:
+        meta, arrays = resume_from
+        restore(checkpoint, arrays, model, trainer, rng, meta)
+        history, bounds, start, position = meta["history"], saved_bounds(arrays), meta["epoch"] + 1, meta["position"]
+        saved = f"step {position['step']} of epoch {start}" if position else f"epoch {meta['epoch']}"
+        log(f"resumed from {checkpoint} after {saved}")
+    status.kept = f"the checkpoint after {saved} in {checkpoint}" if saved else "no checkpoint yet"
 
-    resume_command = f"python run.py {config['algorithm']} --resume --out {out_dir}"
+    def diverged(what, when):
+        rates = ", ".join(f"{flag(key)} {settings[key]:g}" for key in LEARNING_RATES[settings["algorithm"]])
+        kept = f"its checkpoint after {saved} is kept in {checkpoint}" if saved else "no checkpoint was saved"
+        raise Diverged(f"training diverged {when}: {what}; the learning rate is the likely cause ({rates}); {kept}")
+
+    resume_command = f"python run.py {settings['algorithm']} --resume --out {folder.path}"
     with Interrupt(log) as interrupt:
-        for epoch in range(start, config["epochs"] + 1):
+        for epoch in range(start, settings["epochs"] + 1):
             position = position or new_position(len(train_images), rng, names)
-            if not run_epoch(trainer, train_images, config, rng, epoch, position, interrupt):
-                save_checkpoint(checkpoint, model, trainer, rng, epoch - 1, history, config, position)
-                log(f"saved {checkpoint} at step {position['step']} of epoch {epoch}. To continue: {resume_command}")
-                raise KeyboardInterrupt
+            status.doing, status.finishing = f"training epoch {epoch}", "this step"
+            if not run_epoch(trainer, train_images, settings, rng, epoch, position, interrupt, diverged):
+                save_checkpoint(checkpoint, model, trainer, rng, epoch - 1, history, settings, bounds, position)
+                raise Stopped(f"saved {checkpoint} at step {position['step']} of epoch {epoch}. "
+                              f"To continue: {resume_command}")
+            if not all_finite(model):
+                diverged("a parameter is not finite", f"in epoch {epoch}")
             record = {"epoch": epoch, "seconds": position["seconds"],
                       **{name: position["totals"][name] / position["step"] for name in names},
-                      "test_lk": None, "train_lk": None}
+                      "test_lk": None, "test_lk_se": None, "train_lk": None, "train_lk_se": None}
             position = None
-            if epoch % config["eval_every"] == 0 or epoch == config["epochs"]:
-                record["test_lk"] = evaluate(model, test_images, config)
-                record["train_lk"] = evaluate(model, train_subset, config)
+            if epoch % settings["eval_every"] == 0 or epoch == settings["epochs"]:
+                status.doing, status.finishing = f"evaluating L_k after epoch {epoch}", "this evaluation"
+                for split, images in (("test", test_images), ("train", train_subset)):
+                    per_image = evaluate(model, images, settings)
+                    if not np.isfinite(per_image).all():
+                        diverged(f"the {split} bound L_{settings['k']} is not finite", f"after epoch {epoch}")
+                    bounds[f"{split}/{epoch}"] = per_image
+                    record[f"{split}_lk"], record[f"{split}_lk_se"] = mean_and_standard_error(per_image)
             history.append(record)
-            save_checkpoint(checkpoint, model, trainer, rng, epoch, history, config)
-            log(summary_line(record, config))
-            if interrupt.requested and epoch < config["epochs"]:
-                log(f"saved {checkpoint} after epoch {epoch}. To continue: {resume_command}")
-                raise KeyboardInterrupt
-    return model, history
+            save_checkpoint(checkpoint, model, trainer, rng, epoch, history, settings, bounds)
+            saved = f"epoch {epoch}"
+            status.kept = f"the checkpoint after {saved} in {checkpoint}"
+            log(summary_line(record, settings))
+            if interrupt.requested and epoch < settings["epochs"]:
+                raise Stopped(f"saved {checkpoint} after epoch {epoch}. To continue: {resume_command}")
+    return model, history, bounds
 
 
-def summary_line(record, config):
-    parts = [f"epoch {record['epoch']:3d}/{config['epochs']}"]
-    parts += [f"{name} {record[name]:.2f}" for name in loss_names(config["algorithm"])]
+def summary_line(record, settings):
+    parts = [f"epoch {record['epoch']:3d}/{settings['epochs']}"]
+    parts += [f"{name} {record[name]:.2f}" for name in loss_names(settings["algorithm"])]
     if record["test_lk"] is not None:
-        parts += [f"test L_{config['k']} {record['test_lk']:.2f}", f"train L_{config['k']} {record['train_lk']:.2f}"]
+        parts += [f"test L_{settings['k']} {record['test_lk']:.2f} ± {record['test_lk_se']:.2f}",
+                  f"train L_{settings['k']} {record['train_lk']:.2f} ± {record['train_lk_se']:.2f}"]
     parts.append(f"{record['seconds']:.1f} s")
     return "  ".join(parts)

@@ -1,5 +1,33 @@
-"""Hypothesis runs derandomized everywhere, so that a test run is a function of the code alone."""
+"""Hypothesis runs derandomized everywhere, so that a test run is a function of the code alone; and a small
+MNIST-format data folder for the tests that need one."""
+import gzip
+
+import numpy as np
+import pytest
 from hypothesis import settings
 
 settings.register_profile("helmholtz", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("helmholtz")
+
+
+def write_idx(path, array):
+    """array as an IDX file of unsigned bytes, gzipped."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+
+
+def write_mnist_files(folder, n_train=200, n_test=50, shape=(28, 28), labels=10):
+    """The four MNIST files of a random data set: n_train and n_test images of shape, labels in range(labels)."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_idx(folder / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (n_train, *shape)))
+    write_idx(folder / "train-labels-idx1-ubyte.gz", rng.integers(0, labels, n_train))
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (n_test, *shape)))
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", rng.integers(0, labels, n_test))
+    return folder
+
+
+@pytest.fixture
+def mnist_files():
+    """write_mnist_files, for tests that need a small data folder of their own."""
+    return write_mnist_files

@@ -1,0 +1,99 @@
+"""A run's output folder: one run at a time, never overwritten unasked, cleared only by name with --force.
+
+The lock is an flock on DIR/.lock: the kernel releases it when its process ends, however it ends, so a folder
+whose run was killed is free again at once and a stale lock cannot exist.
+"""
+import fcntl
+import json
+import os
+from pathlib import Path
+
+from experiments.checkpoint import read_checkpoint
+from experiments.errors import Fault
+from experiments.settings import NAMES
+
+# every file a run writes into its folder; --force removes exactly these and nothing else
+RUN_FILES = ("checkpoint.npz", "checkpoint.npz.tmp", "metrics.json", "metrics.csv", "report.md", "bounds.npz",
+             "lk.png", "losses.png", "reconstructions.png", "latent_scatter.png", "latent_manifold.png",
+             "originals.png")
+
+
+class RunFolder:
+    def __init__(self, path):
+        self.path = Path(path)
+        self.checkpoint = self.path / "checkpoint.npz"
+        self.handle = None
+
+    def lock(self):
+        """Creates the folder if needed and takes its lock, or refuses in one line."""
+        if self.path.exists() and not self.path.is_dir():
+            raise Fault(f"--out {self.path}: is a file, not a folder")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path / ".lock", "a+")
+        except OSError as error:
+            raise Fault(f"--out {self.path}: cannot write there ({error.strerror or error})") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            handle.close()
+            raise Fault(f"{self.path}: in use by another run (process {owner}); wait for it to end, "
+                        "or choose another --out") from None
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self.handle = handle
+        return self
+
+    def release(self):
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
+
+    def __enter__(self):
+        return self.lock()
+
+    def __exit__(self, *exc_info):
+        self.release()
+
+    def holds(self):
+        """What an earlier run left here, in words, or None when the folder holds no run's file."""
+        if self.checkpoint.exists():
+            try:
+                meta, _ = read_checkpoint(self.checkpoint)
+            except Fault as fault:
+                return f"a checkpoint that cannot be read ({fault})"
+            return describe_progress(meta)
+        metrics = self.path / "metrics.json"
+        if metrics.exists():
+            try:
+                name = NAMES.get(json.loads(metrics.read_text())["algorithm"], "unknown")
+            except (ValueError, KeyError, TypeError, OSError):
+                name = "unknown"
+            return f"the outputs of a finished {name} run, without its checkpoint"
+        present = [name for name in RUN_FILES if (self.path / name).exists()]
+        return f"outputs of an earlier run ({', '.join(present)})" if present else None
+
+    def clear(self):
+        """Removes every file a run writes (RUN_FILES), so that no stale output survives --force."""
+        for name in RUN_FILES:
+            (self.path / name).unlink(missing_ok=True)
+
+
+def describe_progress(meta):
+    """'a finished AEVB run (100 epochs)', 'an AEVB run stopped at step 40 of epoch 3 (of 100)', ..."""
+    settings = meta["settings"]
+    name, epochs = NAMES.get(settings.get("algorithm"), "unknown"), settings.get("epochs")
+    article = "an" if name[0] in "AEIOU" else "a"
+    if meta["position"] is not None:
+        return (f"{article} {name} run stopped at step {meta['position']['step']} of epoch {meta['epoch'] + 1} "
+                f"(of {epochs})")
+    if meta["epoch"] >= epochs:
+        return f"a finished {name} run ({meta['epoch']} epochs)"
+    return f"{article} {name} run stopped after epoch {meta['epoch']} (of {epochs})"
+
+
+def finished(meta):
+    return meta["position"] is None and meta["epoch"] >= meta["settings"]["epochs"]

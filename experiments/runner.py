@@ -1,0 +1,90 @@
+"""One training run from its flags to its outputs: the folder, the settings, the data, training, and what it
+writes. Every check that can refuse a run happens before training starts, and none of them writes a file."""
+import time
+
+from experiments.checkpoint import read_checkpoint
+from experiments.errors import Fault, status
+from experiments.mnist import load_dataset
+from experiments.run_folder import describe_progress, finished
+from experiments.settings import NAMES, make_effective, new_settings, resumed_settings
+
+
+class DataCache:
+    """Loads each data folder once (compare trains several runs on the same data)."""
+
+    def __init__(self):
+        self.loaded = {}
+
+    def get(self, data_dir):
+        if data_dir not in self.loaded:
+            status.doing = f"loading the data ({data_dir or 'the embedded MNIST'})"
+            self.loaded[data_dir] = load_dataset(data_dir)
+        return self.loaded[data_dir]
+
+
+def saved_run(folder):
+    """(meta, arrays) of the checkpoint in a locked folder, or None where there is none."""
+    return read_checkpoint(folder.checkpoint) if folder.checkpoint.exists() else None
+
+
+def resume_plan(folder, algorithm, explicit, data_cache):
+    """(settings, data, (meta, arrays)) to continue the run in folder: its own settings, with --epochs the only
+    flag that may change them; the data must be the data it was trained on."""
+    meta, arrays = read_checkpoint(folder.checkpoint)
+    saved = meta["settings"]
+    if saved.get("algorithm") != algorithm:
+        raise Fault(f"{folder.checkpoint}: holds {describe_progress(meta)}; resume it with "
+                    f"python run.py {saved.get('algorithm')} --resume --out {folder.path}")
+    data = data_cache.get(saved["data_dir"])
+    if data.fingerprint != saved["data_fingerprint"]:
+        raise Fault(f"{saved['data_dir'] or 'the embedded MNIST'}: not the data this run was trained on "
+                    f"(fingerprint {data.fingerprint}, the run's {saved['data_fingerprint']})")
+    given = make_effective({**saved, **explicit}, data)
+    settings = resumed_settings(saved, {key: given[key] for key in explicit}, folder.checkpoint)
+    if settings["epochs"] < meta["epoch"]:
+        raise Fault(f"--epochs {settings['epochs']}: the run in {folder.path} has already finished "
+                    f"{meta['epoch']} epochs")
+    return settings, data, (meta, arrays)
+
+
+def plan(folder, algorithm, explicit, quick, resume, force, data_cache):
+    """(settings, data, resume_from) for one run into a locked folder, or a Fault that says why not.
+
+    A folder holding a run is never overwritten unasked: --resume continues it, --force starts over (its files
+    are removed only when training starts, after every check has passed).
+    """
+    if resume:
+        return resume_plan(folder, algorithm, explicit, data_cache)
+    held = folder.holds()
+    if held and not force:
+        raise Fault(f"{folder.path}: holds {held}; continue it with --resume, or start over with --force "
+                    "(which deletes its outputs)")
+    settings = new_settings(algorithm, explicit, quick)
+    data = data_cache.get(settings["data_dir"])
+    return make_effective(settings, data), data, None
+
+
+def reusable_history(folder, settings):
+    """For compare: the finished run in folder if its settings are these, else None."""
+    run = saved_run(folder)
+    if run is None or not finished(run[0]):
+        return None
+    return run if run[0]["settings"] == settings else None
+
+
+def train_and_write(folder, settings, data, resume_from, log=print):
+    """Trains (or resumes) the run, then writes its metrics, figures and report; returns (history, bounds)."""
+    from experiments.outputs import write_outputs
+    from experiments.training import train
+
+    began = time.perf_counter()
+    if resume_from is None:
+        folder.clear()                                   # --force: no stale output survives
+    status.doing, status.kept = f"training {NAMES[settings['algorithm']]}", f"the checkpoints in {folder.path}/"
+    model, history, bounds = train(settings, data, folder, resume_from, log)
+    status.doing = f"writing the outputs into {folder.path}/"
+    status.kept = (f"the finished run's checkpoint; python run.py {settings['algorithm']} --resume --out "
+                   f"{folder.path} writes its outputs again")
+    write_outputs(folder.path, settings, model, data, history, bounds, time.perf_counter() - began)
+    log(f"wrote {folder.path}/: report.md, metrics.json, metrics.csv, bounds.npz and the figures")
+    return history, bounds

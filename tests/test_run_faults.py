@@ -1,0 +1,286 @@
+"""Every fault run.py is known to meet: one line on stderr, its exit status, no traceback, and every file of
+the earlier run in the folder byte-identical afterwards. Also: divergence, the lock, SIGTERM, and the printed
+resume command run verbatim."""
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import write_idx, write_mnist_files
+from experiments.cli import main
+from experiments.run_folder import RunFolder
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["--train-size", "300", "--test-size", "120", "--eval-train-size", "100", "--k", "5", "--eval-every", "1"]
+TINY = [*SMALL, "--hidden", "32", "16", "--epochs", "2"]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished 2-epoch AEVB run, made once; each test works on its own copy."""
+    folder = tmp_path_factory.mktemp("earlier") / "run"
+    assert main(["aevb", *TINY, "--out", str(folder)]) == 0
+    return folder
+
+
+@pytest.fixture
+def earlier(finished_run, tmp_path):
+    folder = tmp_path / "run"
+    shutil.copytree(finished_run, folder)
+    return folder
+
+
+def snapshot(folder):
+    """Every file below folder (but the locks) with a hash of its bytes."""
+    return {str(path): hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.rglob("*"))
+            if path.is_file() and path.name != ".lock"}
+
+
+def rewrite_checkpoint(path, change):
+    """The checkpoint's arrays and meta, changed by change(arrays) in place, written back as an .npz."""
+    with np.load(path) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    change(arrays)
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def flip_a_parameter_byte(path):
+    """Changes one byte inside a stored array's data, so that the archive's CRC no longer matches."""
+    with zipfile.ZipFile(path) as archive:
+        member = archive.getinfo("param/recognition.0.W.npy")
+    data = bytearray(path.read_bytes())
+    data[member.header_offset + 1000] ^= 0xFF       # past the local header, the name, the zip64 field, the npy header
+    path.write_bytes(bytes(data))
+
+
+def other_architecture(path, tmp):
+    """This run's metadata over the arrays of a run with other hidden sizes."""
+    assert main(["aevb", *SMALL, "--hidden", "8", "--epochs", "1", "--out", str(tmp / "other")]) == 0
+    with np.load(path) as archive:
+        meta = archive["meta"]
+    rewrite_checkpoint(tmp / "other" / "checkpoint.npz", lambda arrays: arrays.update(meta=meta))
+    shutil.copy(tmp / "other" / "checkpoint.npz", path)
+
+
+def changed_data(run, tmp):
+    """The run's own data folder, with one training label changed afterwards."""
+    data = write_mnist_files(tmp / "data")
+    assert main(["aevb", *TINY, "--data-dir", str(data), "--out", str(run), "--force"]) == 0
+    labels = np.random.default_rng(0).integers(0, 10, 200)
+    labels[0] = (labels[0] + 1) % 10
+    write_idx(data / "train-labels-idx1-ubyte.gz", labels)
+
+
+# (name, prepare(run folder, tmp) -> argv, exit status, a piece of the one line on stderr)
+FAULTS = [
+    ("new run into a folder with a run", lambda run, tmp: ["aevb", *TINY, "--out", str(run)], 2,
+     "holds a finished AEVB run (2 epochs); continue it with --resume, or start over with --force"),
+    ("--out is a file", lambda run, tmp: ["aevb", *TINY, "--out", str(run / "report.md")], 2,
+     "report.md: is a file, not a folder"),
+    ("--out cannot be made", lambda run, tmp: ["aevb", *TINY, "--out", str(run / "metrics.csv" / "sub")], 2,
+     "cannot write there"),
+    ("--seed -1", lambda run, tmp: ["aevb", "--seed", "-1", "--out", str(run)], 2,
+     "argument --seed: takes a whole number of at least 0, got -1"),
+    ("--lr inf", lambda run, tmp: ["aevb", "--lr", "inf", "--out", str(run)], 2,
+     "argument --lr: takes a finite number above 0, got inf"),
+    ("--lr nan", lambda run, tmp: ["aevb", "--lr", "nan", "--out", str(run)], 2,
+     "argument --lr: takes a finite number above 0, got nan"),
+    ("--lr abc", lambda run, tmp: ["aevb", "--lr", "abc"], 2, "argument --lr: takes a number, got 'abc'"),
+    ("Wake-Sleep's flag for AEVB", lambda run, tmp: ["aevb", "--sleep-lr", "1e-3", "--out", str(run)], 2,
+     "--sleep-lr is not a flag of aevb"),
+    ("Wake-Sleep resume in an AEVB folder", lambda run, tmp: ["wake-sleep", "--resume", "--out", str(run)], 2,
+     "holds a finished AEVB run (2 epochs); resume it with python run.py aevb --resume --out"),
+    ("resume with another --hidden", lambda run, tmp: ["aevb", "--resume", "--hidden", "32", "8", "--out", str(run)],
+     2, "--resume continues a run with its own settings: --hidden 32 8 but the run has 32 16"),
+    ("resume with another --latent-dim", lambda run, tmp: ["aevb", "--resume", "--latent-dim", "3", "--out", str(run)],
+     2, "--latent-dim 3 but the run has 2"),
+    ("resume with fewer epochs", lambda run, tmp: ["aevb", "--resume", "--epochs", "1", "--out", str(run)], 2,
+     "has already finished 2 epochs"),
+    ("resume on other data", lambda run, tmp: ["aevb", "--resume", "--data-dir", str(write_mnist_files(tmp / "d")),
+                                               "--out", str(run)], 2, "--data-dir"),
+    ("resume on data changed in place", lambda run, tmp: changed_data(run, tmp) or ["aevb", "--resume", "--out",
+                                                                                     str(run)],
+     2, "not the data this run was trained on"),
+    ("resume without a checkpoint", lambda run, tmp: ["aevb", "--resume", "--out", str(tmp / "empty")], 2,
+     "checkpoint.npz: no checkpoint to resume from"),
+    ("truncated checkpoint", lambda run, tmp: (run / "checkpoint.npz").write_bytes(
+        (run / "checkpoint.npz").read_bytes()[:5000]) and ["aevb", "--resume", "--out", str(run)], 2,
+     "not a checkpoint of run.py (not an .npz archive, or one cut short)"),
+    ("empty checkpoint", lambda run, tmp: (run / "checkpoint.npz").write_bytes(b"") or ["aevb", "--resume", "--out",
+                                                                                          str(run)],
+     2, "checkpoint.npz: empty file, not a checkpoint"),
+    ("checkpoint of random bytes", lambda run, tmp: (run / "checkpoint.npz").write_bytes(
+        np.random.default_rng(0).bytes(4096)) and ["aevb", "--resume", "--out", str(run)], 2,
+     "not a checkpoint of run.py"),
+    ("checkpoint with a bad CRC", lambda run, tmp: flip_a_parameter_byte(run / "checkpoint.npz") or [
+        "aevb", "--resume", "--out", str(run)], 2, "damaged checkpoint (Bad CRC-32"),
+    ("npz without metadata", lambda run, tmp: rewrite_checkpoint(run / "checkpoint.npz", lambda a: a.pop("meta")) or [
+        "aevb", "--resume", "--out", str(run)], 2, "an .npz archive without run metadata"),
+    ("checkpoint of another architecture", lambda run, tmp: other_architecture(run / "checkpoint.npz", tmp) or [
+        "aevb", "--resume", "--out", str(run)], 2, "(a checkpoint of another architecture)"),
+    ("--data-dir is a file", lambda run, tmp: ["aevb", "--data-dir", str(run / "report.md"), "--out",
+                                               str(tmp / "new")], 2, "report.md: is a file; --data-dir takes the folder"),
+    ("an IDX set with no image", lambda run, tmp: ["aevb", "--data-dir", str(write_mnist_files(tmp / "d", n_test=0)),
+                                                   "--out", str(tmp / "new")], 2,
+     "t10k-images-idx3-ubyte.gz: holds no images"),
+    ("a folder with outputs but no checkpoint", lambda run, tmp: (run / "checkpoint.npz").unlink() or [
+        "aevb", *TINY, "--out", str(run)], 2, "holds the outputs of a finished AEVB run, without its checkpoint"),
+    ("compare into a folder with an AEVB run of other settings", lambda run, tmp: shutil.copytree(
+        run, tmp / "both" / "aevb") and ["compare", *TINY, "--seed", "1", "--out", str(tmp / "both")], 2,
+     "aevb: holds a finished AEVB run (2 epochs); continue it with --resume, or start over"),
+]
+
+
+@pytest.mark.parametrize("prepare, status, expected", [fault[1:] for fault in FAULTS], ids=[f[0] for f in FAULTS])
+def test_a_fault_is_one_line_and_keeps_every_file(earlier, tmp_path, capsys, prepare, status, expected):
+    argv = prepare(earlier, tmp_path)
+    before = snapshot(tmp_path)
+    capsys.readouterr()
+    assert main(argv) == status
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and expected in err, err
+    assert "Traceback" not in err and "pickle" not in err
+    assert snapshot(tmp_path) == before
+
+
+def test_a_fault_in_a_fresh_process_is_one_line(tmp_path):
+    (tmp_path / "checkpoint.npz").write_bytes(np.random.default_rng(0).bytes(4096))
+    done = subprocess.run([sys.executable, str(ROOT / "run.py"), "aevb", "--resume", "--out", str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "pickle" not in done.stderr, done.stderr
+
+
+def test_force_starts_over_and_removes_every_old_output(earlier):
+    (earlier / "latent_manifold.png").write_bytes(b"stale")
+    assert main(["aevb", *TINY, "--latent-dim", "3", "--force", "--out", str(earlier)]) == 0
+    assert not (earlier / "latent_manifold.png").exists()
+    assert json.loads((earlier / "metrics.json").read_text())["settings"]["latent_dim"] == 3
+
+
+def test_a_folder_in_use_is_refused_and_freed_when_its_owner_ends(earlier, capsys):
+    owner = subprocess.Popen([sys.executable, "-c", "import sys, time; from experiments.run_folder import RunFolder; "
+                              f"folder = RunFolder({str(earlier)!r}).lock(); print('locked', flush=True); time.sleep(60)"],
+                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert owner.stdout.readline().strip() == "locked"
+        before = snapshot(earlier)
+        assert main(["aevb", "--resume", "--out", str(earlier)]) == 2
+        assert f"in use by another run (process {owner.pid})" in capsys.readouterr().err
+        assert snapshot(earlier) == before
+    finally:
+        owner.kill()
+        owner.wait()
+    with RunFolder(earlier):             # the kernel released the dead owner's lock
+        pass
+
+
+@pytest.mark.parametrize("argv, what", [
+    (["aevb", "--lr", "1e6"], "the loss is nan; the learning rate is the likely cause (--lr 1e+06)"),
+    (["wake-sleep", "--sleep-lr", "1e3", "--sleep-samples", "20"],
+     "the learning rate is the likely cause (--wake-lr 0.001, --sleep-lr 1000)"),
+])
+def test_a_diverged_run_stops_with_its_own_status(tmp_path, capsys, argv, what):
+    assert main([*argv, *TINY, "--out", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "training diverged at step" in err and what in err, err
+    assert "no checkpoint was saved" in err and not (tmp_path / "metrics.json").exists()
+
+
+def test_divergence_keeps_the_last_finite_checkpoint(tmp_path, capsys, monkeypatch):
+    from algorithms import AEVB
+    original, calls = AEVB.step, []
+
+    def nan_in_epoch_two(self, x, rng):
+        calls.append(1)
+        losses = original(self, x, rng)
+        return {"loss": float("nan")} if len(calls) == 5 else losses
+
+    monkeypatch.setattr(AEVB, "step", nan_in_epoch_two)
+    assert main(["aevb", *TINY, "--out", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert "diverged at step 2 of epoch 2: the loss is nan" in err
+    assert f"its checkpoint after epoch 1 is kept in {tmp_path}/checkpoint.npz" in err
+    with np.load(tmp_path / "checkpoint.npz") as archive:
+        assert json.loads(str(archive["meta"]))["epoch"] == 1
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def interrupt_at(monkeypatch, trainer_class, call, signum):
+    """Sends signum to this process during the call-th training step."""
+    original, calls = trainer_class.step, []
+
+    def step(self, x, rng):
+        calls.append(1)
+        if len(calls) == call:
+            os.kill(os.getpid(), signum)
+        return original(self, x, rng)
+
+    monkeypatch.setattr(trainer_class, "step", step)
+    return lambda: monkeypatch.setattr(trainer_class, "step", original)
+
+
+def printed_resume_command(printed):
+    command = printed.split("To continue: ")[1].splitlines()[0]
+    assert command.startswith("python run.py ")
+    return shlex.split(command)[2:]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_the_printed_resume_command_restores_the_run_verbatim(tmp_path, monkeypatch, capsys, signum):
+    """An --epochs 2 run stopped in epoch 2 (by Ctrl-C or SIGTERM), resumed with exactly the command it printed:
+    two epochs, the same numbers as a straight run."""
+    from algorithms import AEVB
+    assert main(["aevb", *TINY, "--out", str(tmp_path / "straight")]) == 0
+    restore = interrupt_at(monkeypatch, AEVB, 4, signum)
+    assert main(["aevb", *TINY, "--out", str(tmp_path / "split")]) == 130
+    argv = printed_resume_command(capsys.readouterr().out)
+    restore()
+    assert main(argv) == 0
+    straight, split = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("straight", "split"))
+    assert [h["epoch"] for h in split["history"]] == [1, 2]
+    assert [h["test_lk"] for h in split["history"]] == [h["test_lk"] for h in straight["history"]]
+
+
+def test_an_interrupted_quick_run_resumes_as_quick(tmp_path, monkeypatch, capsys):
+    from algorithms import AEVB
+    monkeypatch.chdir(tmp_path)
+    small = ["--train-size", "200", "--test-size", "50", "--eval-train-size", "50", "--k", "2", "--hidden", "8"]
+    restore = interrupt_at(monkeypatch, AEVB, 3, signal.SIGINT)
+    assert main(["aevb", "--quick", *small]) == 130
+    argv = printed_resume_command(capsys.readouterr().out)
+    assert argv == ["aevb", "--resume", "--out", "results/quick/aevb"]
+    restore()
+    assert main(argv) == 0
+    settings = json.loads((tmp_path / "results/quick/aevb/metrics.json").read_text())["settings"]
+    assert settings["epochs"] == 3 and settings["eval_every"] == 1
+
+
+def test_ctrl_c_while_loading_the_data_says_so(tmp_path, monkeypatch, capsys):
+    import experiments.runner
+
+    def interrupted(directory):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(experiments.runner, "load_dataset", interrupted)
+    assert main(["aevb", "--out", str(tmp_path)]) == 130
+    assert capsys.readouterr().err == ("run.py: stopped while loading the data (the embedded MNIST); "
+                                       "kept: nothing was written\n")
+
+
+@pytest.mark.parametrize("labels, shape", [(12, (7, 5)), (10, (28, 28))])
+def test_any_image_size_and_labels_beyond_nine(tmp_path, labels, shape):
+    data = write_mnist_files(tmp_path / "data", shape=shape, labels=labels)
+    assert main(["aevb", *SMALL, "--hidden", "8", "--epochs", "1", "--data-dir", str(data),
+                 "--out", str(tmp_path / "out")]) == 0
+    import matplotlib.pyplot as plt
+    height, width = shape
+    assert plt.imread(tmp_path / "out" / "originals.png").shape[:2] == (10 * height, 10 * width)
