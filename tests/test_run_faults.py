@@ -284,3 +284,16 @@ def test_any_image_size_and_labels_beyond_nine(tmp_path, labels, shape):
     import matplotlib.pyplot as plt
     height, width = shape
     assert plt.imread(tmp_path / "out" / "originals.png").shape[:2] == (10 * height, 10 * width)
+
+
+def test_compare_resume_finishes_whichever_runs_are_unfinished(tmp_path, monkeypatch, capsys):
+    from algorithms import WakeSleep
+    restore = interrupt_at(monkeypatch, WakeSleep, 2, signal.SIGINT)
+    assert main(["compare", *TINY, "--sleep-samples", "20", "--out", str(tmp_path)]) == 130
+    printed = capsys.readouterr().out
+    assert f"for the whole comparison: python run.py compare aevb wake-sleep --resume --out {tmp_path}" in printed
+    restore()
+    assert main(["compare", "--resume", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "reusing the finished AEVB run" in printed and "resuming Wake-Sleep" in printed
+    assert "**Better:**" in (tmp_path / "compare" / "report.md").read_text()
