@@ -99,6 +99,8 @@ def add_run_flags(parser, algorithms, command):
                              "be given, to extend it)")
     parser.add_argument("--force", action="store_true",
                         help="start over in an output folder that holds a run, deleting its outputs first")
+    parser.add_argument("--no-exact", dest="exact", action="store_false",
+                        help="skip the exact log p(x) by quadrature that a 2-D run adds to its final evaluation")
     parser.add_argument("--quick", action="store_true",
                         help="a first look in under a minute: 3 epochs on 10000 images, bounds on 1000, every "
                              "output still written")
@@ -107,12 +109,16 @@ def add_run_flags(parser, algorithms, command):
 def make_parser():
     parser = Parser(prog="run.py",
                     description="Helmholtz machines on MNIST: the experiments of section 1.6 of the write-up.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{aevb,wake-sleep,compare}",
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{aevb,wake-sleep,compare,exact}",
                                      parser_class=Parser)
     for algorithm in ALGORITHMS:
         add_run_flags(commands.add_parser(algorithm, help=f"train {NAMES[algorithm]}",
                                           description=f"Train {NAMES[algorithm]} and write every output."),
                       [algorithm], algorithm)
+    exact = commands.add_parser("exact", help="the exact log p(x) of a finished 2-D run, by quadrature",
+                                description="Evaluate the finished run in --out exactly: log p(x) of every test "
+                                            "image, log p(x) - L_k, KL(q || p(z|x)), and the true posteriors.")
+    exact.add_argument("--out", type=Path, required=True, help="the folder of a finished run with a 2-D latent")
     compare = commands.add_parser("compare", help="train the algorithms that have no finished run, then put "
                                                   "them side by side",
                                   description="Each algorithm into OUT/<algorithm>/, then OUT/compare/.")
@@ -137,20 +143,25 @@ def output_folder(args):
 
 def run_command(args):
     from experiments.run_folder import RunFolder
-    from experiments.runner import DataCache, plan, train_and_write
+    from experiments.runner import DataCache, exact_plan, plan, train_and_write
 
+    if args.command == "exact":
+        with RunFolder(args.out) as folder:
+            train_and_write(folder, *exact_plan(folder, DataCache()), exact=True)
+        return
     explicit, cache, out = explicit_settings(args), DataCache(), output_folder(args)
     if args.command == "compare":
         from experiments.compare import compare
         algorithms = list(dict.fromkeys(args.algorithms)) or list(ALGORITHMS)
         if len(algorithms) < 2:
             raise Fault("compare takes at least two algorithms")
-        options = {"explicit": explicit, "quick": args.quick, "resume": args.resume, "force": args.force}
+        options = {"explicit": explicit, "quick": args.quick, "resume": args.resume, "force": args.force,
+                   "exact": args.exact}
         compare(out, algorithms, options, cache)
         return
     with RunFolder(out) as folder:
         settings, data, resume_from = plan(folder, args.command, explicit, args.quick, args.resume, args.force, cache)
-        train_and_write(folder, settings, data, resume_from)
+        train_and_write(folder, settings, data, resume_from, args.exact)
 
 
 def stop_on_sigterm(signum, frame):

@@ -75,7 +75,7 @@ def settle(folder, algorithm, options, data_cache, log):
         settings, data, resume_from = plan(folder, algorithm, options["explicit"], options["quick"], False,
                                            options["force"], data_cache)
     log(f"{'resuming' if resume_from else 'training'} {NAMES[algorithm]} into {folder.path}/")
-    return (settings, *train_and_write(folder, settings, data, resume_from, log))
+    return (settings, *train_and_write(folder, settings, data, resume_from, options["exact"], log))
 
 
 def compare(root, algorithms, options, data_cache, log=print):

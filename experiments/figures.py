@@ -95,3 +95,51 @@ def latent_grid(size, limit):
 def save_manifold(path, images, image_shape, size):
     """Decoded grid images tiled at their latent positions (see latent_grid)."""
     save_tiles(path, images, image_shape, size, size)
+
+
+def plot_gaps(path, gaps):
+    """log p(x) - L_k against k (log axis) with standard-error bars; gaps: {label: {k (str): (mean, se)}}."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for (label, by_k), color in zip(gaps.items(), ("C0", "C1", "C2", "C3")):
+        ks = sorted(by_k, key=int)
+        ax.errorbar([int(k) for k in ks], [by_k[k][0] for k in ks], yerr=[by_k[k][1] for k in ks], marker="o",
+                    capsize=3, color=color, label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("k")
+    ax.set_ylabel(r"$\log p(\mathbf{x}) - \mathcal{L}_k$ (nats per image)")
+    ax.set_title("how far the bound sits below the exact log-likelihood")
+    ax.set_ylim(bottom=0)
+    ax.legend()
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_posteriors(path, panels, title):
+    """For each panel: the digit, then p(z | x) as a heat map over panel["extent"] with q's 1- and 2-sd ellipses
+    (q is a diagonal Gaussian, so its ellipses are axis-aligned). Four digits a row."""
+    from matplotlib.patches import Ellipse
+
+    rows = -(-len(panels) // 4)
+    fig, axes = plt.subplots(rows, 8, figsize=(16, 2.2 * rows), gridspec_kw={"width_ratios": [1, 2] * 4})
+    for n, panel in enumerate(panels):
+        image_ax, post_ax = axes.flat[2 * n], axes.flat[2 * n + 1]
+        image_ax.imshow(panel["image"], cmap="gray", vmin=0, vmax=1)
+        image_ax.set_title(f"label {panel['label']}", fontsize=9)
+        image_ax.axis("off")
+        post_ax.imshow(panel["density"], extent=panel["extent"], cmap="magma", origin="upper", aspect="equal")
+        for scale, style in ((1, "-"), (2, "--")):
+            post_ax.add_patch(Ellipse(panel["q_mean"], 2 * scale * panel["q_sd"][0], 2 * scale * panel["q_sd"][1],
+                                      fill=False, color="cyan", linestyle=style, linewidth=1))
+        post_ax.set_xlim(panel["extent"][:2])
+        post_ax.set_ylim(panel["extent"][2:])
+        post_ax.tick_params(labelsize=7)
+        post_ax.set_xlabel("$z_1$", fontsize=8, labelpad=1)
+        post_ax.set_ylabel("$z_2$", fontsize=8, labelpad=1)
+    for ax in axes.flat[2 * len(panels):]:
+        ax.axis("off")
+    fig.suptitle(f"{title}: p(z | x) (heat map) and q(z | x) (cyan: 1 sd solid, 2 sd dashed)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from experiments import figures
+from experiments.settings import NAMES
 from experiments.training import history_columns, loss_names, select_data
 from nn.functional import sigmoid
 
@@ -32,16 +33,24 @@ def strict_json(value):
     return value
 
 
-def write_outputs(out_dir, settings, model, data, history, bounds, total_seconds):
-    """metrics.json, metrics.csv, bounds.npz, every figure and report.md of a finished run."""
+def write_outputs(out_dir, settings, model, data, history, bounds, total_seconds, exact=True, log=print):
+    """metrics.json, metrics.csv, bounds.npz, every figure and report.md of a finished run; with exact (and a 2-D
+    latent), also the exact evaluation, its figures and its section of the report."""
+    from experiments.exact_evaluation import draw_posteriors, exact_evaluation
     from experiments.report import write_report
 
     figure_note = write_figures(out_dir, settings, model, data, history)
     _, test, _, train_subset = select_data(data, settings)
     final = final_numbers(history, total_seconds)
     final.update(data=settings["data_dir"] or "MNIST", test_images=len(test), train_bound_images=len(train_subset))
+    bounds = dict(bounds)
+    if exact and settings["latent_dim"] == 2:
+        final["exact"], arrays = exact_evaluation(model, data, settings, log)
+        bounds.update(arrays)
+        figures.plot_gaps(out_dir / "exact_gap.png", {NAMES[settings["algorithm"]]: final["exact"]["gaps"]})
+        draw_posteriors(out_dir / "posteriors.png", model, data, settings, NAMES[settings["algorithm"]])
     write_metrics(out_dir, settings, history, final)
-    np.savez(out_dir / "bounds.npz", **bounds)          # per-image L_k, keyed 'test/10', 'train/10', ...
+    np.savez(out_dir / "bounds.npz", **bounds)          # per-image L_k, keyed 'test/10', 'train/10', 'exact/log_px', ...
     write_report(out_dir, settings, history, final, figure_note)
 
 

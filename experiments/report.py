@@ -52,6 +52,9 @@ def write_report(out_dir, config, history, final, figure_note):
             lines += [f"**{CAPTIONS[name]}**", "", f"![{CAPTIONS[name]}]({name})", ""]
     if figure_note:
         lines += [figure_note, ""]
+    if "exact" in final:
+        from experiments.exact_evaluation import report_lines
+        lines += report_lines(final["exact"], k)
     columns = history_columns(config["algorithm"])
     lines += ["## History", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
     lines += ["| " + " | ".join(cell(record[c]) for c in columns) + " |" for record in history]

@@ -15,7 +15,7 @@ from experiments.settings import NAMES
 # every file a run writes into its folder; --force removes exactly these and nothing else
 RUN_FILES = ("checkpoint.npz", "checkpoint.npz.tmp", "metrics.json", "metrics.csv", "report.md", "bounds.npz",
              "lk.png", "losses.png", "reconstructions.png", "latent_scatter.png", "latent_manifold.png",
-             "originals.png")
+             "originals.png", "exact_gap.png", "posteriors.png")
 
 
 class RunFolder:

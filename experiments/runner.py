@@ -72,8 +72,9 @@ def reusable_history(folder, settings):
     return run if run[0]["settings"] == settings else None
 
 
-def train_and_write(folder, settings, data, resume_from, log=print):
-    """Trains (or resumes) the run, then writes its metrics, figures and report; returns (history, bounds)."""
+def train_and_write(folder, settings, data, resume_from, exact=True, log=print):
+    """Trains (or resumes) the run, then writes its metrics, figures and report (with exact and a 2-D latent, the
+    exact evaluation too); returns (history, bounds)."""
     from experiments.outputs import write_outputs
     from experiments.training import train
 
@@ -85,6 +86,19 @@ def train_and_write(folder, settings, data, resume_from, log=print):
     status.doing = f"writing the outputs into {folder.path}/"
     status.kept = (f"the finished run's checkpoint; python run.py {settings['algorithm']} --resume --out "
                    f"{folder.path} writes its outputs again")
-    write_outputs(folder.path, settings, model, data, history, bounds, time.perf_counter() - began)
+    write_outputs(folder.path, settings, model, data, history, bounds, time.perf_counter() - began, exact, log)
     log(f"wrote {folder.path}/: report.md, metrics.json, metrics.csv, bounds.npz and the figures")
     return history, bounds
+
+
+def exact_plan(folder, data_cache):
+    """(settings, data, (meta, arrays)) of the finished 2-D run in folder, for python run.py exact."""
+    if not folder.checkpoint.exists():
+        raise Fault(f"{folder.checkpoint}: no checkpoint; run.py exact evaluates a finished run's folder")
+    meta, _ = read_checkpoint(folder.checkpoint)
+    if not finished(meta):
+        raise Fault(f"{folder.path}: holds {describe_progress(meta)}; finish it with --resume first")
+    if meta["settings"]["latent_dim"] != 2:
+        raise Fault(f"{folder.path}: the exact log p(x) is computed for a 2-D latent only; this run's has "
+                    f"{meta['settings']['latent_dim']}")
+    return resume_plan(folder, meta["settings"]["algorithm"], {}, data_cache)

@@ -12,8 +12,9 @@ from experiments.cli import main
 from experiments.outputs import FIGURES
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["--train-size", "300", "--test-size", "120", "--eval-train-size", "100", "--k", "5",
-        "--hidden", "32", "16", "--epochs", "2", "--eval-every", "1"]
+SMALL = ["--train-size", "300", "--test-size", "120", "--eval-train-size", "100", "--k", "5", "--hidden", "32", "16",
+         "--eval-every", "1", "--no-exact"]
+TINY = [*SMALL, "--epochs", "2"]
 OWN = {"aevb": [], "wake-sleep": ["--sleep-samples", "20"], "compare": ["--sleep-samples", "20"]}
 PNG_SIZES = {"originals.png": (280, 280), "reconstructions.png": (280, 280), "latent_manifold.png": (560, 560)}
 
@@ -70,9 +71,8 @@ def test_compare_trains_what_is_missing_and_reuses_the_rest(tmp_path, capsys):
 @pytest.mark.parametrize("algorithm", ["aevb", "wake-sleep"])
 def test_resume_ends_with_the_uninterrupted_numbers(tmp_path, algorithm):
     assert run(algorithm, tmp_path / "straight") == 0
-    assert main([algorithm, *TINY[:-4], *OWN[algorithm], "--epochs", "1", "--eval-every", "1",
-                 "--out", str(tmp_path / "split")]) == 0
-    assert main([algorithm, "--resume", "--epochs", "2", "--out", str(tmp_path / "split")]) == 0
+    assert main([algorithm, *SMALL, *OWN[algorithm], "--epochs", "1", "--out", str(tmp_path / "split")]) == 0
+    assert main([algorithm, "--resume", "--epochs", "2", "--no-exact", "--out", str(tmp_path / "split")]) == 0
     assert history_without_time(tmp_path / "split") == history_without_time(tmp_path / "straight")
     with np.load(tmp_path / "split" / "bounds.npz") as split, np.load(tmp_path / "straight" / "bounds.npz") as straight:
         assert sorted(split.files) == sorted(straight.files) == ["test/1", "test/2", "train/1", "train/2"]
@@ -138,7 +138,7 @@ def test_ctrl_c_saves_mid_epoch_and_resume_ends_with_the_uninterrupted_numbers(t
     printed = capsys.readouterr().out
     assert f"at step 1 of epoch 2. To continue: python run.py {algorithm} --resume --out {tmp_path / 'split'}" in printed
     monkeypatch.setattr(trainer_class, "step", original_step)
-    assert main([algorithm, "--resume", "--out", str(tmp_path / "split")]) == 0
+    assert main([algorithm, "--resume", "--no-exact", "--out", str(tmp_path / "split")]) == 0
     assert "resumed from" in capsys.readouterr().out
     assert history_without_time(tmp_path / "split") == history_without_time(tmp_path / "straight")
 
@@ -167,3 +167,30 @@ def test_compare_verdict_reads_the_numbers():
 
     swapped = verdict({"aevb": history([-170, -168, -166]), "wake-sleep": history([-150, -150, -150])}, k=5)
     assert "**Better:** Wake-Sleep" in swapped and "**Faster:** Wake-Sleep." in swapped
+
+
+def test_a_2d_run_adds_the_exact_evaluation_and_run_exact_redoes_it(tmp_path):
+    """The final evaluation of a 2-D run adds log p(x) by quadrature, the gaps log p(x) - L_k and KL(q || p(z|x))
+    (each a mean with its standard error), their figures and their report section; run.py exact --out writes
+    the same numbers from the finished run's checkpoint."""
+    tiny = [flag for flag in TINY if flag != "--no-exact"]
+    assert main(["aevb", *tiny, "--test-size", "40", "--out", str(tmp_path)]) == 0
+    exact = json.loads((tmp_path / "metrics.json").read_text())["final"]["exact"]
+    assert exact["images"] == 40 and set(exact["gaps"]) == {"1", "10", "100", "1000"}
+    assert exact["kl_q_to_posterior"][0] > 0 and exact["accuracy"]["spacing_change_max"] <= 1e-3
+    assert exact["gaps"]["1"][0] > exact["gaps"]["100"][0] - 3 * exact["gaps"]["100"][1]
+    with np.load(tmp_path / "bounds.npz") as bounds:
+        assert bounds["exact/log_px"].mean() == pytest.approx(exact["log_px"][0])
+    for name in ("exact_gap.png", "posteriors.png"):
+        assert plt.imread(tmp_path / name).ndim == 3 and f"]({name})" in (tmp_path / "report.md").read_text()
+    assert main(["exact", "--out", str(tmp_path)]) == 0
+    again = json.loads((tmp_path / "metrics.json").read_text())["final"]["exact"]
+    assert again["log_px"] == exact["log_px"] and again["gaps"] == exact["gaps"]
+
+
+def test_run_exact_refuses_what_it_cannot_evaluate(tmp_path, capsys):
+    assert main(["aevb", *TINY, "--latent-dim", "3", "--out", str(tmp_path / "three")]) == 0
+    assert main(["exact", "--out", str(tmp_path / "three")]) == 2
+    assert "the exact log p(x) is computed for a 2-D latent only; this run's has 3" in capsys.readouterr().err
+    assert main(["exact", "--out", str(tmp_path / "none")]) == 2
+    assert "no checkpoint; run.py exact evaluates a finished run's folder" in capsys.readouterr().err

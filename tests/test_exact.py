@@ -1,0 +1,144 @@
+"""The exact log p(x) of a 2-D model (derivations/exact-likelihood.md): closed forms, scipy's adaptive
+quadrature, the bound L_k below it, the decomposition log p(x) = ELBO + KL(q || p(z | x)), and refinement."""
+import numpy as np
+import pytest
+from scipy import integrate
+
+from algorithms import AEVB, HelmholtzMachine, log_importance_weights
+from algorithms.exact import exact_log_marginal, fine_points
+from algorithms.posterior import posterior_on_lattice
+from nn import bernoulli_log_likelihood, gaussian_kl_from_standard_normal, log_mean_exp
+from nn.functional import softplus
+
+
+def test_a_decoder_that_ignores_z_gives_the_bernoulli_likelihood_exactly():
+    """With the last layer's weights 0 the logits are its bias b for every z, so p(x) = Bernoulli(x; sigmoid(b))
+    times the lattice sum of N(z; 0, I) h^2, which is 1 up to exp(-2 pi^2 / h^2) and the mass beyond 7."""
+    rng = np.random.default_rng(0)
+    model = HelmholtzMachine(rng, data_dim=6, latent_dim=2, hidden=(5,), dtype=np.float64)
+    last = model.generative.layers[-1]
+    last.params["W"][...] = 0
+    last.params["b"][...] = rng.normal(0, 3, 6)
+    x = rng.random((4, 6))
+    expected = x @ last.params["b"] - softplus(last.params["b"]).sum()
+    result = exact_log_marginal(model, x, tolerance=1e-12, scan_spacing=0.25, limit=8.0, dtype=np.float64)
+    np.testing.assert_allclose(result.log_px, expected, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("x", [0.0, 1.0, 0.3])
+def test_one_pixel_with_linear_logits_agrees_with_scipy(x):
+    """p(x) = int int Bernoulli(x; sigmoid(w . z + b)) N(z; 0, I) dz for one pixel, by scipy's adaptive dblquad."""
+    model = HelmholtzMachine(np.random.default_rng(1), data_dim=1, latent_dim=2, hidden=(), dtype=np.float64)
+    w, b = np.array([1.7, -0.8]), 0.4
+    model.generative.layers[0].params["W"][...] = w[:, None]
+    model.generative.layers[0].params["b"][...] = b
+
+    def integrand(z2, z1):
+        logit = w[0] * z1 + w[1] * z2 + b
+        return np.exp(x * logit - np.logaddexp(0, logit) - (z1 * z1 + z2 * z2) / 2) / (2 * np.pi)
+
+    reference, _ = integrate.dblquad(integrand, -9, 9, -9, 9, epsabs=1e-14, epsrel=1e-12)
+    result = exact_log_marginal(model, np.array([[x]]), tolerance=1e-12, scan_spacing=0.2, limit=9.0,
+                                inner_limit=8.0, dtype=np.float64)
+    assert result.log_px[0] == pytest.approx(np.log(reference), abs=1e-8)
+
+
+def test_fine_points_partition_the_cells_and_nest_the_even_sublattice():
+    cells = np.array([[0, 0], [0, 1], [3, -2]])
+    sets = fine_points(cells, scan_spacing=0.5, spacing=0.125, inner_limit=1.0)
+    points = np.concatenate(list(sets.values()))
+    assert len(points) == 3 * 16 and len(np.unique(points, axis=0)) == 3 * 16
+    owner = np.floor((points + 0.25) / 0.5).astype(int)                  # the cell [c - s/2, c + s/2)^2 holding it
+    assert sorted(map(tuple, np.unique(owner, axis=0))) == sorted(map(tuple, cells))
+    assert all(np.sum(np.all(owner == cell, axis=1)) == 16 for cell in cells)
+    even = np.concatenate([sets[(True, True)], sets[(True, False)]])
+    assert len(even) == 3 * 4 and np.allclose(even / 0.25, np.round(even / 0.25))     # spacing 2h, nested
+    assert np.abs(np.concatenate([sets[(True, True)], sets[(False, True)]])).max() <= 1.0
+
+
+# for this small model (q's sd 0.19 to 0.46): the spacing and range changes are below 1e-8 (measured)
+LATTICE = {"tolerance": 1e-9, "scan_spacing": 0.16, "dtype": np.float64}
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A small float64 model with a 2-D latent after 300 AEVB steps on 1000 MNIST digits, and 12 test digits."""
+    from experiments.mnist import load_dataset
+    data = load_dataset()
+    rng = np.random.default_rng(0)
+    model = HelmholtzMachine(rng, latent_dim=2, hidden=(64,), dtype=np.float64)
+    trainer = AEVB(model, lr=3e-3)
+    images = data.train_images[:1000].astype(np.float64)
+    for _ in range(300):
+        trainer.step(images[rng.integers(0, 1000, 100)], rng)
+    return model, data.test_images[:12].astype(np.float64)
+
+
+def test_the_bound_rises_toward_log_p_and_stays_below_it(trained):
+    model, x = trained
+    x = x[:6]
+    log_px = exact_log_marginal(model, x, **LATTICE).log_px
+    rng = np.random.default_rng(2)
+    replicates = 100
+    previous = None
+    for k in (1, 10, 100):
+        eps = rng.standard_normal((k, replicates * len(x), 2))
+        estimates = log_mean_exp(log_importance_weights(model, np.repeat(x, replicates, axis=0), eps), axis=0)
+        estimates = estimates.reshape(len(x), replicates)
+        mean, se = estimates.mean(axis=1), estimates.std(axis=1, ddof=1) / np.sqrt(replicates)
+        assert np.all(mean <= log_px + 4 * se + 1e-9), k
+        if previous is not None:
+            assert np.all(mean >= previous[0] - 4 * np.hypot(se, previous[1])), k
+        previous = mean, se
+    assert np.all(log_px - previous[0] < 0.5 * (log_px - estimates_at_k1(model, x, rng)))   # half the gap closed
+
+
+def estimates_at_k1(model, x, rng, replicates=2000):
+    """The ELBO of each image by Monte Carlo (L_1 averaged over many draws)."""
+    eps = rng.standard_normal((replicates, len(x), 2))
+    return log_importance_weights(model, x, eps).mean(axis=0)
+
+
+def test_log_p_is_the_elbo_plus_the_kl_to_the_true_posterior(trained):
+    """Three independent computations: log p(x) on the lattice; the ELBO by Gauss-Hermite quadrature under q
+    (E_q log p(x | z)) and the closed-form KL(q || N(0, I)); KL(q || p(z | x)) on the lattice from the
+    posterior's density there. (X5): log p(x) = ELBO + KL(q || p(z | x)) to quadrature accuracy."""
+    model, x = trained
+    exact = exact_log_marginal(model, x, **LATTICE)
+    mean, log_var = model.encode(x)
+    sd = np.exp(0.5 * log_var)
+    nodes, weights = np.polynomial.hermite_e.hermegauss(60)
+    t1, t2 = (a.ravel() for a in np.meshgrid(nodes, nodes, indexing="ij"))
+    node_weights = np.outer(weights, weights).ravel() / (2 * np.pi)
+    for n in range(len(x)):
+        z = mean[n] + sd[n] * np.stack([t1, t2], axis=1)
+        expected_log_likelihood = node_weights @ bernoulli_log_likelihood(x[n], model.decode(z))
+        elbo = expected_log_likelihood - gaussian_kl_from_standard_normal(mean[n], log_var[n])
+        kl = posterior_on_lattice(model, x[n], mean[n], log_var[n], exact.log_px[n], spacing=0.05).kl_q_to_posterior
+        assert elbo + kl == pytest.approx(exact.log_px[n], abs=1e-6)
+        assert kl > 0
+
+
+def test_refining_the_lattice_changes_log_p_by_less_than_the_reported_accuracy(trained):
+    model, x = trained
+    default = exact_log_marginal(model, x, tolerance=1e-3, scan_spacing=0.16, limit=6.0, inner_limit=5.0,
+                                 dtype=np.float64)
+    finer = exact_log_marginal(model, x, tolerance=1e-9, scan_spacing=0.16, limit=8.0, inner_limit=7.0,
+                               dtype=np.float64)
+    reported = np.abs(default.spacing_change) + np.abs(default.range_change)
+    assert np.all(np.abs(finer.log_px - default.log_px) <= reported + 1e-12)
+
+
+def test_float32_products_agree_with_float64(trained):
+    model, x = trained
+    model32 = HelmholtzMachine(np.random.default_rng(0), latent_dim=2, hidden=(64,))
+    model32.load_parameters(model.parameters())
+    low = exact_log_marginal(model32, x.astype(np.float32), scan_spacing=0.16).log_px
+    high = exact_log_marginal(model32, x.astype(np.float32), scan_spacing=0.16, dtype=np.float64).log_px
+    np.testing.assert_allclose(low, high, rtol=0, atol=2e-3)
+
+
+def test_other_latent_sizes_are_refused():
+    model = HelmholtzMachine(np.random.default_rng(0), data_dim=4, latent_dim=3, hidden=(3,))
+    with pytest.raises(ValueError, match="2-D latent only; this model's has 3"):
+        exact_log_marginal(model, np.zeros((1, 4)))
