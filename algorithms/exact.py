@@ -19,7 +19,7 @@ differences from the reported value are the changes that halving the spacing and
 """
 import copy
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
@@ -32,13 +32,15 @@ from nn.functional import softplus
 class ExactLogMarginal:
     """Per image (N,): log p(x); the lattice spacing h it was computed at; the change when the spacing is halved
     (2h -> h) and when the range is widened (r -> R), log p(x) being the refined value in both; and a bound on the
-    mass outside the fine lattice, log(1 + outside / inside), from the scan. points: lattice points evaluated."""
+    mass outside the fine lattice, log(1 + outside / inside), from the scan. points: fine lattice points evaluated;
+    rounds: per round, its spacing, images and fine points (what bench/exact.py replays)."""
     log_px: np.ndarray
     spacing: np.ndarray
     spacing_change: np.ndarray
     range_change: np.ndarray
     outside: np.ndarray
-    points: int
+    points: int = 0
+    rounds: list = field(default_factory=list)
 
 
 def generative_in(model, dtype):
@@ -50,8 +52,8 @@ def generative_in(model, dtype):
 
 
 def lattice_terms(net, z, dtype):
-    """For points z (G, 2): the logits f(z)^T (D, G) and the constant -sum_d softplus(f_d(z)) + log N(z; 0, I) (G,),
-    in dtype: the two pieces of Eq. (X2) that do not depend on the image."""
+    """For points z (G, 2): the logits f(z)^T (D, G) and the constant c = -sum_d softplus(f_d(z)) + log N(z; 0, I)
+    (G,), in dtype: the two pieces of Eq. (X2) that do not depend on the image."""
     logits = net(z.astype(dtype))
     constant = gaussian_log_density(z, 0.0, np.zeros_like(z)) - softplus(logits).sum(axis=1, dtype=np.float64)
     return logits.T, constant.astype(dtype)
@@ -112,7 +114,8 @@ def square_lattice(spacing, limit):
 
 def hot_cells(scan, x, scan_spacing, hot_nats, image_chunk):
     """Indices (M, 2) of the scan cells where some image's integrand is within hot_nats of its largest value on
-    the scan, dilated by one cell; and per image the log of the scan's mass elsewhere (its 'cold' points).
+    the scan, dilated by one cell; and per image the log of the scan's mass elsewhere (its 'cold' points), by the
+    rule of Eq. (X3) at the scan's spacing.
     scan: (integer indices (G, 2) of the scan's points, their chunked_terms)."""
     index, terms = scan
     peak = np.full(x.shape[0], -np.inf)
@@ -133,7 +136,8 @@ def hot_cells(scan, x, scan_spacing, hot_nats, image_chunk):
 
 def fine_points(cells, scan_spacing, spacing, inner_limit):
     """The fine lattice spacing * Z^2 inside the given scan cells ([c - s/2, c + s/2)^2 about each centre c), as four
-    point sets keyed (even, inner): even when both fine indices are even (the sublattice of spacing 2h)."""
+    point sets keyed (even, inner): even when both fine indices are even (the sublattice of spacing 2h), inner
+    inside [-inner_limit, inner_limit]^2: the sets of Eq. (X5)."""
     per_cell = int(round(scan_spacing / spacing))
     if per_cell % 2 or abs(per_cell * spacing - scan_spacing) > 1e-9 * scan_spacing:
         raise ValueError(f"the scan spacing {scan_spacing} must be an even multiple of the spacing {spacing}")
@@ -147,8 +151,8 @@ def fine_points(cells, scan_spacing, spacing, inner_limit):
 
 
 def lattice_sums(net, x, cells, scan_spacing, spacing, inner_limit, dtype, point_chunk, image_chunk):
-    """On the fine lattice of the given cells, per image: log p(x) at the spacing, at twice it (the even
-    sublattice), and on the inner square alone (Eqs. (X3), (X5)); and the number of points."""
+    """On the fine lattice of the given cells, per image: log p(x) by Eq. (X3) at the spacing, at twice it (the even
+    sublattice), and on the inner square alone (the sets of Eq. (X5)); and the number of points."""
     sets = fine_points(cells, scan_spacing, spacing, inner_limit)
     sums = {key: StreamingLogSumExp(x.shape[0]) for key in sets}
     for key, z in sets.items():
@@ -162,7 +166,8 @@ def lattice_sums(net, x, cells, scan_spacing, spacing, inner_limit, dtype, point
 
 def exact_log_marginal(model, x, tolerance=1e-3, scan_spacing=0.08, limit=8.0, inner_limit=7.0, hot_nats=40.0,
                        halvings=6, dtype=np.float32, point_chunk=2048, image_chunk=4096):
-    """log p(x) of every row of x for a model with J = 2, by the two-level lattice rule (Eqs. (X1)-(X5)).
+    """log p(x) of Eq. (X1) for every row of x, a model with J = 2: the lattice rule of Eq. (X3) in two levels,
+    with the error of Eq. (X5) measured per image.
 
     The fine spacing starts at half the scan's and is halved, for the images whose answer still changed by more
     than tolerance nats when it was last halved, at most `halvings` times; each round scans again for those images
@@ -175,7 +180,7 @@ def exact_log_marginal(model, x, tolerance=1e-3, scan_spacing=0.08, limit=8.0, i
     index = square_lattice(scan_spacing, limit)
     # the scan's terms are kept (a fixed size, whatever N): every round scans again for its images
     scan = index, list(chunked_terms(net, scan_spacing * index.astype(np.float64), dtype, point_chunk))
-    result = ExactLogMarginal(*(np.full(x.shape[0], np.nan) for _ in range(5)), points=0)
+    result = ExactLogMarginal(*(np.full(x.shape[0], np.nan) for _ in range(5)))
     todo, spacing = np.arange(x.shape[0]), scan_spacing / 2
     for _ in range(halvings):
         images = x[todo]
@@ -186,6 +191,7 @@ def exact_log_marginal(model, x, tolerance=1e-3, scan_spacing=0.08, limit=8.0, i
         result.spacing_change[todo], result.range_change[todo] = log_px - coarse, log_px - narrow
         result.outside[todo] = np.logaddexp(0, cold - log_px)
         result.points += points
+        result.rounds.append({"spacing": spacing, "images": len(todo), "points": points})
         todo = todo[np.abs(log_px - coarse) > tolerance]
         if todo.size == 0:
             break

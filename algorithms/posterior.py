@@ -56,7 +56,7 @@ class KLToPosterior:
 
 def posterior_on_lattice(model, x, q_mean, q_log_var, log_px, spacing=0.01, reach=8.0):
     """KL(q || p(z | x)) = sum_g h^2 q(z_g) [log q(z_g) - log p(x, z_g) + log p(x)] on the lattice h Z^2 within
-    q's mean +- reach sd (Eq. (X6)), h at most a quarter of q's smallest sd so that q is resolved.
+    q's mean +- reach sd (Eq. (X7)), h at most a quarter of q's smallest sd so that q is resolved.
 
     x: (D,); q_mean, q_log_var: (2,); log_px: the exact log p(x) of x."""
     net = generative_in(model, np.float64)
@@ -74,7 +74,7 @@ def posterior_on_lattice(model, x, q_mean, q_log_var, log_px, spacing=0.01, reac
 
 def posterior_windows(model, x, q_mean, q_log_var, size=100):
     """For heat maps of several images: for each, a square window that holds the posterior (mean +- 5 sd) and q's
-    2.5-sd ellipse, a size x size grid over it, and p(z | x) there normalized to a density on the grid.
+    2.5-sd ellipse, a size x size grid over it, and p(z | x) there (Eq. (X2)) normalized to a density on the grid.
     Yields (extent, density (size, size)) per image, extent = (z1_min, z1_max, z2_min, z2_max), row 0 at z2_max."""
     moments = posterior_moments(model, x)
     net = generative_in(model, np.float64)

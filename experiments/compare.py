@@ -11,6 +11,7 @@ from experiments import figures
 from experiments.checkpoint import saved_bounds
 from experiments.run_folder import RunFolder, finished
 from experiments.errors import Fault, Stopped, status
+from experiments.report import estimate
 from experiments.runner import plan, resume_plan, reusable_history, saved_run, train_and_write
 from experiments.settings import NAMES, make_effective, new_settings
 from experiments.training import mean_and_standard_error
@@ -113,8 +114,8 @@ def write_comparison(out_dir, results, log):
               "|" + " --- |" * (1 + 2 * len(names))]
     for records in zip(*histories.values()):
         if records[0]["test_lk"] is not None:
-            cells = [f"{r['test_lk']:.2f} ± {r['test_lk_se']:.2f}" for r in records]
-            cells += [f"{r['train_lk']:.2f} ± {r['train_lk_se']:.2f}" for r in records]
+            cells = [estimate(r["test_lk"], r["test_lk_se"]) for r in records]
+            cells += [estimate(r["train_lk"], r["train_lk_se"]) for r in records]
             lines.append(f"| {records[0]['epoch']} | " + " | ".join(cells) + " |")
     lines += ["", "Each algorithm's own report: "
               + ", ".join(f"[{NAMES[n]}](../{n}/report.md)" for n in names) + "."]

@@ -26,8 +26,8 @@ def cell(value):
 
 
 def estimate(mean, standard_error):
-    """'-138.96 ± 0.49': a mean over images with its standard error."""
-    return f"{mean:.2f} ± {standard_error:.2f}"
+    """'-138.96 ± 0.49': a mean over images with its standard error (a run made before they were kept has none)."""
+    return f"{mean:.2f}" if standard_error is None else f"{mean:.2f} ± {standard_error:.2f}"
 
 
 def write_report(out_dir, config, history, final, figure_note):
