@@ -125,6 +125,8 @@ def make_parser():
     compare.add_argument("algorithms", nargs="*", type=algorithm_name, metavar="ALGORITHM",
                          help=f"two or more of {', '.join(ALGORITHMS)} (default: all of them)")
     add_run_flags(compare, ALGORITHMS, "compare")
+    compare.add_argument("--seeds", type=whole_number(0), nargs="+",
+                         help="compare once per seed, into OUT/seed-S/, and summarize across the seeds in OUT/compare/")
     return parser
 
 
@@ -151,13 +153,18 @@ def run_command(args):
         return
     explicit, cache, out = explicit_settings(args), DataCache(), output_folder(args)
     if args.command == "compare":
-        from experiments.compare import compare
+        from experiments.compare import compare, compare_seeds
         algorithms = list(dict.fromkeys(args.algorithms)) or list(ALGORITHMS)
         if len(algorithms) < 2:
             raise Fault("compare takes at least two algorithms")
         options = {"explicit": explicit, "quick": args.quick, "resume": args.resume, "force": args.force,
                    "exact": args.exact}
-        compare(out, algorithms, options, cache)
+        if args.seeds is None:
+            compare(out, algorithms, options, cache)
+        elif "seed" in explicit:
+            raise Fault("--seed and --seeds: give one of them")
+        else:
+            compare_seeds(out, algorithms, list(dict.fromkeys(args.seeds)), options, cache)
         return
     with RunFolder(out) as folder:
         settings, data, resume_from = plan(folder, args.command, explicit, args.quick, args.resume, args.force, cache)

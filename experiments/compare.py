@@ -3,6 +3,7 @@
 Each algorithm's run lives in its own folder under --out and is reused when it has finished with the same
 settings, resumed with --resume, trained when missing, and never overwritten without --force.
 """
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,49 +14,97 @@ from experiments.run_folder import RunFolder, finished
 from experiments.errors import Fault, Stopped, status
 from experiments.report import estimate
 from experiments.runner import plan, resume_plan, reusable_history, saved_run, train_and_write
-from experiments.settings import NAMES, make_effective, new_settings
+from experiments.settings import LEARNING_RATES, NAMES, make_effective, new_settings
 from experiments.training import mean_and_standard_error
 
 
-def first_epoch_reaching(history, target):
-    """The first evaluated epoch whose test bound is at least target, or None."""
-    return next((h["epoch"] for h in history if h["test_lk"] is not None and h["test_lk"] >= target), None)
+CONVERGED_WITHIN = 1.0     # nats: "converged" = within this of the run's own final test bound, from then on
 
 
-def trajectory(name, history, k):
-    """One sentence on where an algorithm's test bound peaked and where it ended."""
-    evaluated = [h for h in history if h["test_lk"] is not None]
-    best = max(evaluated, key=lambda h: h["test_lk"])
-    last = evaluated[-1]
-    if best is last:
-        gain = last["test_lk"] - evaluated[-2]["test_lk"] if len(evaluated) > 1 else 0.0
-        return (f"{NAMES[name]}'s test L_{k} was highest at the end, epoch {last['epoch']} "
-                f"({last['test_lk']:.2f}, {gain:+.2f} over the previous evaluation).")
-    return (f"{NAMES[name]}'s test L_{k} peaked at epoch {best['epoch']} ({best['test_lk']:.2f}) and ended "
-            f"{best['test_lk'] - last['test_lk']:.2f} nats lower at epoch {last['epoch']}.")
+def evaluated(history):
+    return [h for h in history if h["test_lk"] is not None]
 
 
-def verdict(histories, k):
-    """Markdown that answers which converged faster and which is better, from the test bounds."""
-    finals = {name: history[-1]["test_lk"] for name, history in histories.items()}
-    better, worse = sorted(finals, key=finals.get, reverse=True)
-    target = finals[worse]
-    reached = {name: first_epoch_reaching(history, target) for name, history in histories.items()}
-    lines = [f"**Better:** {NAMES[better]}, with test L_{k} = {finals[better]:.2f} against {finals[worse]:.2f} "
-             f"for {NAMES[worse]} ({finals[better] - finals[worse]:.2f} nats per image)."]
-    if reached[better] < reached[worse]:
-        lines.append(f"**Faster:** {NAMES[better]}. It was above {NAMES[worse]}'s final test L_{k} ({target:.2f}) "
-                     f"by epoch {reached[better]}; {NAMES[worse]} first got there at epoch {reached[worse]}.")
-    else:
-        lines.append(f"**Faster:** neither by this measure: both first reached {NAMES[worse]}'s final test "
-                     f"L_{k} ({target:.2f}) at epoch {reached[better]}.")
-    lines.append(" ".join(trajectory(name, history, k) for name, history in histories.items()))
-    return "\n\n".join(lines)
+def converged_epoch(history):
+    """The first evaluated epoch from which every test bound stays within CONVERGED_WITHIN nats of the final one."""
+    records = evaluated(history)
+    final = records[-1]["test_lk"]
+    epoch = records[-1]["epoch"]
+    for record in reversed(records):
+        if abs(record["test_lk"] - final) > CONVERGED_WITHIN:
+            break
+        epoch = record["epoch"]
+    return epoch
 
 
 def paired_difference(first, second):
     """Mean and standard error of first - second over the same images (paired)."""
     return mean_and_standard_error(np.asarray(first, np.float64) - np.asarray(second, np.float64))
+
+
+def difference_text(name, first, second, bounds):
+    """'1.79 ± 0.05' from the per-image bounds of two evaluations (first, second: records), or '1.79' without them."""
+    keys = (f"test/{first['epoch']}", f"test/{second['epoch']}")
+    difference = first["test_lk"] - second["test_lk"]
+    if bounds is None or name not in bounds or not all(key in bounds[name] for key in keys):
+        return f"{difference:.2f}"
+    mean, se = paired_difference(bounds[name][keys[0]], bounds[name][keys[1]])
+    return f"{mean:.2f} ± {se:.2f}"
+
+
+def trajectory(name, history, k, bounds=None):
+    """One sentence on where an algorithm's test bound peaked and where it ended (± paired standard errors)."""
+    records = evaluated(history)
+    best = max(records, key=lambda h: h["test_lk"])
+    last = records[-1]
+    if best is last:
+        if len(records) == 1:
+            return f"{NAMES[name]}'s test L_{k} was {last['test_lk']:.2f} at epoch {last['epoch']}."
+        return (f"{NAMES[name]}'s test L_{k} was highest at the end, epoch {last['epoch']} ({last['test_lk']:.2f}, "
+                f"{difference_text(name, last, records[-2], bounds)} nats above the previous evaluation).")
+    return (f"{NAMES[name]}'s test L_{k} peaked at epoch {best['epoch']} ({best['test_lk']:.2f}) and ended "
+            f"{difference_text(name, best, last, bounds)} nats lower at epoch {last['epoch']}.")
+
+
+def verdict(histories, k, bounds=None):
+    """Markdown that answers which is better and which converged faster, from the test bounds.
+
+    Better: the higher final test L_k, the difference with its paired standard error when the per-image bounds are
+    given (bounds: {name: {'test/100': (N,) array, ...}}). Faster: each algorithm's convergence epoch (the first
+    evaluation from which its test bound stays within 1 nat of its own final value), and whether the better one was
+    ahead at every evaluation both made."""
+    finals = {name: evaluated(history)[-1] for name, history in histories.items()}
+    ranked = sorted(finals, key=lambda name: finals[name]["test_lk"], reverse=True)
+    best = ranked[0]
+    lines = []
+    for other in ranked[1:]:
+        difference = difference_text(best, finals[best], finals[other], None)
+        if bounds is not None and best in bounds and other in bounds:
+            first, second = (bounds[n].get(f"test/{finals[n]['epoch']}") for n in (best, other))
+            if first is not None and second is not None and len(first) == len(second):
+                mean, se = paired_difference(first, second)
+                difference = f"{mean:.2f} ± {se:.2f} (paired standard error over the test images)"
+        lines.append(f"**Better:** {NAMES[best]}, with test L_{k} = {finals[best]['test_lk']:.2f} against "
+                     f"{finals[other]['test_lk']:.2f} for {NAMES[other]}: {difference} nats per image.")
+    converged = {name: converged_epoch(history) for name, history in histories.items()}
+    fastest = min(converged, key=converged.get)
+    ties = [name for name in converged if converged[name] == converged[fastest]]
+    said = ", ".join(f"{NAMES[name]} at epoch {epoch}" for name, epoch in converged.items())
+    lines.append(f"**Faster:** {' and '.join(NAMES[n] for n in ties)}, by convergence (the first evaluation from "
+                 f"which the test L_{k} stays within {CONVERGED_WITHIN:g} nat of the run's own final value): {said}.")
+    for other in ranked[1:]:
+        ours = {h["epoch"]: h["test_lk"] for h in evaluated(histories[best])}
+        theirs = {h["epoch"]: h["test_lk"] for h in evaluated(histories[other])}
+        common = sorted(set(ours) & set(theirs))
+        ahead = [epoch for epoch in common if ours[epoch] > theirs[epoch]]
+        if common and len(ahead) == len(common):
+            lines.append(f"At equal epochs {NAMES[best]} is ahead of {NAMES[other]} at every evaluation both made "
+                         f"(epochs {common[0]} to {common[-1]}).")
+        elif common:
+            lines.append(f"At equal epochs {NAMES[best]} is ahead of {NAMES[other]} at {len(ahead)} of the "
+                         f"{len(common)} evaluations both made.")
+    lines.append(" ".join(trajectory(name, history, k, bounds) for name, history in histories.items()))
+    return "\n\n".join(lines)
 
 
 def settle(folder, algorithm, options, data_cache, log):
@@ -80,7 +129,8 @@ def settle(folder, algorithm, options, data_cache, log):
 
 
 def compare(root, algorithms, options, data_cache, log=print):
-    """Settles every algorithm's run under root, then writes root/compare/report.md and lk.png."""
+    """Settles every algorithm's run under root, then writes root/compare/report.md and its figures; returns
+    {algorithm: (settings, history, bounds)}."""
     root = Path(root)
     folders = [RunFolder(root / name) for name in (*algorithms, "compare")]
     try:
@@ -91,24 +141,49 @@ def compare(root, algorithms, options, data_cache, log=print):
                        for name, folder in zip(algorithms, folders)}
         except Stopped as stopped:
             raise Stopped(f"{stopped} (or, for the whole comparison: python run.py compare {' '.join(algorithms)} "
-                          f"--resume --out {root})") from None
+                          f"--resume --out {options.get('root', root)})") from None
         if len({settings["k"] for settings, _, _ in results.values()}) > 1:
             raise Fault(f"{root}: the runs were evaluated with different k; compare needs one k for all")
         status.doing, status.kept = "writing the comparison", "every algorithm's finished run"
-        write_comparison(folders[-1].path, results, log)
+        write_comparison(root, results, log)
+        return results
     finally:
         for folder in folders:
             folder.release()
 
 
-def write_comparison(out_dir, results, log):
-    """results: {algorithm: (settings, history, bounds)}, every run evaluated with the same k."""
+def exact_results(run_dir):
+    """(the exact summary from metrics.json, per-image log p(x) from bounds.npz) of a run, or (None, None)."""
+    try:
+        summary = json.loads((run_dir / "metrics.json").read_text())["final"].get("exact")
+        with np.load(run_dir / "bounds.npz") as bounds:
+            log_px = bounds["exact/log_px"] if "exact/log_px" in bounds.files else None
+    except (OSError, ValueError, KeyError):
+        return None, None
+    return summary, log_px
+
+
+def tuning_note(results):
+    """One sentence on the learning rates, which differ between the algorithms and phases."""
+    rates = [f"{NAMES[name]} {', '.join(f'{key.replace(chr(95), chr(32))} {settings[key]:g}' for key in LEARNING_RATES[name])}"
+             for name, (settings, _, _) in results.items()]
+    return ("The tuning is unequal, as in the write-up: " + "; ".join(rates) + ". The sleep phase learns 100 times "
+            "slower than the wake phase; the comparison is of the algorithms as the write-up tunes them, not at "
+            "their best.") if "wake-sleep" in results else "Learning rates: " + "; ".join(rates) + "."
+
+
+def write_comparison(root, results, log):
+    """root/compare/report.md and lk.png (and exact_gap.png when every run has the exact evaluation).
+    results: {algorithm: (settings, history, bounds)}, every run evaluated with the same k."""
+    out_dir = root / "compare"
     histories = {name: history for name, (_, history, _) in results.items()}
     k = next(iter(results.values()))[0]["k"]
     figures.plot_lk(out_dir / "lk.png", {NAMES[name]: history for name, history in histories.items()}, k)
     names = list(histories)
-    lines = [f"# {' and '.join(NAMES[name] for name in names)} side by side", "", verdict(histories, k), "",
-             f"![L_{k} of every algorithm against epoch](lk.png)", ""]
+    bounds = {name: run_bounds for name, (_, _, run_bounds) in results.items()}
+    lines = [f"# {' and '.join(NAMES[name] for name in names)} side by side", "", verdict(histories, k, bounds), "",
+             tuning_note(results), "", f"![L_{k} of every algorithm against epoch](lk.png)", "",
+             "± is the standard error over images.", ""]
     lines += ["| epoch | " + " | ".join(f"{NAMES[n]} test L_{k}" for n in names) + " | "
               + " | ".join(f"{NAMES[n]} train L_{k}" for n in names) + " |",
               "|" + " --- |" * (1 + 2 * len(names))]
@@ -117,7 +192,79 @@ def write_comparison(out_dir, results, log):
             cells = [estimate(r["test_lk"], r["test_lk_se"]) for r in records]
             cells += [estimate(r["train_lk"], r["train_lk_se"]) for r in records]
             lines.append(f"| {records[0]['epoch']} | " + " | ".join(cells) + " |")
+    exact = {name: exact_results(root / name) for name in names}
+    if all(summary is not None for summary, _ in exact.values()):
+        lines += exact_comparison(out_dir, exact)
     lines += ["", "Each algorithm's own report: "
               + ", ".join(f"[{NAMES[n]}](../{n}/report.md)" for n in names) + "."]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")
-    log(f"wrote {out_dir}/report.md and lk.png")
+    log(f"wrote {out_dir}/report.md and its figures")
+
+
+def exact_comparison(out_dir, exact):
+    """Markdown (and exact_gap.png) for the exact log p(x) of every run: {name: (summary, per-image log p(x))}."""
+    figures.plot_gaps(out_dir / "exact_gap.png", {NAMES[name]: summary["gaps"] for name, (summary, _) in exact.items()})
+    names = list(exact)
+    ks = list(next(iter(exact.values()))[0]["gaps"])
+    lines = ["", "## Exact log-likelihood", "", "| | " + " | ".join(NAMES[n] for n in names) + " |",
+             "|" + " --- |" * (1 + len(names))]
+    rows = [("test log p(x)", lambda s: s["log_px"]), ("KL(q \\|\\| p(z\\|x))", lambda s: s["kl_q_to_posterior"])]
+    rows += [(f"log p(x) − L_{k}", lambda s, k=k: s["gaps"][k]) for k in ks]
+    for label, pick in rows:
+        lines.append(f"| {label} | " + " | ".join(estimate(*pick(exact[n][0])) for n in names) + " |")
+    if len(names) == 2 and all(log_px is not None for _, log_px in exact.values()):
+        (first, (_, a)), (second, (_, b)) = exact.items()
+        if len(a) == len(b):
+            mean, se = paired_difference(a, b)
+            lines += ["", f"{NAMES[first]} − {NAMES[second]}, exact test log p(x): {mean:.2f} ± {se:.2f} nats per "
+                      "image (paired over the test images)."]
+    lines += ["", "![log p(x) - L_k against k](exact_gap.png)"]
+    return lines
+
+
+def compare_seeds(root, algorithms, seeds, options, data_cache, log=print):
+    """compare for each seed into root/seed-S/, then root/compare/report.md: every algorithm's final test L_k and
+    exact log p(x) per seed, and their mean ± standard deviation across seeds."""
+    root = Path(root)
+    per_seed = {}
+    for seed in seeds:
+        log(f"seed {seed}: comparing into {root / f'seed-{seed}'}/")
+        explicit = {**options["explicit"], "seed": seed}
+        per_seed[seed] = compare(root / f"seed-{seed}", algorithms, {**options, "explicit": explicit, "root": root},
+                                 data_cache, log)
+    with RunFolder(root / "compare") as folder:
+        write_seed_summary(folder.path, root, per_seed, log)
+
+
+def across_seeds(values):
+    """'-138.96 ± 0.21 (sd over 3 seeds)' for a list of per-seed values."""
+    values = np.asarray(values, np.float64)
+    spread = values.std(ddof=1) if values.size > 1 else 0.0
+    return f"{values.mean():.2f} ± {spread:.2f}"
+
+
+def write_seed_summary(out_dir, root, per_seed, log):
+    seeds = list(per_seed)
+    names = list(next(iter(per_seed.values())))
+    k = next(iter(next(iter(per_seed.values())).values()))[0]["k"]
+    lines = [f"# {' and '.join(NAMES[n] for n in names)} over seeds {', '.join(map(str, seeds))}", "",
+             f"Each seed's own comparison: " + ", ".join(f"[seed {s}](../seed-{s}/compare/report.md)" for s in seeds)
+             + ".", "", f"Final test L_{k} per seed (± standard error over images), and mean ± standard deviation "
+             "across seeds:", "", "| algorithm | " + " | ".join(f"seed {s}" for s in seeds) + " | across seeds |",
+             "|" + " --- |" * (2 + len(seeds))]
+    for name in names:
+        finals = [evaluated(per_seed[s][name][1])[-1] for s in seeds]
+        cells = [estimate(f["test_lk"], f["test_lk_se"]) for f in finals]
+        lines.append(f"| {NAMES[name]} | " + " | ".join(cells) + f" | {across_seeds([f['test_lk'] for f in finals])} |")
+    exact = {name: [exact_results(root / f"seed-{s}" / name)[0] for s in seeds] for name in names}
+    if all(summary is not None for summaries in exact.values() for summary in summaries):
+        lines += ["", "Exact test log p(x) and the gap log p(x) − L_100 per seed, and across seeds:", "",
+                  "| algorithm | quantity | " + " | ".join(f"seed {s}" for s in seeds) + " | across seeds |",
+                  "|" + " --- |" * (3 + len(seeds))]
+        for name in names:
+            for label, key in (("log p(x)", lambda e: e["log_px"]), ("log p(x) − L_100", lambda e: e["gaps"]["100"])):
+                values = [key(e) for e in exact[name]]
+                lines.append(f"| {NAMES[name]} | {label} | " + " | ".join(estimate(*v) for v in values)
+                             + f" | {across_seeds([v[0] for v in values])} |")
+    (out_dir / "report.md").write_text("\n".join(lines) + "\n")
+    log(f"wrote {out_dir}/report.md")

@@ -6,26 +6,42 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 import numpy as np  # noqa: E402
 
 
-def tile(images, image_shape, rows, cols):
-    """(rows * cols, H * W) images -> one (rows * H, cols * W) array, row-major."""
+def tile(images, image_shape, rows, cols, gap=1, background=0.5):
+    """(rows * cols, H * W) images -> one array of rows x cols tiles, row-major, gap pixels of background between
+    neighbours (so that two digits never touch)."""
     height, width = image_shape
-    grid = images.reshape(rows, cols, height, width).transpose(0, 2, 1, 3)
-    return grid.reshape(rows * height, cols * width)
+    canvas = np.full((rows * (height + gap) - gap, cols * (width + gap) - gap), background, dtype=np.float64)
+    for n, image in enumerate(images[:rows * cols]):
+        row, col = divmod(n, cols)
+        top, left = row * (height + gap), col * (width + gap)
+        canvas[top:top + height, left:left + width] = image.reshape(height, width)
+    return canvas
 
 
-def save_tiles(path, images, image_shape, rows=10, cols=10):
-    """Grey-level tiles at one pixel per image pixel (10 x 10 MNIST digits: 280 x 280)."""
-    plt.imsave(path, tile(images, image_shape, rows, cols), cmap="gray", vmin=0, vmax=1)
+def save_reconstructions(path, originals, reconstructions, image_shape, title, rows=10, cols=10):
+    """Originals (left) and their reconstructions (right), rows x cols tiles each, titled."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5.4))
+    for ax, images, name in zip(axes, (originals, reconstructions), ("test images", "reconstructions")):
+        ax.imshow(tile(images, image_shape, rows, cols), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(name)
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def plot_lk(path, histories, k):
-    """L_k on test (solid) and train (dashed) against epoch; histories: {label: history}."""
+    """L_k on test (solid) and train (dashed) against epoch, with standard-error bars; histories: {label: history}."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    for (label, history), color in zip(histories.items(), ("C0", "C1")):
+    for (label, history), color in zip(histories.items(), ("C0", "C1", "C2", "C3")):
         for key, style, split in (("test_lk", "-", "test"), ("train_lk", "--", "train")):
-            points = [(h["epoch"], h[key]) for h in history if h[key] is not None]
+            points = [(h["epoch"], h[key], h.get(f"{key}_se") or 0.0) for h in history if h[key] is not None]
             if points:
-                ax.plot(*zip(*points), style, marker="o", color=color, label=f"{label} {split}")
+                epochs, values, errors = zip(*points)
+                ax.errorbar(epochs, values, yerr=errors, fmt=style, marker="o", color=color, capsize=2,
+                            label=f"{label} {split}")
+    ax.set_title(f"$\\mathcal{{L}}_{{{k}}}$ against epoch (bars: standard error over images)")
     ax.set_xlabel("epoch")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel(f"$\\mathcal{{L}}_{{{k}}}$ (nats per image)")
@@ -39,8 +55,8 @@ def plot_lk(path, histories, k):
 def plot_losses(path, history, names):
     """One panel per training loss (AEVB: -ELBO; Wake-Sleep: wake and sleep) against epoch."""
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)
-    titles = {"loss": "AEVB: mean negative ELBO", "wake_loss": "wake phase: -log p(x | z)",
-              "sleep_loss": "sleep phase: -log q(z | x)"}
+    titles = {"loss": "AEVB: mean negative ELBO", "wake_loss": "Wake-Sleep, wake phase: -log p(x | z)",
+              "sleep_loss": "Wake-Sleep, sleep phase: -log q(z | x)"}
     epochs = [h["epoch"] for h in history]
     for ax, name in zip(axes[0], names):
         ax.plot(epochs, [h[name] for h in history], marker=".")
@@ -85,16 +101,28 @@ def plot_latent_scatter(path, means, labels):
     plt.close(fig)
 
 
-def latent_grid(size, limit):
-    """size x size points of a regular grid over [-limit, limit]^2, row-major, top row at z_2 = +limit."""
-    values = np.linspace(-limit, limit, size)
+def latent_grid(size, limits):
+    """size x size points of a regular grid over the square limits = (low, high) on both axes, row-major, the top
+    row at z_2 = high and the first column at z_1 = low (so that the tiled images sit where the axes say)."""
+    values = np.linspace(*limits, size)
     z1, z2 = np.meshgrid(values, values[::-1])
     return np.stack([z1.ravel(), z2.ravel()], axis=1)
 
 
-def save_manifold(path, images, image_shape, size):
-    """Decoded grid images tiled at their latent positions (see latent_grid)."""
-    save_tiles(path, images, image_shape, size, size)
+def save_manifold(path, images, image_shape, size, limits, title):
+    """Decoded grid images (see latent_grid) tiled at their latent positions, with z_1 to the right and z_2 up in
+    z units: each tile is centred on the point it was decoded from."""
+    step = (limits[1] - limits[0]) / (size - 1)
+    extent = (limits[0] - step / 2, limits[1] + step / 2, limits[0] - step / 2, limits[1] + step / 2)
+    fig, ax = plt.subplots(figsize=(7.5, 7.5))
+    ax.imshow(tile(images, image_shape, size, size, gap=0), cmap="gray", vmin=0, vmax=1, extent=extent,
+              interpolation="nearest")
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def plot_gaps(path, gaps):

@@ -10,8 +10,8 @@ from experiments.settings import NAMES
 from experiments.training import history_columns, loss_names, select_data
 from nn.functional import sigmoid
 
-N_TILES, N_SCATTER, MANIFOLD_SIZE, MANIFOLD_LIMIT = 100, 5000, 20, 3.0
-FIGURES = ("lk.png", "losses.png", "originals.png", "reconstructions.png", "latent_scatter.png", "latent_manifold.png")
+N_TILES, N_SCATTER, MANIFOLD_SIZE, PRIOR_REACH = 100, 5000, 20, 3.0
+FIGURES = ("lk.png", "losses.png", "reconstructions.png", "latent_scatter.png", "latent_manifold.png")
 
 
 def final_numbers(history, total_seconds):
@@ -68,14 +68,15 @@ def write_figures(out_dir, config, model, data, history):
     _, test, test_labels, _ = select_data(data, config)
     shape = data.image_shape
     picker = np.random.default_rng([config["seed"], 2])
-    figures.plot_lk(out_dir / "lk.png", {config["algorithm"]: history}, config["k"])
+    name = NAMES[config["algorithm"]]
+    figures.plot_lk(out_dir / "lk.png", {name: history}, config["k"])
     figures.plot_losses(out_dir / "losses.png", history, loss_names(config["algorithm"]))
 
     shown = test[np.sort(picker.choice(test.shape[0], min(N_TILES, test.shape[0]), replace=False))]
     shown = np.resize(shown, (N_TILES, shown.shape[1]))  # a test set of fewer than 100 images repeats
     mean, _ = model.encode(shown)
-    figures.save_tiles(out_dir / "originals.png", shown, shape)
-    figures.save_tiles(out_dir / "reconstructions.png", sigmoid(model.decode(mean)), shape)
+    figures.save_reconstructions(out_dir / "reconstructions.png", shown, sigmoid(model.decode(mean)), shape,
+                                 f"{name}: 100 test images and their reconstructions sigm(f(mu(x)))")
 
     scatter_rows = np.sort(picker.choice(test.shape[0], min(N_SCATTER, test.shape[0]), replace=False))
     means, _ = model.encode(test[scatter_rows])
@@ -84,6 +85,19 @@ def write_figures(out_dir, config, model, data, history):
         shown = "a strip of its one coordinate per class" if config["latent_dim"] == 1 else "its first two coordinates"
         return (f"The latent space has {config['latent_dim']} dimensions: the scatter shows {shown}, and the "
                 "manifold, defined for a 2-D latent only, is not drawn.")
-    grid = figures.latent_grid(MANIFOLD_SIZE, MANIFOLD_LIMIT).astype(model.dtype)
-    figures.save_manifold(out_dir / "latent_manifold.png", sigmoid(model.decode(grid)), shape, MANIFOLD_SIZE)
+    limits, which = manifold_limits(means)
+    grid = figures.latent_grid(MANIFOLD_SIZE, limits).astype(model.dtype)
+    figures.save_manifold(out_dir / "latent_manifold.png", sigmoid(model.decode(grid)), shape, MANIFOLD_SIZE, limits,
+                          f"{name}: decoded on a {MANIFOLD_SIZE} x {MANIFOLD_SIZE} grid over [{limits[0]:.2f}, "
+                          f"{limits[1]:.2f}]$^2$ ({which})")
     return None
+
+
+def manifold_limits(means):
+    """The manifold's square: the prior's +-3 or the test codes' 1st to 99th percentiles on either axis, whichever
+    reaches further; returns ((low, high), which)."""
+    low, high = np.percentile(means, [1, 99], axis=0)
+    reach = max(-low.min(), high.max())
+    if reach <= PRIOR_REACH:
+        return (-PRIOR_REACH, PRIOR_REACH), "the prior's ±3"
+    return (-float(reach), float(reach)), "the codes' 1st to 99th percentiles"

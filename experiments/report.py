@@ -10,10 +10,9 @@ from experiments.training import history_columns, loss_names
 CAPTIONS = {
     "lk.png": "L_k on test and train data against epoch",
     "losses.png": "training losses against epoch",
-    "originals.png": "100 test images",
-    "reconstructions.png": "their reconstructions, sigmoid(f_theta(mu_phi(x)))",
-    "latent_scatter.png": "latent means of test images, coloured by digit",
-    "latent_manifold.png": "decoded images on a regular 20 x 20 grid over [-3, 3]^2 of the latent space",
+    "reconstructions.png": "100 test images and their reconstructions, sigm(f_theta(mu_phi(x)))",
+    "latent_scatter.png": "latent means of test images, coloured by class",
+    "latent_manifold.png": "decoded images on a regular 20 x 20 grid of the latent space, each where the axes say",
 }
 
 
