@@ -8,11 +8,12 @@ from nn import Adam, gaussian_kl_from_standard_normal, gaussian_kl_from_standard
 def aevb_objective(model, x, eps):
     """Minus the AEVB estimator of Eq. (9), averaged over the minibatch, and its gradients.
 
-        -L~(x) = KL(q_phi(z | x) || N(0, I)) - (1/L) sum_l log p_theta(x | z^(l)),  z^(l) = mu + sigma eps^(l)
+        -L~(x) = KL(q_phi(z | x) || N(0, I)) - (1/S) sum_s log p_theta(x | z^(s)),  z^(s) = mu + sigma eps^(s)
 
-    x: (N, D) in [0, 1]; eps: (L, N, J) standard normal noise, passed in so that the same draw is used
+    x: (N, D) in [0, 1]; eps: (S, N, J) standard normal noise, passed in so that the same draw is used
     forward and backward (and fixed by tests). Returns (value, grads), grads keyed like
-    model.parameters(): the gradients of Eqs. (A3)-(A6) in derivations/1.3-aevb.md.
+    model.parameters(): the gradients of Eqs. (A3)-(A6) in derivations/1.3-aevb.md, with their sign flipped and
+    divided by N (those are gradients of L~ for one image).
     """
     batch = x.shape[0]
 

@@ -55,33 +55,35 @@ class HelmholtzMachine:
 def reparameterize(mean, log_var, eps):
     """z = mu + sigma * eps with sigma = exp(log_var / 2) (write-up Eq. (8)).
 
-    mean, log_var: (N, J); eps: (L, N, J) -> z: (L, N, J), one sample per noise draw.
+    mean, log_var: (N, J); eps: (S, N, J) -> z: (S, N, J), one sample per noise draw.
     """
     return mean + np.exp(0.5 * log_var) * eps
 
 
 def reparameterize_backward(dz, log_var, eps):
-    """Chain rule through Eq. (8) (derivations/1.3-aevb.md, Eq. (A5)):
-    dL/dmu = sum_l dL/dz^(l),  dL/dlog_var = sum_l dL/dz^(l) * eps^(l) * sigma / 2.
+    """Chain rule through Eq. (8) (derivations/1.3-aevb.md, Eq. (A5)), for any scalar loss:
+    d loss/d mu = sum_s d loss/d z^(s),  d loss/d log_var = sum_s d loss/d z^(s) * eps^(s) * sigma / 2.
 
-    dz, eps: (L, N, J); log_var: (N, J) -> dmean (N, J), dlog_var (N, J).
+    dz, eps: (S, N, J); log_var: (N, J) -> dmean (N, J), dlog_var (N, J).
     """
     sigma = np.exp(0.5 * log_var)
     return dz.sum(axis=0), 0.5 * sigma * (dz * eps).sum(axis=0)
 
 
 def reconstruction_loss(model, x, z, input_grad):
-    """-(1/(L N)) sum_{l, n} log p_theta(x_n | z_ln): the reconstruction term of Eq. (3) and Eq. (9), averaged
-    over the L samples and the minibatch, and its backward through the generative network
-    (Eqs. (W3), (A4)), which writes theta's gradients into the network's grads.
+    """-(1/(S N)) sum_{s, n} log p_theta(x_n | z_sn): minus the reconstruction term of Eq. (3) and Eq. (9),
+    averaged over the S samples and the minibatch, and its backward through the generative network
+    (the gradients of Eqs. (W3) and (A4) with the sign flipped, and (A4)'s divided by N), which writes theta's
+    gradients into the network's grads.
 
-    x: (N, D); z: (L, N, J). Returns (value, dz), dz: (L, N, J) the gradient w.r.t. z, or None with
-    input_grad=False (the wake phase, where z carries no parameter).
+    x: (N, D); z: (S, N, J). Returns (value, dz), dz: (S, N, J) the gradient of value w.r.t. z, which is
+    -g^(s)_n / (S N) with g of derivations/1.3-aevb.md, or None with input_grad=False (the wake phase, where
+    z carries no parameter).
     """
     n_samples, batch, latent = z.shape
     logits, caches = model.generative.forward(z.reshape(n_samples * batch, latent))
     targets = x if n_samples == 1 else np.tile(x, (n_samples, 1))
-    log_likelihood = bernoulli_log_likelihood(targets, logits)                      # (L N,)
+    log_likelihood = bernoulli_log_likelihood(targets, logits)                      # (S N,)
     dlog_likelihood = np.full(n_samples * batch, -1.0 / (n_samples * batch), dtype=logits.dtype)
     _, dlogits = bernoulli_log_likelihood_backward(dlog_likelihood, targets, logits)
     dz = model.generative.backward(dlogits, caches, input_grad=input_grad)

@@ -10,10 +10,10 @@ def wake_objective(model, x, eps):
     """Minus the wake-phase objective of Eq. (3), averaged over minibatch and samples, and its
     gradients with respect to theta (Eq. (W3) of the derivation).
 
-        -(1/N) sum_i (1/L) sum_l log p_theta(x_i | z_il),  z_il = mu_phi(x_i) + sigma_phi(x_i) eps_il
+        -(1/N) sum_i (1/S) sum_s log p_theta(x_i | z_is),  z_is = mu_phi(x_i) + sigma_phi(x_i) eps_is
 
     phi is held fixed: the recognition network runs without a cache, so no gradient can reach it.
-    x: (N, D); eps: (L, N, J). Returns (value, grads) with grads keyed like the generative parameters.
+    x: (N, D); eps: (S, N, J). Returns (value, grads) with grads keyed like the generative parameters.
     """
     z = reparameterize(*model.encode(x), eps)
     value, _ = reconstruction_loss(model, x, z, input_grad=False)
@@ -21,20 +21,20 @@ def wake_objective(model, x, eps):
 
 
 def dream(model, z, uniforms):
-    """The dream x^l ~ p_theta(x | z^l) of Eq. (5): binary, x_d = [u_d < sigmoid(f_theta(z)_d)] for u ~ U(0, 1).
+    """The dream x^m ~ p_theta(x | z^m) of Eq. (5): binary, x_d = [u_d < sigmoid(f_theta(z)_d)] for u ~ U(0, 1).
 
-    z: (S, J), uniforms: (S, D) -> (S, D) in {0, 1}, in the model's dtype.
+    z: (M, J), uniforms: (M, D) -> (M, D) in {0, 1}, in the model's dtype.
     """
     return (uniforms < sigmoid(model.decode(z))).astype(model.dtype)
 
 
 def sleep_objective(model, z, uniforms):
-    """Minus the sleep-phase objective of Eq. (5), averaged over the S dreams, and its gradients with
+    """Minus the sleep-phase objective of Eq. (5), averaged over the M dreams, and its gradients with
     respect to phi (Eq. (W5) of the derivation).
 
-        -(1/S) sum_s log q_phi(z_s | x_s),  z_s ~ N(0, I),  x_s ~ p_theta(x | z_s)
+        -(1/M) sum_m log q_phi(z_m | x_m),  z_m ~ N(0, I),  x_m ~ p_theta(x | z_m)
 
-    theta is held fixed: the dream is made without a cache. z: (S, J) dreamed latents; uniforms: (S, D)
+    theta is held fixed: the dream is made without a cache. z: (M, J) dreamed latents; uniforms: (M, D)
     the noise that binarizes the dream. Returns (value, grads) keyed like the recognition parameters.
     """
     dreams = dream(model, z, uniforms)

@@ -89,7 +89,7 @@ def write_figures(out_dir, config, model, data, history):
     grid = figures.latent_grid(MANIFOLD_SIZE, limits).astype(model.dtype)
     figures.save_manifold(out_dir / "latent_manifold.png", sigmoid(model.decode(grid)), shape, MANIFOLD_SIZE, limits,
                           f"{name}: decoded on a {MANIFOLD_SIZE} x {MANIFOLD_SIZE} grid over [{limits[0]:.2f}, "
-                          f"{limits[1]:.2f}]$^2$ ({which})")
+                          f"{limits[1]:.2f}]$^2$\n({which})")
     return None
 
 

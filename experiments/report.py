@@ -51,6 +51,11 @@ def write_report(out_dir, config, history, final, figure_note):
             lines += [f"**{CAPTIONS[name]}**", "", f"![{CAPTIONS[name]}]({name})", ""]
     if figure_note:
         lines += [figure_note, ""]
+    if config["algorithm"] == "wake-sleep" and len(history) < 10:
+        lines += [f"{len(history)} epochs are too few for Wake-Sleep to learn visibly: with the sleep phase's learning "
+                  f"rate of {config['sleep_lr']:g}, the recognition network has barely moved from its initialization, "
+                  "so it maps every image to nearly the same code, and the reconstructions are nearly one and the same "
+                  "blob. This is expected, not a fault; the 100-epoch run of section 1.6 is where it learns.", ""]
     if "exact" in final:
         from experiments.exact_evaluation import report_lines
         lines += report_lines(final["exact"], k)

@@ -12,7 +12,7 @@ LOG_2PI = float(np.log(2 * np.pi))
 
 
 def bernoulli_log_likelihood(x, logits, overwrite_logits=False):
-    """log Bernoulli(x; sigmoid(l)) = sum_d [x_d l_d - softplus(l_d)] (Eq. (B9)).
+    """log Bernoulli(x; sigmoid(eta)) = sum_d [x_d eta_d - softplus(eta_d)], eta the logits (Eq. (B9)).
 
     This is minus the sigmoid cross-entropy, computed from logits: finite for logits of any size and
     defined for targets x anywhere in [0, 1]. x, logits: (..., D) -> (...,). With overwrite_logits the
@@ -24,7 +24,10 @@ def bernoulli_log_likelihood(x, logits, overwrite_logits=False):
 
 
 def bernoulli_log_likelihood_backward(dout, x, logits):
-    """d/dl = x - sigmoid(l) and d/dx = l (Eq. (B10)). dout: (...,) -> (dx, dlogits), each (..., D)."""
+    """d/deta = x - sigmoid(eta) and d/dx = eta, eta the logits (Eq. (B10)).
+
+    dout: (...,) -> (dx, dlogits), each (..., D).
+    """
     dout = dout[..., None]
     return dout * logits, dout * (x - sigmoid(logits))
 
@@ -53,7 +56,9 @@ def gaussian_log_density_backward(dout, z, mean, log_var):
 def gaussian_kl_from_standard_normal(mean, log_var):
     """KL(N(m, diag e^v) || N(0, I)) = 1/2 sum_j [m_j^2 + e^{v_j} - 1 - v_j] (Eq. (B13); write-up Eq. (9)).
 
-    e^v - 1 is computed as expm1(v), which keeps the value exact near v = 0, where the KL is smallest.
+    e^v - 1 is computed as expm1(v), far more accurate near v = 0 (where the KL is smallest) than exp(v) - 1,
+    though not exact: in float32 the term (e^v - 1 - v) / 2 has relative error 3e-4 at v = 1e-4 (2.3 with exp;
+    backprop.md, Eq. (B13)).
     mean, log_var: (..., J) -> (...,).
     """
     return 0.5 * np.sum(mean * mean + np.expm1(log_var) - log_var, axis=-1)
