@@ -90,3 +90,27 @@ def test_bench_names_the_side_whose_worker_stopped(tmp_path):
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == "bench: the other worker for aevb stopped (exit status 3)"
     assert not (tmp_path / "bench.json").exists()
+
+
+def test_exact_bench_counts_the_products_it_replays(tmp_path):
+    """bench/exact.py on a small trained-for-one-epoch 2-D run: its product count is the sum over its rounds of
+    two scan passes and one fine pass, each 2 N D G; it runs, it does not time well (not a test's job)."""
+    from experiments.cli import main
+    run = tmp_path / "run"
+    assert main(["aevb", "--train-size", "300", "--test-size", "50", "--eval-train-size", "50", "--k", "2",
+                 "--hidden", "16", "--epochs", "1", "--no-exact", "--out", str(run)]) == 0
+    out = tmp_path / "exact.json"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "exact.py"), "--checkpoint", str(run / "checkpoint.npz"),
+                    "--images", "30", "--json", str(out)], check=True, capture_output=True, text=True)
+    summary = json.loads(out.read_text())
+    scan = (2 * round(8.0 / 0.08) + 1) ** 2
+    expected = sum(2 * r["images"] * 784 * (2 * scan + r["points"]) for r in summary["rounds"])
+    assert summary["images"] == 30 and summary["rounds"][0]["images"] == 30
+    assert summary["product_tflop"] * 1e12 == pytest.approx(expected)
+    assert summary["seconds"] > 0 and summary["product_gflops"] > 0
+
+
+def test_exact_bench_refuses_a_missing_checkpoint_in_one_line(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "exact.py"), "--checkpoint", str(tmp_path / "none.npz")],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no checkpoint" in done.stderr
