@@ -11,8 +11,8 @@ one matrix product of the images with the lattice's logits, shared by all images
 float64 accumulators.
 
 Two levels (Eq. (X4)). A coarse scan of [-R, R]^2 finds the cells where some image's integrand is within
-`hot_nats` of that image's largest value (dilated by one cell); everywhere else every image's integrand is
-below e^-hot_nats of its peak. The fine lattice h Z^2 covers those cells only. The error is measured, not assumed
+`hot_nats` of that image's largest value (dilated by one cell); at every other scan point every image's integrand
+is below e^-hot_nats of its largest scan value. The fine lattice h Z^2 covers those cells only. The error is measured, not assumed
 (Eq. (X5)): the fine points are kept by parity (the even sublattice has spacing 2h) and by region (inside [-r, r]^2
 or in the frame beyond), so the same sums give each image's answer at spacing 2h and on the smaller square; their
 differences from the reported value are the changes that halving the spacing and widening the range make.
@@ -31,8 +31,9 @@ from nn.functional import softplus
 @dataclass
 class ExactLogMarginal:
     """Per image (N,): log p(x); the lattice spacing h it was computed at; the change when the spacing is halved
-    (2h -> h) and when the range is widened (r -> R), log p(x) being the refined value in both; and a bound on the
-    mass outside the fine lattice, log(1 + outside / inside), from the scan. points: fine lattice points evaluated;
+    (2h -> h) and when the range is widened (r -> R), log p(x) being the refined value in both; and an estimate of the
+    mass left off the fine lattice, log(1 + outside / inside), by the scan's rule over the scan points that are not hot
+    for that image (those within [-R, R]^2; it is an estimate, not a bound). points: fine lattice points evaluated;
     rounds: per round, its spacing, images and fine points (what bench/exact.py replays)."""
     log_px: np.ndarray
     spacing: np.ndarray
@@ -165,7 +166,7 @@ def lattice_sums(net, x, cells, scan_spacing, spacing, inner_limit, dtype, point
 
 
 def exact_log_marginal(model, x, tolerance=1e-3, scan_spacing=0.08, limit=8.0, inner_limit=7.0, hot_nats=40.0,
-                       halvings=6, dtype=np.float32, point_chunk=2048, image_chunk=4096):
+                       halvings=5, dtype=np.float32, point_chunk=2048, image_chunk=4096):
     """log p(x) of Eq. (X1) for every row of x, a model with J = 2: the lattice rule of Eq. (X3) in two levels,
     with the error of Eq. (X5) measured per image.
 
@@ -182,7 +183,7 @@ def exact_log_marginal(model, x, tolerance=1e-3, scan_spacing=0.08, limit=8.0, i
     scan = index, list(chunked_terms(net, scan_spacing * index.astype(np.float64), dtype, point_chunk))
     result = ExactLogMarginal(*(np.full(x.shape[0], np.nan) for _ in range(5)))
     todo, spacing = np.arange(x.shape[0]), scan_spacing / 2
-    for _ in range(halvings):
+    for _ in range(halvings + 1):
         images = x[todo]
         cells, cold = hot_cells(scan, images, scan_spacing, hot_nats, image_chunk)
         log_px, coarse, narrow, points = lattice_sums(net, images, cells, scan_spacing, spacing, inner_limit, dtype,

@@ -28,9 +28,15 @@ def save_checkpoint(path, model, trainer, rng, epoch, history, settings, bounds,
         arrays["position/order"] = position["order"]
         meta["position"] = {key: value for key, value in position.items() if key != "order"}
     arrays["meta"] = np.array(json.dumps(meta))
+    write_atomically(path, lambda handle: np.savez(handle, **arrays))
+
+
+def write_atomically(path, write):
+    """write(handle) into a temporary file beside path, then rename it over path: a reader (or a crash) sees the
+    old file or the new one, never half of one."""
     temporary = path.with_name(path.name + ".tmp")
     with open(temporary, "wb") as handle:
-        np.savez(handle, **arrays)
+        write(handle)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)

@@ -5,6 +5,7 @@ finite checkpoint kept); 130 stopped by Ctrl-C or SIGTERM (what was kept is said
 """
 import argparse
 import math
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -143,14 +144,24 @@ def output_folder(args):
     return base if args.command == "compare" else base / args.command
 
 
-def run_command(args):
+def resume_command(argv):
+    """The command line that continues this one: the same flags, with --resume and without --force."""
+    kept = [word for word in argv if word not in ("--force", "--resume")]
+    return shlex.join(["python", "run.py", *kept, "--resume"])
+
+
+def run_command(args, argv):
     from experiments.run_folder import RunFolder
     from experiments.runner import DataCache, exact_plan, plan, train_and_write
 
     if args.command == "exact":
+        if not args.out.is_dir():
+            raise Fault(f"--out {args.out}: no such folder; run.py exact takes a finished run's folder")
         with RunFolder(args.out) as folder:
             train_and_write(folder, *exact_plan(folder, DataCache()), exact=True)
         return
+    if args.resume and args.force:
+        raise Fault("--resume and --force: give one of them (--resume continues the run, --force deletes it)")
     explicit, cache, out = explicit_settings(args), DataCache(), output_folder(args)
     if args.command == "compare":
         from experiments.compare import compare, compare_seeds
@@ -158,7 +169,7 @@ def run_command(args):
         if len(algorithms) < 2:
             raise Fault("compare takes at least two algorithms")
         options = {"explicit": explicit, "quick": args.quick, "resume": args.resume, "force": args.force,
-                   "exact": args.exact}
+                   "exact": args.exact, "resume_command": resume_command(argv)}
         if args.seeds is None:
             compare(out, algorithms, options, cache)
         elif "seed" in explicit:
@@ -188,7 +199,7 @@ def main(argv=None):
     status.doing, status.kept = "starting", "nothing was written"
     previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
-        run_command(args)
+        run_command(args, sys.argv[1:] if argv is None else list(argv))
     except Fault as fault:
         print(f"run.py: error: {' '.join(str(fault).split())}", file=sys.stderr)      # one line, whatever it quotes
         return fault.status

@@ -4,6 +4,7 @@ Each algorithm's run lives in its own folder under --out and is reused when it h
 settings, resumed with --resume, trained when missing, and never overwritten without --force.
 """
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -107,43 +108,63 @@ def verdict(histories, k, bounds=None):
     return "\n\n".join(lines)
 
 
-def settle(folder, algorithm, options, data_cache, log):
-    """(settings, history, per-image bounds) of one algorithm's run: reused, resumed or trained."""
+# settings every run of one comparison must share, so that its tables pair the same epochs and images
+SHARED_BY_ALL = ("k", "eval_every", "epochs", "train_size", "test_size", "eval_train_size", "seed", "data_fingerprint")
+
+
+def plan_one(folder, algorithm, options, data_cache):
+    """What to do with one algorithm's folder, decided before anything is written: ("reuse", settings, history,
+    bounds) for a finished run with these settings, or ("train", settings, data, resume_from)."""
     run = saved_run(folder)
     if run is not None and options["resume"]:
         settings, data, resume_from = resume_plan(folder, algorithm, options["explicit"], data_cache)
         if settings["epochs"] == resume_from[0]["epoch"] and finished(resume_from[0]):
-            log(f"reusing the finished {NAMES[algorithm]} run in {folder.path}/")
-            return settings, resume_from[0]["history"], saved_bounds(resume_from[1])
-    else:
-        wanted = new_settings(algorithm, options["explicit"], options["quick"])
-        wanted = make_effective(wanted, data_cache.get(wanted["data_dir"]))
-        reusable = None if options["force"] else reusable_history(folder, wanted)
-        if reusable is not None:
-            log(f"reusing the finished {NAMES[algorithm]} run in {folder.path}/")
-            return wanted, reusable[0]["history"], saved_bounds(reusable[1])
-        settings, data, resume_from = plan(folder, algorithm, options["explicit"], options["quick"], False,
-                                           options["force"], data_cache)
+            return "reuse", settings, resume_from[0]["history"], saved_bounds(resume_from[1])
+        return "train", settings, data, resume_from
+    wanted = new_settings(algorithm, options["explicit"], options["quick"])
+    wanted = make_effective(wanted, data_cache.get(wanted["data_dir"]))
+    reusable = None if options["force"] else reusable_history(folder, wanted)
+    if reusable is not None:
+        return "reuse", wanted, reusable[0]["history"], saved_bounds(reusable[1])
+    return ("train", *plan(folder, algorithm, options["explicit"], options["quick"], False, options["force"],
+                           data_cache))
+
+
+def check_alike(root, plans):
+    """Refuses, before any training, runs that differ in a setting the comparison pairs them on."""
+    for key in SHARED_BY_ALL:
+        values = {name: plan[1].get(key) for name, plan in plans.items()}
+        if len(set(map(str, values.values()))) > 1:
+            described = ", ".join(f"{NAMES[name]} {value}" for name, value in values.items())
+            raise Fault(f"{root}: the runs differ in {key} ({described}); compare needs them alike (--force starts "
+                        "them over with the settings given)")
+
+
+def settle(folder, algorithm, plan, options, log):
+    """(settings, history, per-image bounds) of one algorithm's run: reused, resumed or trained, as planned."""
+    if plan[0] == "reuse":
+        log(f"reusing the finished {NAMES[algorithm]} run in {folder.path}/")
+        return plan[1:]
+    _, settings, data, resume_from = plan
     log(f"{'resuming' if resume_from else 'training'} {NAMES[algorithm]} into {folder.path}/")
     return (settings, *train_and_write(folder, settings, data, resume_from, options["exact"], log))
 
 
 def compare(root, algorithms, options, data_cache, log=print):
-    """Settles every algorithm's run under root, then writes root/compare/report.md and its figures; returns
-    {algorithm: (settings, history, bounds)}."""
+    """Plans every algorithm's run under root (every check before any training), settles each, then writes
+    root/compare/report.md and its figures; returns {algorithm: (settings, history, bounds)}."""
     root = Path(root)
     folders = [RunFolder(root / name) for name in (*algorithms, "compare")]
     try:
         for folder in folders:
             folder.lock()
+        plans = {name: plan_one(folder, name, options, data_cache) for name, folder in zip(algorithms, folders)}
+        check_alike(root, plans)
         try:
-            results = {name: settle(folder, name, options, data_cache, log)
+            results = {name: settle(folder, name, plans[name], options, log)
                        for name, folder in zip(algorithms, folders)}
         except Stopped as stopped:
-            raise Stopped(f"{stopped} (or, for the whole comparison: python run.py compare {' '.join(algorithms)} "
-                          f"--resume --out {options.get('root', root)})") from None
-        if len({settings["k"] for settings, _, _ in results.values()}) > 1:
-            raise Fault(f"{root}: the runs were evaluated with different k; compare needs one k for all")
+            raise Stopped(f"{stopped} (or, for the whole comparison: {options['resume_command']})") from None
         status.doing, status.kept = "writing the comparison", "every algorithm's finished run"
         write_comparison(root, results, log)
         return results
@@ -158,7 +179,7 @@ def exact_results(run_dir):
         summary = json.loads((run_dir / "metrics.json").read_text())["final"].get("exact")
         with np.load(run_dir / "bounds.npz") as bounds:
             log_px = bounds["exact/log_px"] if "exact/log_px" in bounds.files else None
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         return None, None
     return summary, log_px
 
@@ -230,8 +251,7 @@ def compare_seeds(root, algorithms, seeds, options, data_cache, log=print):
     for seed in seeds:
         log(f"seed {seed}: comparing into {root / f'seed-{seed}'}/")
         explicit = {**options["explicit"], "seed": seed}
-        per_seed[seed] = compare(root / f"seed-{seed}", algorithms, {**options, "explicit": explicit, "root": root},
-                                 data_cache, log)
+        per_seed[seed] = compare(root / f"seed-{seed}", algorithms, {**options, "explicit": explicit}, data_cache, log)
     with RunFolder(root / "compare") as folder:
         write_seed_summary(folder.path, root, per_seed, log)
 

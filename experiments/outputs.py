@@ -2,10 +2,12 @@
 import csv
 import json
 import math
+import time
 
 import numpy as np
 
 from experiments import figures
+from experiments.checkpoint import write_atomically
 from experiments.settings import NAMES
 from experiments.training import history_columns, loss_names, select_data
 from nn.functional import sigmoid
@@ -33,30 +35,35 @@ def strict_json(value):
     return value
 
 
-def write_outputs(out_dir, settings, model, data, history, bounds, total_seconds, exact=True, log=print):
+def write_outputs(out_dir, settings, model, data, history, bounds, began, exact=True, log=print):
     """metrics.json, metrics.csv, bounds.npz, every figure and report.md of a finished run; with exact (and a 2-D
-    latent), also the exact evaluation, its figures and its section of the report."""
+    latent), also the exact evaluation, its figures and its section of the report. began: time.perf_counter() at the
+    start of this invocation, for the time it reports."""
     from experiments.exact_evaluation import draw_posteriors, exact_evaluation
     from experiments.report import write_report
 
     figure_note = write_figures(out_dir, settings, model, data, history)
     _, test, _, train_subset = select_data(data, settings)
-    final = final_numbers(history, total_seconds)
-    final.update(data=settings["data_dir"] or "MNIST", test_images=len(test), train_bound_images=len(train_subset))
-    bounds = dict(bounds)
+    bounds, exact_summary = dict(bounds), None
     if exact and settings["latent_dim"] == 2:
-        final["exact"], arrays = exact_evaluation(model, data, settings, log)
+        exact_summary, arrays = exact_evaluation(model, data, settings, log, bounds.get(f"train/{history[-1]['epoch']}"))
         bounds.update(arrays)
-        figures.plot_gaps(out_dir / "exact_gap.png", {NAMES[settings["algorithm"]]: final["exact"]["gaps"]})
+        figures.plot_gaps(out_dir / "exact_gap.png", {NAMES[settings["algorithm"]]: exact_summary["gaps"]})
         draw_posteriors(out_dir / "posteriors.png", model, data, settings, NAMES[settings["algorithm"]])
+    final = final_numbers(history, time.perf_counter() - began)
+    final.update(data=settings["data_dir"] or "MNIST", test_images=len(test), train_bound_images=len(train_subset))
+    if exact_summary is not None:
+        final["exact"] = exact_summary
     write_metrics(out_dir, settings, history, final)
-    np.savez(out_dir / "bounds.npz", **bounds)          # per-image L_k, keyed 'test/10', 'train/10', 'exact/log_px', ...
+    # per-image L_k, keyed 'test/10', 'train/10', 'exact/log_px', ...
+    write_atomically(out_dir / "bounds.npz", lambda handle: np.savez(handle, **bounds))
     write_report(out_dir, settings, history, final, figure_note)
 
 
 def write_metrics(out_dir, config, history, final):
     metrics = {"algorithm": config["algorithm"], "settings": config, "history": history, "final": final}
-    (out_dir / "metrics.json").write_text(json.dumps(strict_json(metrics), indent=2, allow_nan=False) + "\n")
+    text = json.dumps(strict_json(metrics), indent=2, allow_nan=False) + "\n"
+    write_atomically(out_dir / "metrics.json", lambda handle: handle.write(text.encode()))
     with open(out_dir / "metrics.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=history_columns(config["algorithm"]), extrasaction="ignore")
         writer.writeheader()

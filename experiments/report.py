@@ -32,8 +32,8 @@ def estimate(mean, standard_error):
 def write_report(out_dir, config, history, final, figure_note):
     k, losses = config["k"], loss_names(config["algorithm"])
     lines = [f"# {NAMES[config['algorithm']]} on {final['data']}", "",
-             f"{len(history)} epochs: {final['train_seconds'] / 60:.1f} minutes of training, "
-             f"{final['total_seconds'] / 60:.1f} minutes in all with evaluation and figures "
+             f"{len(history)} epochs: {final['train_seconds'] / 60:.1f} minutes of training; the invocation that "
+             f"wrote this report took {final['total_seconds'] / 60:.1f} minutes with evaluation and figures "
              f"({platform.machine()}, Python {platform.python_version()}, NumPy {np.__version__}).", "",
              "## Final numbers", "", "| quantity | value |", "| --- | --- |",
              f"| test L_{k} ({final['test_images']} images) | {estimate(final['test_lk'], final['test_lk_se'])} |",

@@ -13,7 +13,8 @@ from experiments.errors import Fault
 from experiments.settings import NAMES
 
 # every file a run writes into its folder; --force removes exactly these and nothing else
-RUN_FILES = ("checkpoint.npz", "checkpoint.npz.tmp", "metrics.json", "metrics.csv", "report.md", "bounds.npz",
+RUN_FILES = ("checkpoint.npz", "checkpoint.npz.tmp", "metrics.json", "metrics.json.tmp", "metrics.csv", "report.md",
+             "bounds.npz", "bounds.npz.tmp",
              "lk.png", "losses.png", "reconstructions.png", "latent_scatter.png", "latent_manifold.png",
              "originals.png", "exact_gap.png", "posteriors.png")
 

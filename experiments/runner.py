@@ -41,9 +41,10 @@ def resume_plan(folder, algorithm, explicit, data_cache):
                     f"(fingerprint {data.fingerprint}, the run's {saved['data_fingerprint']})")
     given = make_effective({**saved, **explicit}, data)
     settings = resumed_settings(saved, {key: given[key] for key in explicit}, folder.checkpoint)
-    if settings["epochs"] < meta["epoch"]:
-        raise Fault(f"--epochs {settings['epochs']}: the run in {folder.path} has already finished "
-                    f"{meta['epoch']} epochs")
+    unchanged_and_finished = finished(meta) and settings["epochs"] == meta["epoch"]
+    if settings["epochs"] <= meta["epoch"] and not unchanged_and_finished:
+        raise Fault(f"--epochs {settings['epochs']}: the run in {folder.path} has already trained {meta['epoch']} "
+                    "epochs; give more to extend it")
     return settings, data, (meta, arrays)
 
 
@@ -86,7 +87,7 @@ def train_and_write(folder, settings, data, resume_from, exact=True, log=print):
     status.doing = f"writing the outputs into {folder.path}/"
     status.kept = (f"the finished run's checkpoint; python run.py {settings['algorithm']} --resume --out "
                    f"{folder.path} writes its outputs again")
-    write_outputs(folder.path, settings, model, data, history, bounds, time.perf_counter() - began, exact, log)
+    write_outputs(folder.path, settings, model, data, history, bounds, began, exact, log)
     log(f"wrote {folder.path}/: report.md, metrics.json, metrics.csv, bounds.npz and the figures")
     return history, bounds
 

@@ -4,6 +4,7 @@ A run stops at the first non-finite loss, parameter or bound (Diverged) and keep
 Ctrl-C or SIGTERM stops it between two steps, after saving (Stopped).
 """
 import math
+import shlex
 import signal
 import threading
 import time
@@ -150,12 +151,14 @@ def train(settings, data, folder, resume_from=None, log=print):
         kept = f"its checkpoint after {saved} is kept in {checkpoint}" if saved else "no checkpoint was saved"
         raise Diverged(f"training diverged {when}: {what}; the learning rate is the likely cause ({rates}); {kept}")
 
-    resume_command = f"python run.py {settings['algorithm']} --resume --out {folder.path}"
+    resume_command = shlex.join(["python", "run.py", settings["algorithm"], "--resume", "--out", str(folder.path)])
     with Interrupt(log) as interrupt:
         for epoch in range(start, settings["epochs"] + 1):
             position = position or new_position(len(train_images), rng, names)
             status.doing, status.finishing = f"training epoch {epoch}", "this step"
             if not run_epoch(trainer, train_images, settings, rng, epoch, position, interrupt, diverged):
+                if not all_finite(model):
+                    diverged("a parameter is not finite", f"in epoch {epoch}")
                 save_checkpoint(checkpoint, model, trainer, rng, epoch - 1, history, settings, bounds, position)
                 raise Stopped(f"saved {checkpoint} at step {position['step']} of epoch {epoch}. "
                               f"To continue: {resume_command}")

@@ -194,3 +194,35 @@ def test_compare_over_seeds_reports_each_seed_and_the_spread(tmp_path):
     row = next(line for line in report.splitlines() if line.startswith("| AEVB |"))
     values = np.array(finals["aevb"])
     assert row.endswith(f"| {values.mean():.2f} ± {values.std(ddof=1):.2f} |")
+
+
+def test_a_2d_run_adds_the_exact_evaluation_and_run_exact_redoes_it(tmp_path):
+    """The final evaluation of a 2-D run adds log p(x) by quadrature, the gaps log p(x) - L_k and KL(q || p(z|x))
+    (each a mean with its standard error), their figures and their report section; run.py exact --out writes
+    the same numbers from the finished run's checkpoint."""
+    tiny = [flag for flag in TINY if flag != "--no-exact"]
+    assert main(["aevb", *tiny, "--test-size", "40", "--out", str(tmp_path)]) == 0
+    exact = json.loads((tmp_path / "metrics.json").read_text())["final"]["exact"]
+    assert exact["images"] == 40 and set(exact["gaps"]) == {"1", "10", "100", "1000"}
+    assert exact["kl_q_to_posterior"][0] > 0 and exact["accuracy"]["spacing_change_max"] <= 1e-3
+    assert exact["gaps"]["1"][0] > exact["gaps"]["100"][0] - 3 * exact["gaps"]["100"][1]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    train = exact["train"]
+    assert train["images"] == 100 and np.isfinite(train["log_px"][0])
+    # the train gap pairs the exact log p(x) with the run's own final train bound
+    assert train["log_px"][0] - train["gap_5"][0] == pytest.approx(metrics["history"][-1]["train_lk"])
+    with np.load(tmp_path / "bounds.npz") as bounds:
+        assert bounds["exact/log_px"].mean() == pytest.approx(exact["log_px"][0])
+    for name in ("exact_gap.png", "posteriors.png"):
+        assert plt.imread(tmp_path / name).ndim == 3 and f"]({name})" in (tmp_path / "report.md").read_text()
+    assert main(["exact", "--out", str(tmp_path)]) == 0
+    again = json.loads((tmp_path / "metrics.json").read_text())["final"]["exact"]
+    assert again["log_px"] == exact["log_px"] and again["gaps"] == exact["gaps"]
+
+
+def test_run_exact_refuses_what_it_cannot_evaluate(tmp_path, capsys):
+    assert main(["aevb", *TINY, "--latent-dim", "3", "--out", str(tmp_path / "three")]) == 0
+    assert main(["exact", "--out", str(tmp_path / "three")]) == 2
+    assert "the exact log p(x) is computed for a 2-D latent only; this run's has 3" in capsys.readouterr().err
+    assert main(["exact", "--out", str(tmp_path / "none")]) == 2
+    assert "none: no such folder; run.py exact takes a finished run's folder" in capsys.readouterr().err

@@ -82,6 +82,25 @@ def changed_data(run, tmp):
     write_idx(data / "train-labels-idx1-ubyte.gz", labels)
 
 
+def stopped_after_epoch_one(run, tmp):
+    """A 3-epoch run whose checkpoint says it stopped after epoch 1 (its own metadata, rewritten)."""
+    folder = tmp / "stopped"
+    shutil.copytree(run, folder)
+
+    def stop_after_one(arrays):
+        meta = json.loads(str(arrays["meta"]))
+        meta["epoch"], meta["history"], meta["settings"]["epochs"] = 1, meta["history"][:1], 3
+        arrays["meta"] = np.array(json.dumps(meta))
+    rewrite_checkpoint(folder / "checkpoint.npz", stop_after_one)
+
+
+def damaged_wake_sleep(tmp):
+    """A comparison folder whose Wake-Sleep checkpoint is empty and whose AEVB folder is empty: compare must refuse
+    before it trains AEVB."""
+    (tmp / "pair" / "wake-sleep").mkdir(parents=True)
+    (tmp / "pair" / "wake-sleep" / "checkpoint.npz").write_bytes(b"")
+
+
 # (name, prepare(run folder, tmp) -> argv, exit status, a piece of the one line on stderr)
 FAULTS = [
     ("new run into a folder with a run", lambda run, tmp: ["aevb", *TINY, "--out", str(run)], 2,
@@ -106,7 +125,13 @@ FAULTS = [
     ("resume with another --latent-dim", lambda run, tmp: ["aevb", "--resume", "--latent-dim", "3", "--out", str(run)],
      2, "--latent-dim 3 but the run has 2"),
     ("resume with fewer epochs", lambda run, tmp: ["aevb", "--resume", "--epochs", "1", "--out", str(run)], 2,
-     "has already finished 2 epochs"),
+     "has already trained 2 epochs; give more to extend it"),
+    ("resume an unfinished run at the epoch it reached", lambda run, tmp: stopped_after_epoch_one(run, tmp) or [
+        "aevb", "--resume", "--epochs", "1", "--out", str(tmp / "stopped")], 2, "has already trained 1 epochs"),
+    ("--resume with --force", lambda run, tmp: ["aevb", "--resume", "--force", "--out", str(run)], 2,
+     "--resume and --force: give one of them"),
+    ("run.py exact on a folder that does not exist", lambda run, tmp: ["exact", "--out", str(tmp / "typo")], 2,
+     "typo: no such folder"),
     ("resume on other data", lambda run, tmp: ["aevb", "--resume", "--data-dir", str(write_mnist_files(tmp / "d")),
                                                "--out", str(run)], 2, "--data-dir"),
     ("resume on data changed in place", lambda run, tmp: changed_data(run, tmp) or ["aevb", "--resume", "--out",
@@ -136,6 +161,8 @@ FAULTS = [
      "t10k-images-idx3-ubyte.gz: holds no images"),
     ("a folder with outputs but no checkpoint", lambda run, tmp: (run / "checkpoint.npz").unlink() or [
         "aevb", *TINY, "--out", str(run)], 2, "holds the outputs of a finished AEVB run, without its checkpoint"),
+    ("compare with a damaged second run trains nothing", lambda run, tmp: damaged_wake_sleep(tmp) or [
+        "compare", *TINY, "--out", str(tmp / "pair")], 2, "wake-sleep/checkpoint.npz: empty file"),
     ("compare into a folder with an AEVB run of other settings", lambda run, tmp: shutil.copytree(
         run, tmp / "both" / "aevb") and ["compare", *TINY, "--seed", "1", "--out", str(tmp / "both")], 2,
      "aevb: holds a finished AEVB run (2 epochs); continue it with --resume, or start over"),
@@ -294,9 +321,11 @@ def test_compare_resume_finishes_whichever_runs_are_unfinished(tmp_path, monkeyp
     restore = interrupt_at(monkeypatch, WakeSleep, 2, signal.SIGINT)
     assert main(["compare", *TINY, "--sleep-samples", "20", "--out", str(tmp_path)]) == 130
     printed = capsys.readouterr().out
-    assert f"for the whole comparison: python run.py compare aevb wake-sleep --resume --out {tmp_path}" in printed
+    command = printed.split("for the whole comparison: ")[1].split(")")[0]
+    assert command == shlex.join(["python", "run.py", "compare", *TINY, "--sleep-samples", "20", "--out",
+                                  str(tmp_path), "--resume"])
     restore()
-    assert main(["compare", "--resume", "--no-exact", "--out", str(tmp_path)]) == 0
+    assert main(shlex.split(command)[2:]) == 0
     printed = capsys.readouterr().out
     assert "reusing the finished AEVB run" in printed and "resuming Wake-Sleep" in printed
     assert "**Better:**" in (tmp_path / "compare" / "report.md").read_text()
