@@ -11,22 +11,24 @@ import sys
 from pathlib import Path
 
 from experiments.errors import Fault, Stopped, status
-from experiments.settings import ALGORITHMS, NAMES, OWN, QUICK, SHARED
+from experiments.settings import ALGORITHMS, NAMES, OWN, QUICK, SHARED, WRITE_UP, flag
 
 SHARED_HELP = {
     "epochs": "passes over the training set",
     "batch_size": "minibatch size",
     "latent_dim": "dimension J of z",
     "hidden": "hidden layer sizes of the recognition net; the generative net mirrors them",
-    "k": "importance samples of the bound L_k",
+    "k": "importance samples of the bound L_k that evaluates every run",
     "eval_every": "evaluate L_k every this many epochs, and after the last",
     "eval_train_size": "training images for the train bound, fixed by the seed (60000 for all)",
     "train_size": "train on the first N training images",
     "test_size": "evaluate on the first N test images",
     "seed": "seeds initialization, minibatches, noise and evaluation",
 }
-OWN_HELP = {"lr": "AEVB's Adam learning rate", "wake_lr": "wake phase Adam learning rate",
-            "sleep_lr": "sleep phase Adam learning rate", "sleep_samples": "dreams per sleep step"}
+OWN_HELP = {"lr": "Adam's learning rate", "wake_lr": "wake phase Adam learning rate",
+            "sleep_lr": "sleep phase Adam learning rate", "sleep_samples": "dreams per sleep step",
+            "train_k": "importance samples per image of the training objective L_k",
+            "dreg": "the doubly reparameterized gradient for the recognition network (DReG)"}
 
 
 def whole_number(minimum):
@@ -75,20 +77,25 @@ def default_text(key, default):
 
 
 def add_setting(parser, key, default, help_text):
+    if isinstance(default, bool):
+        parser.add_argument(flag(key), dest=key, action="store_const", const=True, default=None, help=help_text)
+        return
     types = {"hidden": whole_number(1), "seed": whole_number(0), "data_dir": existing_path}
     kind = types.get(key, positive_number if isinstance(default, float) else whole_number(1))
     extra = {"nargs": "+"} if key == "hidden" else {}
-    parser.add_argument("--" + key.replace("_", "-"), dest=key, type=kind, default=None,
-                        help=help_text + default_text(key, default), **extra)
+    parser.add_argument(flag(key), dest=key, type=kind, default=None, help=help_text + default_text(key, default),
+                        **extra)
 
 
 def add_run_flags(parser, algorithms, command):
     for key, default in SHARED.items():
         if key != "data_dir":
             add_setting(parser, key, default, SHARED_HELP[key])
+    own = {}
     for algorithm in algorithms:
-        for key, default in OWN[algorithm].items():
-            add_setting(parser, key, default, OWN_HELP[key])
+        own.update(OWN[algorithm])                  # a setting two algorithms share (lr) is one flag
+    for key, default in own.items():
+        add_setting(parser, key, default, OWN_HELP[key])
     parser.add_argument("--data-dir", dest="data_dir", type=existing_path, default=None,
                         help="a folder with the four MNIST-format IDX files, .gz or raw, any image size "
                              "(default: the embedded MNIST, checked against its MD5 sums)")
@@ -110,7 +117,7 @@ def add_run_flags(parser, algorithms, command):
 def make_parser():
     parser = Parser(prog="run.py",
                     description="Helmholtz machines on MNIST: the experiments of section 1.6 of the write-up.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{aevb,wake-sleep,compare,exact}",
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{aevb,wake-sleep,iwae,compare,exact}",
                                      parser_class=Parser)
     for algorithm in ALGORITHMS:
         add_run_flags(commands.add_parser(algorithm, help=f"train {NAMES[algorithm]}",
@@ -124,7 +131,7 @@ def make_parser():
                                                   "them side by side",
                                   description="Each algorithm into OUT/<algorithm>/, then OUT/compare/.")
     compare.add_argument("algorithms", nargs="*", type=algorithm_name, metavar="ALGORITHM",
-                         help=f"two or more of {', '.join(ALGORITHMS)} (default: all of them)")
+                         help=f"two or more of {', '.join(ALGORITHMS)} (default: {' '.join(WRITE_UP)}, the write-up's)")
     add_run_flags(compare, ALGORITHMS, "compare")
     compare.add_argument("--seeds", type=whole_number(0), nargs="+",
                          help="compare once per seed, into OUT/seed-S/, and summarize across the seeds in OUT/compare/")
@@ -165,7 +172,7 @@ def run_command(args, argv):
     explicit, cache, out = explicit_settings(args), DataCache(), output_folder(args)
     if args.command == "compare":
         from experiments.compare import compare, compare_seeds
-        algorithms = list(dict.fromkeys(args.algorithms)) or list(ALGORITHMS)
+        algorithms = list(dict.fromkeys(args.algorithms)) or list(WRITE_UP)
         if len(algorithms) < 2:
             raise Fault("compare takes at least two algorithms")
         options = {"explicit": explicit, "quick": args.quick, "resume": args.resume, "force": args.force,
@@ -193,7 +200,8 @@ def main(argv=None):
     except SystemExit as exit:          # --help, or a bad flag already answered in one line
         return exit.code
     if unknown:
-        print(f"run.py {args.command}: error: {unknown[0]} is not a flag of {args.command} "
+        hint = "; the evaluation bound's k is --eval-k" if unknown[0].split("=")[0] == "--k" else ""
+        print(f"run.py {args.command}: error: {unknown[0]} is not a flag of {args.command}{hint} "
               f"(see run.py {args.command} --help)", file=sys.stderr)
         return 2
     status.doing, status.kept = "starting", "nothing was written"

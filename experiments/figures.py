@@ -52,11 +52,15 @@ def plot_lk(path, histories, k):
     plt.close(fig)
 
 
-def plot_losses(path, history, names):
-    """One panel per training loss (AEVB: -ELBO; Wake-Sleep: wake and sleep) against epoch."""
+LOSS_TITLES = {("aevb", "loss"): "AEVB: mean negative ELBO", ("iwae", "loss"): "IWAE: mean $-\\hat{\\mathcal{L}}_k$",
+               ("wake-sleep", "wake_loss"): "Wake-Sleep, wake phase: -log p(x | z)",
+               ("wake-sleep", "sleep_loss"): "Wake-Sleep, sleep phase: -log q(z | x)"}
+
+
+def plot_losses(path, history, names, algorithm):
+    """One panel per training loss (AEVB: -ELBO; IWAE: -L_k; Wake-Sleep: wake and sleep) against epoch."""
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)
-    titles = {"loss": "AEVB: mean negative ELBO", "wake_loss": "Wake-Sleep, wake phase: -log p(x | z)",
-              "sleep_loss": "Wake-Sleep, sleep phase: -log q(z | x)"}
+    titles = {name: LOSS_TITLES[algorithm, name] for name in names}
     epochs = [h["epoch"] for h in history]
     for ax, name in zip(axes[0], names):
         ax.plot(epochs, [h[name] for h in history], marker=".")

@@ -77,7 +77,7 @@ def write_figures(out_dir, config, model, data, history):
     picker = np.random.default_rng([config["seed"], 2])
     name = NAMES[config["algorithm"]]
     figures.plot_lk(out_dir / "lk.png", {name: history}, config["k"])
-    figures.plot_losses(out_dir / "losses.png", history, loss_names(config["algorithm"]))
+    figures.plot_losses(out_dir / "losses.png", history, loss_names(config["algorithm"]), config["algorithm"])
 
     shown = test[np.sort(picker.choice(test.shape[0], min(N_TILES, test.shape[0]), replace=False))]
     shown = np.resize(shown, (N_TILES, shown.shape[1]))  # a test set of fewer than 100 images repeats

@@ -11,17 +11,21 @@ SHARED = {"epochs": 100, "batch_size": 100, "latent_dim": 2, "hidden": [500, 500
           "eval_train_size": 10000, "train_size": None, "test_size": None, "seed": 0, "data_dir": None}
 # each algorithm's own
 OWN = {"aevb": {"lr": 1e-3},
-       "wake-sleep": {"wake_lr": 1e-3, "sleep_lr": 1e-5, "sleep_samples": 100}}
+       "wake-sleep": {"wake_lr": 1e-3, "sleep_lr": 1e-5, "sleep_samples": 100},
+       "iwae": {"lr": 1e-3, "train_k": 5, "dreg": False}}
 QUICK = {"epochs": 3, "train_size": 10000, "test_size": 1000, "eval_train_size": 1000, "eval_every": 1}
 # the learning-rate settings named when a run diverges
-LEARNING_RATES = {"aevb": ("lr",), "wake-sleep": ("wake_lr", "sleep_lr")}
+LEARNING_RATES = {"aevb": ("lr",), "wake-sleep": ("wake_lr", "sleep_lr"), "iwae": ("lr",)}
 ALGORITHMS = tuple(OWN)
-NAMES = {"aevb": "AEVB", "wake-sleep": "Wake-Sleep"}
+WRITE_UP = ("aevb", "wake-sleep")             # what compare compares when no algorithm is named
+NAMES = {"aevb": "AEVB", "wake-sleep": "Wake-Sleep", "iwae": "IWAE"}
+# settings whose flag is not the key with dashes: the bound's k is --eval-k, IWAE's training samples --k
+FLAGS = {"k": "--eval-k", "train_k": "--k"}
 
 
 def flag(key):
-    """The command-line flag of a setting: 'eval_train_size' -> '--eval-train-size'."""
-    return "--" + key.replace("_", "-")
+    """The command-line flag of a setting: 'eval_train_size' -> '--eval-train-size', 'k' -> '--eval-k'."""
+    return FLAGS.get(key, "--" + key.replace("_", "-"))
 
 
 def new_settings(algorithm, explicit, quick):

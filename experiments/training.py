@@ -12,7 +12,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from algorithms import AEVB, HelmholtzMachine, WakeSleep, importance_weighted_bound
+from algorithms import AEVB, IWAE, HelmholtzMachine, WakeSleep, importance_weighted_bound
 from experiments.checkpoint import restore, save_checkpoint, saved_bounds
 from experiments.errors import Diverged, Stopped, status
 from experiments.settings import LEARNING_RATES, flag
@@ -20,7 +20,7 @@ from experiments.settings import LEARNING_RATES, flag
 
 
 def loss_names(algorithm):
-    return ("loss",) if algorithm == "aevb" else ("wake_loss", "sleep_loss")
+    return ("wake_loss", "sleep_loss") if algorithm == "wake-sleep" else ("loss",)
 
 
 def history_columns(algorithm):
@@ -35,6 +35,8 @@ def build(settings):
                              hidden=settings["hidden"])
     if settings["algorithm"] == "aevb":
         trainer = AEVB(model, lr=settings["lr"])
+    elif settings["algorithm"] == "iwae":
+        trainer = IWAE(model, lr=settings["lr"], k=settings["train_k"], dreg=settings["dreg"])
     else:
         trainer = WakeSleep(model, wake_lr=settings["wake_lr"], sleep_lr=settings["sleep_lr"],
                             sleep_samples=settings["sleep_samples"])

@@ -97,7 +97,7 @@ def test_exact_bench_counts_the_products_it_replays(tmp_path):
     two scan passes and one fine pass, each 2 N D G; it runs, it does not time well (not a test's job)."""
     from experiments.cli import main
     run = tmp_path / "run"
-    assert main(["aevb", "--train-size", "300", "--test-size", "50", "--eval-train-size", "50", "--k", "2",
+    assert main(["aevb", "--train-size", "300", "--test-size", "50", "--eval-train-size", "50", "--eval-k", "2",
                  "--hidden", "16", "--epochs", "1", "--no-exact", "--out", str(run)]) == 0
     out = tmp_path / "exact.json"
     subprocess.run([sys.executable, str(ROOT / "bench" / "exact.py"), "--checkpoint", str(run / "checkpoint.npz"),

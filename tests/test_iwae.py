@@ -78,3 +78,19 @@ def test_dreg_has_the_mean_of_the_plain_phi_gradient():
     se = difference.std(axis=0, ddof=1) / np.sqrt(len(difference))
     assert np.all(np.abs(difference.mean(axis=0)) <= 4 * se + 1e-12)
     assert doubly.var(axis=0).sum() < plain.var(axis=0).sum()
+
+
+def test_iwae_training_raises_the_bound_it_trains_on():
+    """200 steps of IWAE (k = 5) on 1000 MNIST digits raise the test L_5 of a small model by a wide margin."""
+    from algorithms import IWAE, importance_weighted_bound
+    from experiments.mnist import load_dataset
+    data = load_dataset()
+    rng = np.random.default_rng(0)
+    model = HelmholtzMachine(rng, latent_dim=2, hidden=(64,))
+    test = data.test_images[:200]
+    before = importance_weighted_bound(model, test, k=5, seed=0).mean()
+    trainer = IWAE(model, lr=3e-3, k=5)
+    for _ in range(200):
+        trainer.step(data.train_images[rng.integers(0, 1000, 100)], rng)
+    after = importance_weighted_bound(model, test, k=5, seed=0).mean()
+    assert after > before + 250

@@ -20,7 +20,7 @@ from experiments.cli import main
 from experiments.run_folder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL = ["--train-size", "300", "--test-size", "120", "--eval-train-size", "100", "--k", "5", "--eval-every", "1",
+SMALL = ["--train-size", "300", "--test-size", "120", "--eval-train-size", "100", "--eval-k", "5", "--eval-every", "1",
          "--no-exact"]
 TINY = [*SMALL, "--hidden", "32", "16", "--epochs", "2"]
 
@@ -118,6 +118,8 @@ FAULTS = [
     ("--lr abc", lambda run, tmp: ["aevb", "--lr", "abc"], 2, "argument --lr: takes a number, got 'abc'"),
     ("Wake-Sleep's flag for AEVB", lambda run, tmp: ["aevb", "--sleep-lr", "1e-3", "--out", str(run)], 2,
      "--sleep-lr is not a flag of aevb"),
+    ("IWAE's training k for AEVB", lambda run, tmp: ["aevb", "--k", "5", "--out", str(run)], 2,
+     "--k is not a flag of aevb; the evaluation bound's k is --eval-k"),
     ("Wake-Sleep resume in an AEVB folder", lambda run, tmp: ["wake-sleep", "--resume", "--out", str(run)], 2,
      "holds a finished AEVB run (2 epochs); resume it with python run.py aevb --resume --out"),
     ("resume with another --hidden", lambda run, tmp: ["aevb", "--resume", "--hidden", "32", "8", "--out", str(run)],
@@ -284,7 +286,7 @@ def test_the_printed_resume_command_restores_the_run_verbatim(tmp_path, monkeypa
 def test_an_interrupted_quick_run_resumes_as_quick(tmp_path, monkeypatch, capsys):
     from algorithms import AEVB
     monkeypatch.chdir(tmp_path)
-    small = ["--train-size", "200", "--test-size", "50", "--eval-train-size", "50", "--k", "2", "--hidden", "8",
+    small = ["--train-size", "200", "--test-size", "50", "--eval-train-size", "50", "--eval-k", "2", "--hidden", "8",
              "--latent-dim", "1"]
     restore = interrupt_at(monkeypatch, AEVB, 3, signal.SIGINT)
     assert main(["aevb", "--quick", *small]) == 130
