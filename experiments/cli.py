@@ -25,7 +25,9 @@ SHARED_HELP = {
     "test_size": "evaluate on the first N test images",
     "seed": "seeds initialization, minibatches, noise and evaluation",
 }
-OWN_HELP = {"lr": "Adam's learning rate", "wake_lr": "wake phase Adam learning rate",
+OWN_HELP = {"lr": "Adam's learning rate (RWS: the generative network's)",
+            "phi_lr": "RWS: Adam's learning rate of the recognition network",
+            "sleep_phi": "RWS: after each wake step, a classic sleep step on the recognition network from dreams", "wake_lr": "wake phase Adam learning rate",
             "sleep_lr": "sleep phase Adam learning rate", "sleep_samples": "dreams per sleep step",
             "train_k": "importance samples per image of the training objective L_k",
             "dreg": "the doubly reparameterized gradient for the recognition network (DReG)"}
@@ -117,7 +119,7 @@ def add_run_flags(parser, algorithms, command):
 def make_parser():
     parser = Parser(prog="run.py",
                     description="Helmholtz machines on MNIST: the experiments of section 1.6 of the write-up.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{aevb,wake-sleep,iwae,compare,exact}",
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{aevb,wake-sleep,iwae,rws,compare,exact}",
                                      parser_class=Parser)
     for algorithm in ALGORITHMS:
         add_run_flags(commands.add_parser(algorithm, help=f"train {NAMES[algorithm]}",

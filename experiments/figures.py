@@ -53,6 +53,7 @@ def plot_lk(path, histories, k):
 
 
 LOSS_TITLES = {("aevb", "loss"): "AEVB: mean negative ELBO", ("iwae", "loss"): "IWAE: mean $-\\hat{\\mathcal{L}}_k$",
+               ("rws", "loss"): "RWS: mean $-\\hat{\\mathcal{L}}_k$ of the wake samples",
                ("wake-sleep", "wake_loss"): "Wake-Sleep, wake phase: -log p(x | z)",
                ("wake-sleep", "sleep_loss"): "Wake-Sleep, sleep phase: -log q(z | x)"}
 

@@ -12,13 +12,14 @@ SHARED = {"epochs": 100, "batch_size": 100, "latent_dim": 2, "hidden": [500, 500
 # each algorithm's own
 OWN = {"aevb": {"lr": 1e-3},
        "wake-sleep": {"wake_lr": 1e-3, "sleep_lr": 1e-5, "sleep_samples": 100},
-       "iwae": {"lr": 1e-3, "train_k": 5, "dreg": False}}
+       "iwae": {"lr": 1e-3, "train_k": 5, "dreg": False},
+       "rws": {"lr": 1e-3, "phi_lr": 1e-3, "train_k": 5, "sleep_phi": False, "sleep_samples": 100}}
 QUICK = {"epochs": 3, "train_size": 10000, "test_size": 1000, "eval_train_size": 1000, "eval_every": 1}
 # the learning-rate settings named when a run diverges
-LEARNING_RATES = {"aevb": ("lr",), "wake-sleep": ("wake_lr", "sleep_lr"), "iwae": ("lr",)}
+LEARNING_RATES = {"aevb": ("lr",), "wake-sleep": ("wake_lr", "sleep_lr"), "iwae": ("lr",), "rws": ("lr", "phi_lr")}
 ALGORITHMS = tuple(OWN)
 WRITE_UP = ("aevb", "wake-sleep")             # what compare compares when no algorithm is named
-NAMES = {"aevb": "AEVB", "wake-sleep": "Wake-Sleep", "iwae": "IWAE"}
+NAMES = {"aevb": "AEVB", "wake-sleep": "Wake-Sleep", "iwae": "IWAE", "rws": "RWS"}
 # settings whose flag is not the key with dashes: the bound's k is --eval-k, IWAE's training samples --k
 FLAGS = {"k": "--eval-k", "train_k": "--k"}
 

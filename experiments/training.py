@@ -12,7 +12,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from algorithms import AEVB, IWAE, HelmholtzMachine, WakeSleep, importance_weighted_bound
+from algorithms import AEVB, IWAE, HelmholtzMachine, ReweightedWakeSleep, WakeSleep, importance_weighted_bound
 from experiments.checkpoint import restore, save_checkpoint, saved_bounds
 from experiments.errors import Diverged, Stopped, status
 from experiments.settings import LEARNING_RATES, flag
@@ -37,6 +37,9 @@ def build(settings):
         trainer = AEVB(model, lr=settings["lr"])
     elif settings["algorithm"] == "iwae":
         trainer = IWAE(model, lr=settings["lr"], k=settings["train_k"], dreg=settings["dreg"])
+    elif settings["algorithm"] == "rws":
+        trainer = ReweightedWakeSleep(model, lr=settings["lr"], phi_lr=settings["phi_lr"], k=settings["train_k"],
+                                      sleep_phi=settings["sleep_phi"], sleep_samples=settings["sleep_samples"])
     else:
         trainer = WakeSleep(model, wake_lr=settings["wake_lr"], sleep_lr=settings["sleep_lr"],
                             sleep_samples=settings["sleep_samples"])

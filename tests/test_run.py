@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["--train-size", "300", "--test-size", "120", "--eval-train-size", "100", "--eval-k", "5", "--hidden", "32", "16",
          "--eval-every", "1", "--no-exact"]
 TINY = [*SMALL, "--epochs", "2"]
-OWN = {"aevb": [], "wake-sleep": ["--sleep-samples", "20"], "iwae": ["--k", "3"], "compare": ["--sleep-samples", "20"]}
+OWN = {"aevb": [], "wake-sleep": ["--sleep-samples", "20"], "iwae": ["--k", "3"],
+       "rws": ["--k", "3", "--sleep-phi", "--sleep-samples", "20"], "compare": ["--sleep-samples", "20"]}
 PNG_SIZES = {"reconstructions.png": (540, 1000), "latent_manifold.png": (750, 750)}
 
 
@@ -28,7 +29,7 @@ def history_without_time(out):
     return [{key: value for key, value in record.items() if key != "seconds"} for record in history]
 
 
-@pytest.mark.parametrize("algorithm", ["aevb", "wake-sleep", "iwae"])
+@pytest.mark.parametrize("algorithm", ["aevb", "wake-sleep", "iwae", "rws"])
 def test_each_algorithm_writes_every_output(tmp_path, algorithm):
     assert run(algorithm, tmp_path) == 0
     for name in (*FIGURES, "metrics.json", "metrics.csv", "report.md", "checkpoint.npz"):
@@ -51,7 +52,7 @@ def test_each_algorithm_writes_every_output(tmp_path, algorithm):
                 assert record[f"{split}_lk"] == pytest.approx(per_image.mean())
                 assert record[f"{split}_lk_se"] == pytest.approx(per_image.std(ddof=1) / np.sqrt(images))
     # only the algorithm's own settings, and effective ones
-    other = {"aevb": "sleep_lr", "wake-sleep": "lr", "iwae": "sleep_lr"}[algorithm]
+    other = {"aevb": "sleep_lr", "wake-sleep": "lr", "iwae": "sleep_lr", "rws": "wake_lr"}[algorithm]
     assert other not in metrics["settings"] and f"| {other} |" not in (tmp_path / "report.md").read_text()
     assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 3
     report = (tmp_path / "report.md").read_text()
@@ -68,7 +69,7 @@ def test_compare_trains_what_is_missing_and_reuses_the_rest(tmp_path, capsys):
     assert plt.imread(tmp_path / "compare" / "lk.png").ndim == 3
 
 
-@pytest.mark.parametrize("algorithm", ["aevb", "wake-sleep", "iwae"])
+@pytest.mark.parametrize("algorithm", ["aevb", "wake-sleep", "iwae", "rws"])
 def test_resume_ends_with_the_uninterrupted_numbers(tmp_path, algorithm):
     assert run(algorithm, tmp_path / "straight") == 0
     assert main([algorithm, *SMALL, *OWN[algorithm], "--epochs", "1", "--out", str(tmp_path / "split")]) == 0

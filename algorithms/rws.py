@@ -1,0 +1,62 @@
+"""Reweighted wake-sleep (Bornschein & Bengio 2015; derivations/iwae.md): wake updates for both networks from k
+samples of q held fixed and weighted by their normalized importance weights, and optionally the classic sleep
+update for phi."""
+import numpy as np
+
+from algorithms.model import reparameterize
+from algorithms.wake_sleep import sleep_objective
+from nn import (Adam, bernoulli_log_likelihood, bernoulli_log_likelihood_backward, gaussian_log_density,
+                gaussian_log_density_backward, log_mean_exp, log_mean_exp_backward)
+
+
+def rws_wake_objective(model, x, eps):
+    """The wake updates of reweighted wake-sleep, with z_i = mu + sigma * eps_i drawn from q and then held fixed.
+
+    Returns (value, grads) keyed like model.parameters(): value = -(1/N) sum_n L^_k(x_n) (Eq. (I1), reported, not
+    differentiated); grads["generative.*"] = -(1/N) sum_n sum_i w~_i grad_theta log p(x_n, z_i) (wake-theta, Eq. (R1));
+    grads["recognition.*"] = -(1/N) sum_n sum_i w~_i grad_phi log q(z_i | x_n) with z_i fixed (wake-phi, Eq. (R2)).
+    x: (N, D); eps: (k, N, J).
+    """
+    k, batch, latent = eps.shape
+    out, recognition_caches = model.recognition.forward(x)
+    mean, log_var = model.split(out)
+    z = reparameterize(mean, log_var, eps)                                    # a sample, no path back to phi
+    logits, generative_caches = model.generative.forward(z.reshape(k * batch, latent))
+    logits = logits.reshape(k, batch, -1)
+    log_w = (bernoulli_log_likelihood(x, logits) + gaussian_log_density(z, 0.0, np.zeros_like(z))
+             - gaussian_log_density(z, mean, log_var))                        # (k, N)
+    value = -float(log_mean_exp(log_w, axis=0).mean())
+    weights = log_mean_exp_backward(np.full(batch, -1.0 / batch, dtype=log_w.dtype), log_w, axis=0)   # -w~ / N
+
+    _, dlogits = bernoulli_log_likelihood_backward(weights, x, logits)        # wake-theta (Eq. (R1))
+    model.generative.backward(dlogits.reshape(k * batch, -1), generative_caches, input_grad=False)
+    _, dmean, dlog_var = gaussian_log_density_backward(weights, z, mean, log_var)   # wake-phi (Eq. (R2))
+    model.recognition.backward(np.concatenate([dmean.sum(axis=0), dlog_var.sum(axis=0)], axis=1),
+                               recognition_caches, input_grad=False)
+    return value, model.gradients()
+
+
+class ReweightedWakeSleep:
+    """One Adam per network: a wake step on both networks from k weighted samples, then, with sleep_phi, a classic
+    sleep step on phi from dreams; step() returns the minibatch's mean -L^_k (and the sleep loss)."""
+
+    def __init__(self, model, lr=1e-3, phi_lr=1e-3, k=5, sleep_phi=False, sleep_samples=100):
+        self.model, self.k, self.sleep_phi, self.sleep_samples = model, k, sleep_phi, sleep_samples
+        self.optimizers = {
+            "theta": Adam([(p, g) for _, p, g in model.generative.named_parameters()], lr=lr),
+            "phi": Adam([(p, g) for _, p, g in model.recognition.named_parameters()], lr=phi_lr),
+        }
+
+    def step(self, x, rng):
+        dtype, latent = self.model.dtype, self.model.latent_dim
+        eps = rng.standard_normal((self.k, x.shape[0], latent), dtype=dtype)
+        loss, _ = rws_wake_objective(self.model, x, eps)
+        self.optimizers["theta"].step()
+        self.optimizers["phi"].step()
+        losses = {"loss": loss}
+        if self.sleep_phi:
+            z = rng.standard_normal((self.sleep_samples, latent), dtype=dtype)
+            uniforms = rng.random((self.sleep_samples, self.model.data_dim), dtype=dtype)
+            losses["sleep_loss"], _ = sleep_objective(self.model, z, uniforms)
+            self.optimizers["phi"].step()
+        return losses
