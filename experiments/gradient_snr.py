@@ -1,0 +1,83 @@
+"""The signal-to-noise ratio of IWAE's gradients against k, plain (Eq. (I4)) and doubly reparameterized (Eq. (I5))
+(Rainforth et al. 2018; derivations/iwae.md).
+
+    python -m experiments.gradient_snr --checkpoint results/aevb/checkpoint.npz --out derivations/figures/iwae-snr.png
+
+For each k, the gradient is estimated `replicates` times on the same minibatch with fresh noise; a parameter's SNR is
+|mean| / standard deviation over the replicates, and the figure shows the median over each network's parameters.
+"""
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from algorithms.iwae import iwae_objective
+
+KS = (1, 3, 10, 30, 100)
+
+
+def gradient_snr(model, x, ks, replicates, rng):
+    """{k: {"phi (plain)": median SNR, "phi (DReG)": ..., "theta": ...}} for the minibatch x (N, D)."""
+    result = {}
+    for k in ks:
+        draws = {"phi (plain)": [], "phi (DReG)": [], "theta": []}
+        for _ in range(replicates):
+            eps = rng.standard_normal((k, x.shape[0], model.latent_dim), dtype=model.dtype)
+            for dreg in (False, True):
+                grads = iwae_objective(model, x, eps, dreg=dreg)[1]
+                phi = np.concatenate([g.ravel() for name, g in grads.items() if name.startswith("recognition.")])
+                draws["phi (DReG)" if dreg else "phi (plain)"].append(phi.astype(np.float64))
+                if not dreg:
+                    draws["theta"].append(np.concatenate([g.ravel() for name, g in grads.items()
+                                                          if name.startswith("generative.")]).astype(np.float64))
+        result[k] = {name: median_snr(np.array(values)) for name, values in draws.items()}
+    return result
+
+
+def median_snr(draws):
+    """Median over coordinates of |mean| / sd, draws: (replicates, parameters); coordinates with sd 0 left out."""
+    sd = draws.std(axis=0, ddof=1)
+    keep = sd > 0
+    return float(np.median(np.abs(draws.mean(axis=0))[keep] / sd[keep]))
+
+
+def plot_snr(path, result, title):
+    from experiments.figures import plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ks = sorted(result)
+    for name, style in (("phi (plain)", "o-"), ("phi (DReG)", "s-"), ("theta", "^--")):
+        ax.plot(ks, [result[k][name] for k in ks], style, label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("k")
+    ax.set_ylabel("median SNR over parameters")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main():
+    from experiments.checkpoint import read_checkpoint
+    from experiments.mnist import load_dataset
+    from experiments.training import build
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--replicates", type=int, default=100)
+    args = parser.parse_args()
+    meta, arrays = read_checkpoint(args.checkpoint)
+    model, _, _ = build(meta["settings"])
+    model.load_parameters({key[len("param/"):]: value for key, value in arrays.items() if key.startswith("param/")})
+    x = load_dataset().test_images[:10]
+    result = gradient_snr(model, x, KS, args.replicates, np.random.default_rng(0))
+    for k, row in result.items():
+        print(k, {name: round(value, 4) for name, value in row.items()})
+    plot_snr(args.out, result, f"IWAE's gradient SNR, {args.replicates} draws on 10 test images")
+
+
+if __name__ == "__main__":
+    main()
