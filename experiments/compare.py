@@ -22,6 +22,12 @@ from experiments.training import mean_and_standard_error
 CONVERGED_WITHIN = 1.0     # nats: "converged" = within this of the run's own final test bound, from then on
 
 
+def listed(names):
+    """'AEVB', 'AEVB and IWAE', 'AEVB, IWAE and RWS'."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def evaluated(history):
     return [h for h in history if h["test_lk"] is not None]
 
@@ -91,7 +97,7 @@ def verdict(histories, k, bounds=None):
     fastest = min(converged, key=converged.get)
     ties = [name for name in converged if converged[name] == converged[fastest]]
     said = ", ".join(f"{NAMES[name]} at epoch {epoch}" for name, epoch in converged.items())
-    lines.append(f"**Faster:** {' and '.join(NAMES[n] for n in ties)}, by convergence (the first evaluation from "
+    lines.append(f"**Faster:** {listed(NAMES[n] for n in ties)}, by convergence (the first evaluation from "
                  f"which the test L_{k} stays within {CONVERGED_WITHIN:g} nat of the run's own final value): {said}.")
     for other in ranked[1:]:
         ours = {h["epoch"]: h["test_lk"] for h in evaluated(histories[best])}
@@ -202,7 +208,7 @@ def write_comparison(root, results, log):
     figures.plot_lk(out_dir / "lk.png", {NAMES[name]: history for name, history in histories.items()}, k)
     names = list(histories)
     bounds = {name: run_bounds for name, (_, _, run_bounds) in results.items()}
-    lines = [f"# {' and '.join(NAMES[name] for name in names)} side by side", "", verdict(histories, k, bounds), "",
+    lines = [f"# {listed(NAMES[name] for name in names)} side by side", "", verdict(histories, k, bounds), "",
              tuning_note(results), "", f"![L_{k} of every algorithm against epoch](lk.png)", "",
              "± is the standard error over images.", ""]
     lines += ["| epoch | " + " | ".join(f"{NAMES[n]} test L_{k}" for n in names) + " | "
@@ -267,7 +273,7 @@ def write_seed_summary(out_dir, root, per_seed, log):
     seeds = list(per_seed)
     names = list(next(iter(per_seed.values())))
     k = next(iter(next(iter(per_seed.values())).values()))[0]["k"]
-    lines = [f"# {' and '.join(NAMES[n] for n in names)} over seeds {', '.join(map(str, seeds))}", "",
+    lines = [f"# {listed(NAMES[n] for n in names)} over seeds {', '.join(map(str, seeds))}", "",
              f"Each seed's own comparison: " + ", ".join(f"[seed {s}](../seed-{s}/compare/report.md)" for s in seeds)
              + ".", "", f"Final test L_{k} per seed (± standard error over images), and mean ± standard deviation "
              "across seeds:", "", "| algorithm | " + " | ".join(f"seed {s}" for s in seeds) + " | across seeds |",
