@@ -34,10 +34,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from algorithms import AEVB, HelmholtzMachine, WakeSleep, importance_weighted_bound  # noqa: E402
+from algorithms import AEVB, IWAE, HelmholtzMachine, WakeSleep, importance_weighted_bound  # noqa: E402
 from experiments.mnist import load_dataset  # noqa: E402
 
-STEPS_PER_EPOCH, BATCH, K = 600, 100, 100
+STEPS_PER_EPOCH, BATCH, K, IWAE_K = 600, 100, 100, 5
 HIDDEN, LATENT, DATA = (500, 500), 2, 784
 
 
@@ -69,6 +69,7 @@ FLOPS = {
     "aevb": linear_flops(RECOGNITION, BATCH, True) + linear_flops(GENERATIVE, BATCH, True, input_grad=True),
     "wake-sleep": (linear_flops(RECOGNITION, BATCH, False) + linear_flops(GENERATIVE, BATCH, True)
                    + linear_flops(GENERATIVE, BATCH, False) + linear_flops(RECOGNITION, BATCH, True)),
+    "iwae": linear_flops(RECOGNITION, BATCH, True) + linear_flops(GENERATIVE, BATCH * IWAE_K, True, input_grad=True),
     "lk": lambda n: linear_flops(RECOGNITION, n, False) + linear_flops(GENERATIVE, n * K, False),
 }
 
@@ -88,7 +89,7 @@ def stepping(step, images, steps):
 def ours_training(algorithm, images, steps):
     rng = np.random.default_rng(0)
     model = HelmholtzMachine(rng)
-    trainer = AEVB(model) if algorithm == "aevb" else WakeSleep(model)
+    trainer = {"aevb": AEVB, "wake-sleep": WakeSleep, "iwae": lambda m: IWAE(m, k=IWAE_K)}[algorithm](model)
     return stepping(lambda x: trainer.step(x, rng), images, steps)
 
 
@@ -96,7 +97,8 @@ def torch_training(algorithm, images, steps):
     import torch_reference as reference
     import torch
     model = reference.TorchHelmholtz()
-    trainer = reference.TorchAEVB(model) if algorithm == "aevb" else reference.TorchWakeSleep(model)
+    trainer = {"aevb": reference.TorchAEVB, "wake-sleep": reference.TorchWakeSleep,
+               "iwae": lambda m: reference.TorchIWAE(m, k=IWAE_K)}[algorithm](model)
     return stepping(trainer.step, torch.from_numpy(images), steps)
 
 
@@ -295,7 +297,7 @@ def main():
                          f"theirs-ours-ours-theirs), {PAUSE} s pause before each segment; paces are medians over "
                          "segments, ratios medians over blocks",
                "phases": {}}
-    for phase in ("aevb", "wake-sleep", "lk"):
+    for phase in ("aevb", "wake-sleep", "iwae", "lk"):
         results["phases"][phase] = summarize(phase, *time_phase(phase, workers, args.blocks), peak)
 
     compared = other is not None

@@ -77,6 +77,27 @@ class TorchWakeSleep:
         self.sleep.step()
 
 
+class TorchIWAE:
+    """The IWAE objective, -mean over images of log (1/k) sum_i w_i with z_i reparameterized, by autodiff."""
+
+    def __init__(self, model, lr=1e-3, k=5):
+        self.model, self.k = model, k
+        params = [*model.recognition.parameters(), *model.generative.parameters()]
+        self.optimizer = torch.optim.Adam(params, lr=lr)
+
+    def step(self, x):
+        mean, log_var = self.model.encode(x)
+        z = mean + torch.exp(0.5 * log_var) * torch.randn(self.k, *mean.shape)
+        logits = self.model.generative(z.reshape(-1, self.model.latent_dim)).reshape(self.k, x.shape[0], -1)
+        log_likelihood = -F.binary_cross_entropy_with_logits(logits, x.expand(self.k, -1, -1), reduction="none").sum(-1)
+        log_weights = (log_likelihood + gaussian_log_density(z, torch.zeros_like(z), torch.zeros_like(z))
+                       - gaussian_log_density(z, mean, log_var))
+        loss = -(torch.logsumexp(log_weights, 0) - math.log(self.k)).mean()
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+
+
 @torch.no_grad()
 def importance_weighted_bound(model, x, k, chunk_size=100):
     bounds = []

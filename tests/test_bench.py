@@ -66,7 +66,7 @@ def test_bench_times_every_phase_against_another_checkout(tmp_path):
         assert phase["block_ratios"] == pytest.approx(expected)
         assert phase["ours_over_other"] == pytest.approx(np.median(expected))
         assert phase["peak_numpy_mib"] > 0 and phase["max_rss_mib"] > 0
-    assert [line.split()[0] for line in printed.splitlines()[2:5]] == ["aevb", "wake-sleep", "L_100"]
+    assert [line.split()[0] for line in printed.splitlines()[2:6]] == ["aevb", "wake-sleep", "iwae", "L_100"]
 
 
 def test_bench_refuses_a_checkout_without_the_bench(tmp_path):
