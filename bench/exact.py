@@ -80,12 +80,13 @@ def main():
         parser.exit(2, f"bench: {args.checkpoint}: the exact log p(x) needs a 2-D latent, this model's has "
                        f"{model.latent_dim}\n")
     images = load_dataset().test_images[:args.images]
-    peak = bench_run().matmul_peak_gflops()
+    peak_before = bench_run().matmul_peak_gflops()
     began = time.perf_counter()
     result = exact_log_marginal(model, images)
     seconds = time.perf_counter() - began
     shapes = product_shapes(result, images.shape[1])
     product_seconds = replay(shapes, images)
+    peak = max(peak_before, bench_run().matmul_peak_gflops())   # the machine is shared: the better of two readings
     flops = sum(2 * rows * depth * columns for rows, depth, columns in shapes)
     summary = {"checkpoint": str(args.checkpoint), "images": len(images), "seconds": seconds,
                "product_seconds": product_seconds, "product_tflop": flops / 1e12,
