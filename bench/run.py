@@ -115,6 +115,7 @@ def torch_evaluation():
     return lambda images: reference.importance_weighted_bound(model, torch.from_numpy(images), K)
 
 
+PHASES = ("aevb", "wake-sleep", "iwae", "lk")
 PAUSE = 0.2                                  # seconds before each segment (see the module's docstring)
 SEGMENT_STEPS, SEGMENT_IMAGES = 50, 500      # one segment's work: training steps, or test images for L_100
 
@@ -178,6 +179,9 @@ class Worker:
         self.process = subprocess.Popen([sys.executable, str(script), "--worker", runs, phase,
                                          "--segment", str(SEGMENT_STEPS), str(SEGMENT_IMAGES)],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def wait_until_ready(self):
+        """Started together, the two workers load and warm up side by side; this waits for this one's "ready"."""
         self.ask(None)
 
     def ask(self, command):
@@ -213,6 +217,8 @@ def time_phase(phase, workers, blocks):
     workers: side ("ours", "other") -> (script, the side that script runs)."""
     sides = list(workers)
     workers = {side: Worker(side, script, runs, phase) for side, (script, runs) in workers.items()}
+    for running in workers.values():
+        running.wait_until_ready()
     seconds = {side: [] for side in sides}
     ratios = []
     try:
@@ -267,6 +273,8 @@ def main():
                         default=[SEGMENT_STEPS, SEGMENT_IMAGES],
                         help=f"one segment's work (default {SEGMENT_STEPS} training steps, {SEGMENT_IMAGES} test images; "
                              "the tests use a few, to check that the bench runs and counts right, not to time)")
+    parser.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES),
+                        help="the phases to time (default: all)")
     parser.add_argument("--worker", nargs=2, metavar=("SIDE", "PHASE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if min(args.segment) < 1:
@@ -297,7 +305,7 @@ def main():
                          f"theirs-ours-ours-theirs), {PAUSE} s pause before each segment; paces are medians over "
                          "segments, ratios medians over blocks",
                "phases": {}}
-    for phase in ("aevb", "wake-sleep", "iwae", "lk"):
+    for phase in args.phases:
         results["phases"][phase] = summarize(phase, *time_phase(phase, workers, args.blocks), peak)
 
     compared = other is not None
