@@ -8,6 +8,23 @@ from nn import (Adam, bernoulli_log_likelihood, bernoulli_log_likelihood_backwar
                 gaussian_log_density_backward, log_mean_exp, log_mean_exp_backward)
 
 
+def weighted_samples(model, x, eps):
+    """The forward pass that IWAE and reweighted wake-sleep share: q's mean and log-variance, z_i = mu + sigma eps_i,
+    the decoder's logits and the log-weights log w_i of Eq. (I1), with the two networks' caches for backward.
+
+    x: (N, D); eps: (k, N, J) -> ((mean, log_var (N, J), z (k, N, J), logits (k, N, D), log_w (k, N)), caches).
+    """
+    k, batch, latent = eps.shape
+    out, recognition_caches = model.recognition.forward(x)
+    mean, log_var = model.split(out)
+    z = reparameterize(mean, log_var, eps)
+    logits, generative_caches = model.generative.forward(z.reshape(k * batch, latent))
+    logits = logits.reshape(k, batch, -1)
+    log_w = (bernoulli_log_likelihood(x, logits) + gaussian_log_density(z, 0.0, np.zeros_like(z))
+             - gaussian_log_density(z, mean, log_var))
+    return (mean, log_var, z, logits, log_w), (recognition_caches, generative_caches)
+
+
 def iwae_objective(model, x, eps, dreg=False):
     """-(1/N) sum_n L^_k(x_n) (Eq. (I1)) and its gradients, keyed like model.parameters().
 
@@ -19,14 +36,8 @@ def iwae_objective(model, x, eps, dreg=False):
     dreg, sum_i w~_i^2 times the path derivative alone (Eq. (I5)).
     x: (N, D); eps: (k, N, J) standard normal noise. Returns (value, grads).
     """
-    k, batch, latent = eps.shape
-    out, recognition_caches = model.recognition.forward(x)
-    mean, log_var = model.split(out)
-    z = reparameterize(mean, log_var, eps)                                          # (k, N, J)
-    logits, generative_caches = model.generative.forward(z.reshape(k * batch, latent))
-    logits = logits.reshape(k, batch, -1)
-    log_w = (bernoulli_log_likelihood(x, logits) + gaussian_log_density(z, 0.0, np.zeros_like(z))
-             - gaussian_log_density(z, mean, log_var))                              # (k, N)
+    k, batch, _ = eps.shape
+    (mean, log_var, z, logits, log_w), (recognition_caches, generative_caches) = weighted_samples(model, x, eps)
     value = -float(log_mean_exp(log_w, axis=0).mean())
 
     dlog_w = log_mean_exp_backward(np.full(batch, -1.0 / batch, dtype=log_w.dtype), log_w, axis=0)  # -w~ / N

@@ -3,10 +3,9 @@ samples of q held fixed and weighted by their normalized importance weights, and
 update for phi."""
 import numpy as np
 
-from algorithms.model import reparameterize
+from algorithms.iwae import weighted_samples
 from algorithms.wake_sleep import sleep_objective
-from nn import (Adam, bernoulli_log_likelihood, bernoulli_log_likelihood_backward, gaussian_log_density,
-                gaussian_log_density_backward, log_mean_exp, log_mean_exp_backward)
+from nn import Adam, bernoulli_log_likelihood_backward, gaussian_log_density_backward, log_mean_exp, log_mean_exp_backward
 
 
 def rws_wake_objective(model, x, eps):
@@ -17,14 +16,9 @@ def rws_wake_objective(model, x, eps):
     grads["recognition.*"] = -(1/N) sum_n sum_i w~_i grad_phi log q(z_i | x_n) with z_i fixed (wake-phi, Eq. (R2)).
     x: (N, D); eps: (k, N, J).
     """
-    k, batch, latent = eps.shape
-    out, recognition_caches = model.recognition.forward(x)
-    mean, log_var = model.split(out)
-    z = reparameterize(mean, log_var, eps)                                    # a sample, no path back to phi
-    logits, generative_caches = model.generative.forward(z.reshape(k * batch, latent))
-    logits = logits.reshape(k, batch, -1)
-    log_w = (bernoulli_log_likelihood(x, logits) + gaussian_log_density(z, 0.0, np.zeros_like(z))
-             - gaussian_log_density(z, mean, log_var))                        # (k, N)
+    k, batch, _ = eps.shape
+    # z is a sample here: no gradient goes back through it to phi
+    (mean, log_var, z, logits, log_w), (recognition_caches, generative_caches) = weighted_samples(model, x, eps)
     value = -float(log_mean_exp(log_w, axis=0).mean())
     weights = log_mean_exp_backward(np.full(batch, -1.0 / batch, dtype=log_w.dtype), log_w, axis=0)   # -w~ / N
 
