@@ -4,7 +4,7 @@ update for phi."""
 import numpy as np
 
 from algorithms.iwae import weighted_samples
-from algorithms.wake_sleep import sleep_objective
+from algorithms.wake_sleep import sleep_step
 from nn import Adam, bernoulli_log_likelihood_backward, gaussian_log_density_backward, log_mean_exp, log_mean_exp_backward
 
 
@@ -42,15 +42,11 @@ class ReweightedWakeSleep:
         }
 
     def step(self, x, rng):
-        dtype, latent = self.model.dtype, self.model.latent_dim
-        eps = rng.standard_normal((self.k, x.shape[0], latent), dtype=dtype)
+        eps = rng.standard_normal((self.k, x.shape[0], self.model.latent_dim), dtype=self.model.dtype)
         loss, _ = rws_wake_objective(self.model, x, eps)
         self.optimizers["theta"].step()
         self.optimizers["phi"].step()
         losses = {"loss": loss}
         if self.sleep_phi:
-            z = rng.standard_normal((self.sleep_samples, latent), dtype=dtype)
-            uniforms = rng.random((self.sleep_samples, self.model.data_dim), dtype=dtype)
-            losses["sleep_loss"], _ = sleep_objective(self.model, z, uniforms)
-            self.optimizers["phi"].step()
+            losses["sleep_loss"] = sleep_step(self.model, self.optimizers["phi"], self.sleep_samples, rng)
         return losses

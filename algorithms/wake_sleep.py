@@ -63,8 +63,15 @@ class WakeSleep:
         wake_loss, _ = wake_objective(self.model, x, eps)
         self.optimizers["wake"].step()
 
-        z = rng.standard_normal((self.sleep_samples, latent), dtype=dtype)
-        uniforms = rng.random((self.sleep_samples, self.model.data_dim), dtype=dtype)
-        sleep_loss, _ = sleep_objective(self.model, z, uniforms)
-        self.optimizers["sleep"].step()
+        sleep_loss = sleep_step(self.model, self.optimizers["sleep"], self.sleep_samples, rng)
         return {"wake_loss": wake_loss, "sleep_loss": sleep_loss}
+
+
+def sleep_step(model, optimizer, samples, rng):
+    """One sleep update of phi (Eq. (W5)): `samples` dreams z ~ N(0, I), x ~ p_theta(x | z), then optimizer.step();
+    returns the sleep loss. Shared by Wake-Sleep and reweighted wake-sleep's optional sleep-phi."""
+    z = rng.standard_normal((samples, model.latent_dim), dtype=model.dtype)
+    uniforms = rng.random((samples, model.data_dim), dtype=model.dtype)
+    loss, _ = sleep_objective(model, z, uniforms)
+    optimizer.step()
+    return loss
