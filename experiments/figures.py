@@ -52,9 +52,42 @@ def plot_lk(path, histories, k):
     plt.close(fig)
 
 
+def plot_diagnostics(path, histories, k):
+    """The recognition network epoch by epoch (experiments/diagnostics.py), one colour per run: q's log-variances
+    (median, the 1st-99th percentile band, and the extremes dotted), the largest |mean|, the mean KL(q || p(z)), and
+    the effective sample size of k importance weights over k (solid) with the fraction of images one sample
+    dominates (dashed). histories: {label: history}."""
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4))
+    for (label, history), color in zip(histories.items(), ("C0", "C1", "C2", "C3")):
+        records = [h for h in history if "ess" in h]
+        epochs = [h["epoch"] for h in records]
+        column = lambda key: np.array([np.nan if h[key] is None else h[key] for h in records], dtype=float)
+        axes[0].plot(epochs, column("log_var_median"), color=color, label=label)
+        axes[0].fill_between(epochs, column("log_var_p01"), column("log_var_p99"), color=color, alpha=0.25)
+        for key in ("log_var_min", "log_var_max"):
+            axes[0].plot(epochs, column(key), ":", color=color)
+        axes[1].plot(epochs, column("mean_abs_max"), color=color, label=label)
+        axes[2].plot(epochs, column("kl_prior"), color=color, label=label)
+        axes[3].plot(epochs, column("ess"), color=color, label=f"{label}: ESS / {k}")
+        axes[3].plot(epochs, column("dominated"), "--", color=color, label=f"{label}: one weight > 0.9")
+    titles = ("log-variances of q (median, 1-99% band, extremes dotted)", "largest |mean| of q",
+              "mean KL(q(z|x) || p(z)) (nats)", f"importance weights, k = {k}")
+    for ax, title in zip(axes, titles):
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[3].set_ylim(0, 1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 LOSS_TITLES = {("aevb", "loss"): "AEVB: mean negative ELBO", ("iwae", "loss"): "IWAE: mean $-\\hat{\\mathcal{L}}_k$",
                ("rws", "loss"): "RWS: mean $-\\hat{\\mathcal{L}}_k$ of the wake samples",
                ("wake-sleep", "wake_loss"): "Wake-Sleep, wake phase: -log p(x | z)",
+               ("rws", "sleep_loss"): "RWS, sleep-phi: -log q(z | x) on dreams",
                ("wake-sleep", "sleep_loss"): "Wake-Sleep, sleep phase: -log q(z | x)"}
 
 

@@ -8,12 +8,14 @@ import numpy as np
 
 from experiments import figures
 from experiments.checkpoint import write_atomically
+from experiments.diagnostics import DIAGNOSTICS
 from experiments.settings import NAMES
 from experiments.training import history_columns, loss_names, select_data
 from nn.functional import sigmoid
 
 N_TILES, N_SCATTER, MANIFOLD_SIZE, PRIOR_REACH = 100, 5000, 20, 3.0
-FIGURES = ("lk.png", "losses.png", "reconstructions.png", "latent_scatter.png", "latent_manifold.png")
+FIGURES = ("lk.png", "losses.png", "diagnostics.png", "reconstructions.png", "latent_scatter.png",
+           "latent_manifold.png")
 
 
 def final_numbers(history, total_seconds):
@@ -65,7 +67,8 @@ def write_metrics(out_dir, config, history, final):
     text = json.dumps(strict_json(metrics), indent=2, allow_nan=False) + "\n"
     write_atomically(out_dir / "metrics.json", lambda handle: handle.write(text.encode()))
     with open(out_dir / "metrics.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=history_columns(config["algorithm"]), extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=[*history_columns(config), *DIAGNOSTICS],
+                                extrasaction="ignore")
         writer.writeheader()
         writer.writerows(history)
 
@@ -77,7 +80,9 @@ def write_figures(out_dir, config, model, data, history):
     picker = np.random.default_rng([config["seed"], 2])
     name = NAMES[config["algorithm"]]
     figures.plot_lk(out_dir / "lk.png", {name: history}, config["k"])
-    figures.plot_losses(out_dir / "losses.png", history, loss_names(config["algorithm"]), config["algorithm"])
+    figures.plot_losses(out_dir / "losses.png", history, loss_names(config), config["algorithm"])
+    if any("ess" in record for record in history):    # a run made before the diagnostics were recorded has none
+        figures.plot_diagnostics(out_dir / "diagnostics.png", {name: history}, config.get("train_k", 5))
 
     shown = test[np.sort(picker.choice(test.shape[0], min(N_TILES, test.shape[0]), replace=False))]
     shown = np.resize(shown, (N_TILES, shown.shape[1]))  # a test set of fewer than 100 images repeats

@@ -3,6 +3,7 @@ import platform
 
 import numpy as np
 
+from experiments.diagnostics import DIAGNOSTICS
 from experiments.outputs import FIGURES
 from experiments.settings import NAMES
 from experiments.training import history_columns, loss_names
@@ -10,10 +11,16 @@ from experiments.training import history_columns, loss_names
 CAPTIONS = {
     "lk.png": "L_k on test and train data against epoch",
     "losses.png": "training losses against epoch",
+    "diagnostics.png": "the recognition network, epoch by epoch, on the first 1000 test images",
     "reconstructions.png": "100 test images and their reconstructions, sigm(f_theta(mu_phi(x)))",
     "latent_scatter.png": "latent means of test images, coloured by class",
     "latent_manifold.png": "decoded images on a regular 20 x 20 grid of the latent space, each where the axes say",
 }
+DIAGNOSTICS_NOTE = ("Measured after every epoch on the first 1000 test images (derivations/iwae.md, RWS's divergence): "
+                    "q's log-variances (minimum, 1st percentile, median, 99th percentile, maximum over images and "
+                    "latent dimensions), the largest |mean|, the mean KL(q(z|x) || p(z)), and over {k} importance "
+                    "samples per image the mean effective sample size over {k} (ess) and the fraction of images whose "
+                    "largest normalized weight exceeds 0.9 (dominated).")
 
 
 def cell(value):
@@ -30,7 +37,7 @@ def estimate(mean, standard_error):
 
 
 def write_report(out_dir, config, history, final, figure_note):
-    k, losses = config["k"], loss_names(config["algorithm"])
+    k, losses = config["k"], loss_names(config)
     lines = [f"# {NAMES[config['algorithm']]} on {final['data']}", "",
              f"{len(history)} epochs: {final['train_seconds'] / 60:.1f} minutes of training; the invocation that "
              f"wrote this report took {final['total_seconds'] / 60:.1f} minutes with evaluation and figures "
@@ -59,7 +66,13 @@ def write_report(out_dir, config, history, final, figure_note):
     if "exact" in final:
         from experiments.exact_evaluation import report_lines
         lines += report_lines(final["exact"], k)
-    columns = history_columns(config["algorithm"])
+    columns = history_columns(config)
     lines += ["## History", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
-    lines += ["| " + " | ".join(cell(record[c]) for c in columns) + " |" for record in history]
+    lines += ["| " + " | ".join(cell(record.get(c)) for c in columns) + " |" for record in history]
+    diagnosed = [record for record in history if "ess" in record]
+    if diagnosed:
+        columns = ["epoch", *DIAGNOSTICS]
+        lines += ["", "## Diagnostics", "", DIAGNOSTICS_NOTE.format(k=config.get("train_k", 5)), "",
+                  "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+        lines += ["| " + " | ".join(cell(record[c]) for c in columns) + " |" for record in diagnosed]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")

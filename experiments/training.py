@@ -14,18 +14,25 @@ from tqdm import tqdm
 
 from algorithms import AEVB, IWAE, HelmholtzMachine, ReweightedWakeSleep, WakeSleep, importance_weighted_bound
 from experiments.checkpoint import restore, save_checkpoint, saved_bounds
+from experiments.diagnostics import DIAGNOSTICS, recognition_diagnostics
 from experiments.errors import Diverged, Stopped, status
 from experiments.settings import LEARNING_RATES, flag
 
+DIAGNOSTIC_IMAGES = 1000   # the first test images, on which every epoch's diagnostics are measured
 
 
-def loss_names(algorithm):
-    return ("wake_loss", "sleep_loss") if algorithm == "wake-sleep" else ("loss",)
+def loss_names(settings):
+    """The training losses an epoch records: Wake-Sleep's two phases, one objective, or RWS's with its sleep-phi."""
+    if settings["algorithm"] == "wake-sleep":
+        return "wake_loss", "sleep_loss"
+    if settings["algorithm"] == "rws" and settings["sleep_phi"]:
+        return "loss", "sleep_loss"
+    return ("loss",)
 
 
-def history_columns(algorithm):
+def history_columns(settings):
     """The columns of an epoch record, in the order metrics.csv and report.md show them."""
-    return ["epoch", "seconds", *loss_names(algorithm), "test_lk", "test_lk_se", "train_lk", "train_lk_se"]
+    return ["epoch", "seconds", *loss_names(settings), "test_lk", "test_lk_se", "train_lk", "train_lk_se"]
 
 
 def build(settings):
@@ -104,7 +111,7 @@ def new_position(n_images, rng, names):
 def run_epoch(trainer, train, settings, rng, epoch, position, interrupt, diverged):
     """Runs the epoch from position["step"] on, updating position; True when the epoch is finished,
     False when Ctrl-C stopped it between two steps. A non-finite loss calls diverged(what, step)."""
-    batch, names, totals = settings["batch_size"], loss_names(settings["algorithm"]), position["totals"]
+    batch, names, totals = settings["batch_size"], loss_names(settings), position["totals"]
     n_steps = -(-len(position["order"]) // batch)
     began = time.perf_counter()
     bar = tqdm(range(position["step"], n_steps), initial=position["step"], total=n_steps, leave=False,
@@ -141,7 +148,7 @@ def train(settings, data, folder, resume_from=None, log=print):
     checkpoint = folder.checkpoint
     model, trainer, rng = build(settings)
     train_images, test_images, _, train_subset = select_data(data, settings)
-    names = loss_names(settings["algorithm"])
+    names = loss_names(settings)
     history, bounds, start, position, saved = [], {}, 1, None, None
     if resume_from is not None:
         meta, arrays = resume_from
@@ -173,6 +180,8 @@ def train(settings, data, folder, resume_from=None, log=print):
                       **{name: position["totals"][name] / position["step"] for name in names},
                       "test_lk": None, "test_lk_se": None, "train_lk": None, "train_lk_se": None}
             position = None
+            record.update(recognition_diagnostics(model, test_images[:DIAGNOSTIC_IMAGES], settings.get("train_k", 5),
+                                                  settings["seed"]))
             if epoch % settings["eval_every"] == 0 or epoch == settings["epochs"]:
                 status.doing, status.finishing = f"evaluating L_k after epoch {epoch}", "this evaluation"
                 for split, images in (("test", test_images), ("train", train_subset)):
@@ -193,7 +202,7 @@ def train(settings, data, folder, resume_from=None, log=print):
 
 def summary_line(record, settings):
     parts = [f"epoch {record['epoch']:3d}/{settings['epochs']}"]
-    parts += [f"{name} {record[name]:.2f}" for name in loss_names(settings["algorithm"])]
+    parts += [f"{name} {record[name]:.2f}" for name in loss_names(settings)]
     if record["test_lk"] is not None:
         parts += [f"test L_{settings['k']} {record['test_lk']:.2f} ± {record['test_lk_se']:.2f}",
                   f"train L_{settings['k']} {record['train_lk']:.2f} ± {record['train_lk_se']:.2f}"]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from experiments.cli import main
+from experiments.diagnostics import DIAGNOSTICS
 from experiments.outputs import FIGURES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,10 +42,10 @@ def test_each_algorithm_writes_every_output(tmp_path, algorithm):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["algorithm"] == algorithm and metrics["settings"]["k"] == 5
     assert [h["epoch"] for h in metrics["history"]] == [1, 2]
-    losses = ["wake_loss", "sleep_loss"] if algorithm == "wake-sleep" else ["loss"]
+    losses = {"wake-sleep": ["wake_loss", "sleep_loss"], "rws": ["loss", "sleep_loss"]}.get(algorithm, ["loss"])
     with np.load(tmp_path / "bounds.npz") as bounds:
         for record in metrics["history"]:
-            for key in (*losses, "seconds", "test_lk", "test_lk_se", "train_lk", "train_lk_se"):
+            for key in (*losses, "seconds", "test_lk", "test_lk_se", "train_lk", "train_lk_se", *DIAGNOSTICS):
                 assert np.isfinite(record[key]), key
             for split, images in (("test", 120), ("train", 100)):
                 per_image = bounds[f"{split}/{record['epoch']}"]
@@ -54,7 +55,8 @@ def test_each_algorithm_writes_every_output(tmp_path, algorithm):
     # only the algorithm's own settings, and effective ones
     other = {"aevb": "sleep_lr", "wake-sleep": "lr", "iwae": "sleep_lr", "rws": "wake_lr"}[algorithm]
     assert other not in metrics["settings"] and f"| {other} |" not in (tmp_path / "report.md").read_text()
-    assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 3
+    csv_lines = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert len(csv_lines) == 3 and csv_lines[0].split(",")[-len(DIAGNOSTICS):] == list(DIAGNOSTICS)
     report = (tmp_path / "report.md").read_text()
     assert all(f"]({name})" in report for name in FIGURES)
 

@@ -1,0 +1,52 @@
+"""What the recognition network does, epoch by epoch: the numbers behind a run's stall or divergence
+(derivations/iwae.md, RWS's divergence; derivations/wake-sleep-diagnosis.md).
+
+Every number is measured on the test images with its own noise stream ([seed, 2]), so recording them changes no
+training number and two epochs compare on the same noise.
+"""
+import numpy as np
+
+from algorithms.bound import log_importance_weights
+from nn import gaussian_kl_from_standard_normal
+
+# the columns a history record gains, in the order metrics.csv shows them
+DIAGNOSTICS = ("log_var_min", "log_var_p01", "log_var_median", "log_var_p99", "log_var_max", "mean_abs_max",
+               "kl_prior", "ess", "dominated")
+
+
+def normalized_weights(log_w):
+    """w~_i = w_i / sum_j w_j over axis 0, from log-weights, in log space. (k, N) -> (k, N)."""
+    shifted = np.exp(log_w - log_w.max(axis=0))
+    return shifted / shifted.sum(axis=0)
+
+
+def effective_sample_size(log_w):
+    """Kish's effective sample size 1 / sum_i w~_i^2 of each column's k weights: k when they are equal,
+    1 when one sample takes all the weight. (k, N) -> (N,)."""
+    return 1.0 / (normalized_weights(log_w) ** 2).sum(axis=0)
+
+
+def recognition_diagnostics(model, images, k, seed, chunk_size=500):
+    """q's log-variances (min, 1st percentile, median, 99th percentile, max over images and latent dimensions),
+    the largest |mean|, the mean KL(q(z|x) || p(z)) (closed form, Eq. (B13)), and over k importance samples per image
+    the mean effective sample size divided by k ("ess") and the fraction of images where one sample holds more than
+    90% of the normalized weight ("dominated"). images: (N, D) -> dict of floats keyed by DIAGNOSTICS."""
+    rng = np.random.default_rng([seed, 2])
+    log_vars, means, kl, ess, dominated = [], [], [], [], []
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # a diverging run reports inf, not a warning
+        for start in range(0, images.shape[0], chunk_size):
+            rows = images[start:start + chunk_size]
+            mean, log_var = model.encode(rows)
+            log_vars.append(log_var.ravel())
+            means.append(np.abs(mean).max())
+            kl.append(gaussian_kl_from_standard_normal(mean, log_var))
+            eps = rng.standard_normal((k, rows.shape[0], model.latent_dim), dtype=model.dtype)
+            log_w = log_importance_weights(model, rows, eps).astype(np.float64)
+            ess.append(effective_sample_size(log_w))
+            dominated.append(normalized_weights(log_w).max(axis=0) > 0.9)
+    log_vars = np.concatenate(log_vars).astype(np.float64)
+    low, p01, median, p99, high = np.percentile(log_vars, [0, 1, 50, 99, 100])
+    return {"log_var_min": low, "log_var_p01": p01, "log_var_median": median, "log_var_p99": p99,
+            "log_var_max": high, "mean_abs_max": float(max(means)),
+            "kl_prior": float(np.concatenate(kl).mean()), "ess": float(np.concatenate(ess).mean() / k),
+            "dominated": float(np.concatenate(dominated).mean())}
