@@ -2,7 +2,7 @@
 import numpy as np
 
 from algorithms.model import reparameterize
-from nn import bernoulli_log_likelihood, gaussian_log_density, log_mean_exp
+from nn import gaussian_log_density, log_mean_exp
 
 
 def log_importance_weights(model, x, eps):
@@ -16,7 +16,7 @@ def log_importance_weights(model, x, eps):
     mean, log_var = model.encode(x)
     z = reparameterize(mean, log_var, eps)                                   # (k, N, J)
     logits = model.decode(z.reshape(k * batch, latent)).reshape(k, batch, -1)
-    log_likelihood = bernoulli_log_likelihood(x, logits, overwrite_logits=True)  # x broadcasts over k
+    log_likelihood = model.likelihood.log_likelihood(x, logits, overwrite_logits=True)  # x broadcasts over k
     log_prior = gaussian_log_density(z, 0.0, np.zeros_like(z))
     log_q = gaussian_log_density(z, mean, log_var)
     return log_likelihood + log_prior - log_q

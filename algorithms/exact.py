@@ -2,9 +2,10 @@
 
     p(x) = integral of p(x | z) N(z; 0, I) dz  (Eq. (1))  ~  h^2 sum over the lattice h Z^2 where the integrand lives
 
-The Bernoulli log-likelihood is linear in x (Eq. (X2)): for every image and every lattice point at once,
+The log-likelihood is linear in x (Eq. (X2); for the continuous Bernoulli too, Eq. (L1)): for every image and every
+lattice point at once,
 
-    log p(x_n | z_g) + log p(z_g) = x_n . f(z_g) - sum_d softplus(f_d(z_g)) + log N(z_g; 0, I),
+    log p(x_n | z_g) + log p(z_g) = x_n . f(z_g) - sum_d A(f_d(z_g)) + log N(z_g; 0, I),   A = softplus (Bernoulli),
 
 one matrix product of the images with the lattice's logits, shared by all images. Points are taken in chunks
 (memory bounded whatever the number of images or points); each image's sum is a streaming log-sum-exp with
@@ -25,7 +26,6 @@ import numpy as np
 from scipy import ndimage
 
 from nn import gaussian_log_density
-from nn.functional import softplus
 
 
 @dataclass
@@ -44,19 +44,31 @@ class ExactLogMarginal:
     rounds: list = field(default_factory=list)
 
 
+@dataclass
+class Decoder:
+    """What Eq. (X2) needs of a model: its generative network (called for the logits) and its likelihood's
+    log-partition A (Eq. (L1))."""
+    net: object
+    log_partition: object
+
+    def __call__(self, z):
+        return self.net(z)
+
+
 def generative_in(model, dtype):
-    """A copy of the generative network with its parameters in dtype."""
+    """The model's Decoder, with a copy of the generative network whose parameters are in dtype."""
     net = copy.deepcopy(model.generative)
     for layer in net.layers:
         layer.params = {name: value.astype(dtype) for name, value in layer.params.items()}
-    return net
+    return Decoder(net, model.likelihood.log_partition)
 
 
 def lattice_terms(net, z, dtype):
-    """For points z (G, 2): the logits f(z)^T (D, G) and the constant c = -sum_d softplus(f_d(z)) + log N(z; 0, I)
-    (G,), in dtype: the two pieces of Eq. (X2) that do not depend on the image."""
+    """For points z (G, 2): the logits f(z)^T (D, G) and the constant c = -sum_d A(f_d(z)) + log N(z; 0, I)
+    (G,), in dtype: the two pieces of Eq. (X2) that do not depend on the image. A is the likelihood's log-partition
+    (Eq. (L1)): softplus for the Bernoulli. net: a Decoder."""
     logits = net(z.astype(dtype))
-    constant = gaussian_log_density(z, 0.0, np.zeros_like(z)) - softplus(logits).sum(axis=1, dtype=np.float64)
+    constant = gaussian_log_density(z, 0.0, np.zeros_like(z)) - net.log_partition(logits).sum(axis=1, dtype=np.float64)
     return logits.T, constant.astype(dtype)
 
 

@@ -4,8 +4,7 @@ reparameterized gradient for phi (DReG; Tucker, Lawson, Gu & Maddison 2018) as a
 import numpy as np
 
 from algorithms.model import reparameterize, reparameterize_backward
-from nn import (Adam, bernoulli_log_likelihood, bernoulli_log_likelihood_backward, gaussian_log_density,
-                gaussian_log_density_backward, log_mean_exp, log_mean_exp_backward)
+from nn import Adam, gaussian_log_density, gaussian_log_density_backward, log_mean_exp, log_mean_exp_backward
 
 
 def weighted_samples(model, x, eps):
@@ -20,7 +19,7 @@ def weighted_samples(model, x, eps):
     z = reparameterize(mean, log_var, eps)
     logits, generative_caches = model.generative.forward(z.reshape(k * batch, latent))
     logits = logits.reshape(k, batch, -1)
-    log_w = (bernoulli_log_likelihood(x, logits) + gaussian_log_density(z, 0.0, np.zeros_like(z))
+    log_w = (model.likelihood.log_likelihood(x, logits) + gaussian_log_density(z, 0.0, np.zeros_like(z))
              - gaussian_log_density(z, mean, log_var))
     return (mean, log_var, z, logits, log_w), (recognition_caches, generative_caches)
 
@@ -42,7 +41,7 @@ def iwae_objective(model, x, eps, dreg=False):
 
     dlog_w = log_mean_exp_backward(np.full(batch, -1.0 / batch, dtype=log_w.dtype), log_w, axis=0)  # -w~ / N
     # theta, and the path through z of log p(x | z): one backward of the generative network (Eq. (I2))
-    _, dlogits = bernoulli_log_likelihood_backward(dlog_w, x, logits)
+    _, dlogits = model.likelihood.backward(dlog_w, x, logits)
     dz = model.generative.backward(dlogits.reshape(k * batch, -1), generative_caches).reshape(z.shape)
     dz_prior, _, _ = gaussian_log_density_backward(dlog_w, z, 0.0, np.zeros_like(z))
     dz_q, dmean_q, dlog_var_q = gaussian_log_density_backward(-dlog_w, z, mean, log_var)

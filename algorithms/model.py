@@ -2,21 +2,26 @@
 
 Recognition network  q_phi(z | x) = N(z; mu_phi(x), diag exp(log_var_phi(x)))
 Generative network   p_theta(x | z) = Bernoulli(x; sigmoid(f_theta(z))),   prior p(z) = N(0, I)
+                     (or the continuous Bernoulli with the same logits: algorithms/likelihoods.py)
 
 The recognition MLP ends in 2J outputs: the first J are the mean, the last J the log-variance
 (equivalent to two linear heads on the last hidden layer). The generative MLP ends in D logits.
 """
 import numpy as np
 
-from nn import MLP, bernoulli_log_likelihood, bernoulli_log_likelihood_backward
+from algorithms.likelihoods import LIKELIHOODS
+from nn import MLP, LogVarianceFloor
 
 
 class HelmholtzMachine:
     def __init__(self, rng, data_dim=784, latent_dim=2, hidden=(500, 500), activation="softplus",
-                 dtype=np.float32):
+                 dtype=np.float32, likelihood="bernoulli", log_var_floor=None):
         hidden = list(hidden)
         self.data_dim, self.latent_dim, self.dtype = data_dim, latent_dim, np.dtype(dtype)
+        self.likelihood = LIKELIHOODS[likelihood]
         self.recognition = MLP([data_dim, *hidden, 2 * latent_dim], activation, rng, dtype)
+        if log_var_floor is not None:       # q's log-variances bounded below (derivations/iwae.md, RWS's divergence)
+            self.recognition.layers.append(LogVarianceFloor(latent_dim, log_var_floor))
         self.generative = MLP([latent_dim, *reversed(hidden), data_dim], activation, rng, dtype)
 
     def split(self, out):
@@ -83,8 +88,8 @@ def reconstruction_loss(model, x, z, input_grad):
     n_samples, batch, latent = z.shape
     logits, caches = model.generative.forward(z.reshape(n_samples * batch, latent))
     targets = x if n_samples == 1 else np.tile(x, (n_samples, 1))
-    log_likelihood = bernoulli_log_likelihood(targets, logits)                      # (S N,)
+    log_likelihood = model.likelihood.log_likelihood(targets, logits)                # (S N,)
     dlog_likelihood = np.full(n_samples * batch, -1.0 / (n_samples * batch), dtype=logits.dtype)
-    _, dlogits = bernoulli_log_likelihood_backward(dlog_likelihood, targets, logits)
+    _, dlogits = model.likelihood.backward(dlog_likelihood, targets, logits)
     dz = model.generative.backward(dlogits, caches, input_grad=input_grad)
     return -float(log_likelihood.mean()), None if dz is None else dz.reshape(z.shape)

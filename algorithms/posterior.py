@@ -11,16 +11,16 @@ import numpy as np
 
 from algorithms.exact import chunked_terms, generative_in, log_joint_blocks, square_lattice
 from nn import gaussian_log_density
-from nn.functional import softplus
 
 
 def log_joint(net, x, z, chunk=4096):
-    """log p(x | z_g) + log p(z_g) for one image x (D,) at points z (G, 2), in float64 (Eq. (X2))."""
+    """log p(x | z_g) + log p(z_g) for one image x (D,) at points z (G, 2), in float64 (Eq. (X2)); net: the model's
+    Decoder (algorithms/exact.py::generative_in)."""
     out = np.empty(len(z))
     for start in range(0, len(z), chunk):
         points = z[start:start + chunk]
         logits = net(points)
-        out[start:start + chunk] = (logits @ x - softplus(logits).sum(axis=1)
+        out[start:start + chunk] = (logits @ x - net.log_partition(logits).sum(axis=1)
                                     + gaussian_log_density(points, 0.0, np.zeros_like(points)))
     return out
 
@@ -45,6 +45,22 @@ def posterior_moments(model, x, spacing=0.05, limit=6.0):
     mean = weights @ z
     centred = z[None, :, :] - mean[:, None, :]
     return PosteriorMoments(mean, np.einsum("ng,ngi,ngj->nij", weights, centred, centred))
+
+
+def local_posterior_moments(model, x, centre, half_width=0.4, spacing=0.002):
+    """Mean and covariance of p(z | x) for one image x (D,), on a fine lattice (spacing) over the square centre +-
+    half_width (Eq. (X2)), for posteriors too narrow for posterior_moments' lattice; returns (PosteriorMoments of one
+    image, the share of the lattice's mass on its border rows and columns, which should be negligible)."""
+    axis = np.arange(-half_width, half_width + spacing / 2, spacing)
+    z = np.stack(np.meshgrid(centre[0] + axis, centre[1] + axis, indexing="ij"), axis=-1).reshape(-1, 2)
+    log_p = log_joint(generative_in(model, np.float64), np.asarray(x, np.float64), z)
+    weights = np.exp(log_p - log_p.max())
+    weights /= weights.sum()
+    mean = weights @ z
+    cov = (z - mean).T @ ((z - mean) * weights[:, None])
+    grid = weights.reshape(len(axis), len(axis))
+    border = grid[[0, -1], :].sum() + grid[1:-1, [0, -1]].sum()
+    return PosteriorMoments(mean[None], cov[None]), float(border)
 
 
 @dataclass

@@ -5,7 +5,7 @@ import numpy as np
 
 from algorithms.iwae import weighted_samples
 from algorithms.wake_sleep import sleep_step
-from nn import Adam, bernoulli_log_likelihood_backward, gaussian_log_density_backward, log_mean_exp, log_mean_exp_backward
+from nn import Adam, gaussian_log_density_backward, log_mean_exp, log_mean_exp_backward
 
 
 def rws_wake_objective(model, x, eps):
@@ -22,7 +22,7 @@ def rws_wake_objective(model, x, eps):
     value = -float(log_mean_exp(log_w, axis=0).mean())
     weights = log_mean_exp_backward(np.full(batch, -1.0 / batch, dtype=log_w.dtype), log_w, axis=0)   # -w~ / N
 
-    _, dlogits = bernoulli_log_likelihood_backward(weights, x, logits)        # wake-theta (Eq. (R1))
+    _, dlogits = model.likelihood.backward(weights, x, logits)        # wake-theta (Eq. (R1))
     model.generative.backward(dlogits.reshape(k * batch, -1), generative_caches, input_grad=False)
     _, dmean, dlog_var = gaussian_log_density_backward(weights, z, mean, log_var)   # wake-phi (Eq. (R2))
     model.recognition.backward(np.concatenate([dmean.sum(axis=0), dlog_var.sum(axis=0)], axis=1),
@@ -34,8 +34,8 @@ class ReweightedWakeSleep:
     """One Adam per network: a wake step on both networks from k weighted samples, then, with sleep_phi, a classic
     sleep step on phi from dreams; step() returns the minibatch's mean -L^_k (and the sleep loss)."""
 
-    def __init__(self, model, lr=1e-3, phi_lr=1e-3, k=5, sleep_phi=False, sleep_samples=100):
-        self.model, self.k, self.sleep_phi, self.sleep_samples = model, k, sleep_phi, sleep_samples
+    def __init__(self, model, lr=1e-3, phi_lr=1e-3, k=5, sleep_phi=False, sleep_samples=100, dreams="samples"):
+        self.model, self.k, self.sleep_phi, self.sleep_samples, self.dreams = model, k, sleep_phi, sleep_samples, dreams
         self.optimizers = {
             "theta": Adam([(p, g) for _, p, g in model.generative.named_parameters()], lr=lr),
             "phi": Adam([(p, g) for _, p, g in model.recognition.named_parameters()], lr=phi_lr),
@@ -48,5 +48,5 @@ class ReweightedWakeSleep:
         self.optimizers["phi"].step()
         losses = {"loss": loss}
         if self.sleep_phi:
-            losses["sleep_loss"] = sleep_step(self.model, self.optimizers["phi"], self.sleep_samples, rng)
+            losses["sleep_loss"] = sleep_step(self.model, self.optimizers["phi"], self.sleep_samples, rng, self.dreams)
         return losses

@@ -3,7 +3,6 @@ import numpy as np
 
 from algorithms.model import reconstruction_loss, reparameterize
 from nn import Adam, gaussian_log_density, gaussian_log_density_backward
-from nn.functional import sigmoid
 
 
 def wake_objective(model, x, eps):
@@ -20,25 +19,30 @@ def wake_objective(model, x, eps):
     return value, model.gradients("generative.")
 
 
-def dream(model, z, uniforms):
-    """The dream x^m ~ p_theta(x | z^m) of Eq. (5): binary, x_d = [u_d < sigmoid(f_theta(z)_d)] for u ~ U(0, 1).
+def dream(model, z, uniforms, dreams="samples"):
+    """The dream x^m ~ p_theta(x | z^m) of Eq. (5), from uniforms u ~ U(0, 1): binary under the Bernoulli,
+    x_d = [u_d < sigmoid(f_theta(z)_d)]; a grey level by the inverse distribution function under the continuous
+    Bernoulli (Eq. (L9); derivations/likelihoods.md says why the dreams must be the model's own samples).
+    With dreams="means", the decoder's mean E[x | z^m] instead (Eq. (W6)): no sample of the model, but an image of
+    the data's kind when the data are grey.
 
-    z: (M, J), uniforms: (M, D) -> (M, D) in {0, 1}, in the model's dtype.
+    z: (M, J), uniforms: (M, D) -> (M, D), in the model's dtype.
     """
-    return (uniforms < sigmoid(model.decode(z))).astype(model.dtype)
+    logits = model.decode(z)
+    return model.likelihood.mean(logits) if dreams == "means" else model.likelihood.sample(logits, uniforms)
 
 
-def sleep_objective(model, z, uniforms):
+def sleep_objective(model, z, uniforms, dreams="samples"):
     """Minus the sleep-phase objective of Eq. (5), averaged over the M dreams, and its gradients with
     respect to phi (Eq. (W5) of the derivation).
 
         -(1/M) sum_m log q_phi(z_m | x_m),  z_m ~ N(0, I),  x_m ~ p_theta(x | z_m)
 
     theta is held fixed: the dream is made without a cache. z: (M, J) dreamed latents; uniforms: (M, D)
-    the noise that binarizes the dream. Returns (value, grads) keyed like the recognition parameters.
+    the noise that draws the dream; dreams: "samples" or "means" (dream()). Returns (value, grads) keyed like the
+    recognition parameters.
     """
-    dreams = dream(model, z, uniforms)
-    out, caches = model.recognition.forward(dreams)
+    out, caches = model.recognition.forward(dream(model, z, uniforms, dreams))
     mean, log_var = model.split(out)
     log_q = gaussian_log_density(z, mean, log_var)
     dlog_q = np.full(z.shape[0], -1.0 / z.shape[0], dtype=mean.dtype)
@@ -50,8 +54,8 @@ def sleep_objective(model, z, uniforms):
 class WakeSleep:
     """A wake step on theta, then a sleep step on phi, each with its own Adam and learning rate."""
 
-    def __init__(self, model, wake_lr=1e-3, sleep_lr=1e-5, sleep_samples=100, n_samples=1):
-        self.model, self.sleep_samples, self.n_samples = model, sleep_samples, n_samples
+    def __init__(self, model, wake_lr=1e-3, sleep_lr=1e-5, sleep_samples=100, n_samples=1, dreams="samples"):
+        self.model, self.sleep_samples, self.n_samples, self.dreams = model, sleep_samples, n_samples, dreams
         self.optimizers = {
             "wake": Adam([(p, g) for _, p, g in model.generative.named_parameters()], lr=wake_lr),
             "sleep": Adam([(p, g) for _, p, g in model.recognition.named_parameters()], lr=sleep_lr),
@@ -63,15 +67,15 @@ class WakeSleep:
         wake_loss, _ = wake_objective(self.model, x, eps)
         self.optimizers["wake"].step()
 
-        sleep_loss = sleep_step(self.model, self.optimizers["sleep"], self.sleep_samples, rng)
+        sleep_loss = sleep_step(self.model, self.optimizers["sleep"], self.sleep_samples, rng, self.dreams)
         return {"wake_loss": wake_loss, "sleep_loss": sleep_loss}
 
 
-def sleep_step(model, optimizer, samples, rng):
+def sleep_step(model, optimizer, samples, rng, dreams="samples"):
     """One sleep update of phi (Eq. (W5)): `samples` dreams z ~ N(0, I), x ~ p_theta(x | z), then optimizer.step();
     returns the sleep loss. Shared by Wake-Sleep and reweighted wake-sleep's optional sleep-phi."""
     z = rng.standard_normal((samples, model.latent_dim), dtype=model.dtype)
     uniforms = rng.random((samples, model.data_dim), dtype=model.dtype)
-    loss, _ = sleep_objective(model, z, uniforms)
+    loss, _ = sleep_objective(model, z, uniforms, dreams)
     optimizer.step()
     return loss

@@ -11,6 +11,7 @@ import zipfile
 import numpy as np
 
 from experiments.errors import Fault
+from experiments.settings import ADDED_LATER, OWN_ADDED_LATER
 
 META_KEYS = ("epoch", "history", "settings", "rng", "position")
 
@@ -66,6 +67,9 @@ def read_checkpoint(path):
         raise Fault(f"{path}: not a checkpoint of this version of run.py (its metadata lacks {', '.join(missing)})")
     if meta["position"] is not None:
         meta["position"]["order"] = arrays["position/order"]
+    if isinstance(meta["settings"], dict):     # a run made before a setting existed had its value of today's default
+        added = {**ADDED_LATER, **OWN_ADDED_LATER.get(meta["settings"].get("algorithm"), {})}
+        meta["settings"].update({key: value for key, value in added.items() if key not in meta["settings"]})
     return meta, arrays
 
 

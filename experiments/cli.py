@@ -11,13 +11,23 @@ import sys
 from pathlib import Path
 
 from experiments.errors import Fault, Stopped, status
-from experiments.settings import ALGORITHMS, NAMES, OWN, QUICK, SHARED, WRITE_UP, flag
+from experiments.settings import ALGORITHMS, CHOICES, NAMES, OWN, QUICK, SHARED, WRITE_UP, flag
 
 SHARED_HELP = {
     "epochs": "passes over the training set",
     "batch_size": "minibatch size",
     "latent_dim": "dimension J of z",
     "hidden": "hidden layer sizes of the recognition net; the generative net mirrors them",
+    "activation": "the hidden layers' nonlinearity",
+    "log_var_floor": "bound q's log-variances below, smoothly: v = floor + softplus(u - floor) (derivations/iwae.md, "
+                     "RWS's divergence)",
+    "likelihood": "p(x | z): the write-up's Bernoulli, or the continuous Bernoulli, a density on [0, 1] "
+                  "(derivations/likelihoods.md)",
+    "binarize": "none: grey levels (the write-up's); dynamic: each training image resampled as x ~ Bernoulli(pixel) "
+                "every time it is used; fixed: binarized once; the test set is binarized once, the same for every run",
+    "output_bias": "the decoder's output bias at the start: zero, or the logits whose means are the training "
+                   "images' pixel means (the IWAE paper's initialization)",
+    "nll_k": "a binarized run ends with the test negative log-likelihood estimate -L_k with this k",
     "k": "importance samples of the bound L_k that evaluates every run",
     "eval_every": "evaluate L_k every this many epochs, and after the last",
     "eval_train_size": "training images for the train bound, fixed by the seed (60000 for all)",
@@ -29,6 +39,8 @@ OWN_HELP = {"lr": "Adam's learning rate (RWS: the generative network's)",
             "phi_lr": "RWS: Adam's learning rate of the recognition network",
             "sleep_phi": "RWS: after each wake step, a classic sleep step on the recognition network from dreams", "wake_lr": "wake phase Adam learning rate",
             "sleep_lr": "sleep phase Adam learning rate", "sleep_samples": "dreams per sleep step",
+            "dreams": "what the sleep phase dreams: samples x ~ p(x | z) (the write-up's), or the decoder's means "
+                      "E[x | z] (derivations/wake-sleep-diagnosis.md)",
             "train_k": "importance samples per image of the training objective L_k",
             "dreg": "the doubly reparameterized gradient for the recognition network (DReG)"}
 
@@ -55,6 +67,16 @@ def positive_number(text):
     return value
 
 
+def finite_number(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"takes a finite number, got {text}")
+    return value
+
+
 def algorithm_name(text):
     if text not in ALGORITHMS:
         raise argparse.ArgumentTypeError(f"{text!r} is not an algorithm; choose from {', '.join(ALGORITHMS)}")
@@ -74,7 +96,7 @@ class Parser(argparse.ArgumentParser):
 
 def default_text(key, default):
     quick = f"; --quick: {QUICK[key]}" if key in QUICK else ""
-    shown = "all" if default is None else " ".join(map(str, default)) if isinstance(default, list) else default
+    shown = ("none" if key == "log_var_floor" else "all") if default is None else " ".join(map(str, default)) if isinstance(default, list) else default
     return f" (default {shown}{quick})"
 
 
@@ -82,7 +104,12 @@ def add_setting(parser, key, default, help_text):
     if isinstance(default, bool):
         parser.add_argument(flag(key), dest=key, action="store_const", const=True, default=None, help=help_text)
         return
-    types = {"hidden": whole_number(1), "seed": whole_number(0), "data_dir": existing_path}
+    if key in CHOICES:
+        parser.add_argument(flag(key), dest=key, choices=CHOICES[key], default=None,
+                            help=help_text + default_text(key, default))
+        return
+    types = {"hidden": whole_number(1), "seed": whole_number(0), "data_dir": existing_path,
+             "log_var_floor": finite_number}
     kind = types.get(key, positive_number if isinstance(default, float) else whole_number(1))
     extra = {"nargs": "+"} if key == "hidden" else {}
     parser.add_argument(flag(key), dest=key, type=kind, default=None, help=help_text + default_text(key, default),
@@ -109,6 +136,10 @@ def add_run_flags(parser, algorithms, command):
                              "be given, to extend it)")
     parser.add_argument("--force", action="store_true",
                         help="start over in an output folder that holds a run, deleting its outputs first")
+    if command != "compare":
+        parser.add_argument("--keep-checkpoints", action="store_true",
+                            help="keep a copy of every epoch's checkpoint in OUT/checkpoints/, to replay any epoch "
+                                 "step by step (python -m experiments.replay)")
     parser.add_argument("--no-exact", dest="exact", action="store_false",
                         help="skip the exact log p(x) by quadrature that a 2-D run adds to its final evaluation")
     parser.add_argument("--quick", action="store_true",
@@ -188,7 +219,7 @@ def run_command(args, argv):
         return
     with RunFolder(out) as folder:
         settings, data, resume_from = plan(folder, args.command, explicit, args.quick, args.resume, args.force, cache)
-        train_and_write(folder, settings, data, resume_from, args.exact)
+        train_and_write(folder, settings, data, resume_from, args.exact, keep=args.keep_checkpoints)
 
 
 def stop_on_sigterm(signum, frame):

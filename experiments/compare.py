@@ -115,7 +115,8 @@ def verdict(histories, k, bounds=None):
 
 
 # settings every run of one comparison must share, so that its tables pair the same epochs and images
-SHARED_BY_ALL = ("k", "eval_every", "epochs", "train_size", "test_size", "eval_train_size", "seed", "data_fingerprint")
+SHARED_BY_ALL = ("k", "eval_every", "epochs", "train_size", "test_size", "eval_train_size", "seed", "data_fingerprint",
+                 "likelihood", "binarize")
 
 
 def plan_one(folder, algorithm, options, data_cache):
@@ -200,7 +201,8 @@ def tuning_note(results):
 
 
 def write_comparison(root, results, log):
-    """root/compare/report.md and lk.png (and exact_gap.png when every run has the exact evaluation).
+    """root/compare/report.md and lk.png (exact_gap.png when every run has the exact evaluation, diagnostics.png when
+    some run recorded the per-epoch diagnostics).
     results: {algorithm: (settings, history, bounds)}, every run evaluated with the same k."""
     out_dir = root / "compare"
     histories = {name: history for name, (_, history, _) in results.items()}
@@ -222,6 +224,12 @@ def write_comparison(root, results, log):
     exact = {name: exact_results(root / name) for name in names}
     if all(summary is not None for summary, _ in exact.values()):
         lines += exact_comparison(out_dir, exact)
+    diagnosed = {NAMES[name]: history for name, history in histories.items() if any("ess" in h for h in history)}
+    if diagnosed:
+        figures.plot_diagnostics(out_dir / "diagnostics.png", diagnosed, 5)
+        lines += ["", "## The recognition networks", "", "![the recognition networks, epoch by epoch](diagnostics.png)",
+                  "", "Measured after every epoch on the first 1000 test images, with 5 importance samples per image "
+                  "(each run's report.md lists the numbers)."]
     lines += ["", "Each algorithm's own report: "
               + ", ".join(f"[{NAMES[n]}](../{n}/report.md)" for n in names) + "."]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")

@@ -7,11 +7,11 @@ training number and two epochs compare on the same noise.
 import numpy as np
 
 from algorithms.bound import log_importance_weights
-from nn import gaussian_kl_from_standard_normal
+from nn import gaussian_kl_from_standard_normal, gaussian_log_density
 
 # the columns a history record gains, in the order metrics.csv shows them
 DIAGNOSTICS = ("log_var_min", "log_var_p01", "log_var_median", "log_var_p99", "log_var_max", "mean_abs_max",
-               "kl_prior", "ess", "dominated")
+               "kl_prior", "ess", "dominated", "data_log_q")
 
 
 def normalized_weights(log_w):
@@ -29,10 +29,12 @@ def effective_sample_size(log_w):
 def recognition_diagnostics(model, images, k, seed, chunk_size=500):
     """q's log-variances (min, 1st percentile, median, 99th percentile, max over images and latent dimensions),
     the largest |mean|, the mean KL(q(z|x) || p(z)) (closed form, Eq. (B13)), and over k importance samples per image
-    the mean effective sample size divided by k ("ess") and the fraction of images where one sample holds more than
-    90% of the normalized weight ("dominated"). images: (N, D) -> dict of floats keyed by DIAGNOSTICS."""
+    the mean effective sample size divided by k ("ess"), the fraction of images where one sample holds more than
+    90% of the normalized weight ("dominated"), and -sum_i w~_i log q(z_i | x), the self-normalized estimate of
+    E_p(z|x)[-log q(z | x)] ("data_log_q": what the sleep loss measures on dreams, here on real images; biased for
+    small k). images: (N, D) -> dict of floats keyed by DIAGNOSTICS."""
     rng = np.random.default_rng([seed, 2])
-    log_vars, means, kl, ess, dominated = [], [], [], [], []
+    log_vars, means, kl, ess, dominated, data_log_q = [], [], [], [], [], []
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # a diverging run reports inf, not a warning
         for start in range(0, images.shape[0], chunk_size):
             rows = images[start:start + chunk_size]
@@ -42,11 +44,15 @@ def recognition_diagnostics(model, images, k, seed, chunk_size=500):
             kl.append(gaussian_kl_from_standard_normal(mean, log_var))
             eps = rng.standard_normal((k, rows.shape[0], model.latent_dim), dtype=model.dtype)
             log_w = log_importance_weights(model, rows, eps).astype(np.float64)
+            weights = normalized_weights(log_w)
             ess.append(effective_sample_size(log_w))
-            dominated.append(normalized_weights(log_w).max(axis=0) > 0.9)
+            dominated.append(weights.max(axis=0) > 0.9)
+            log_q = gaussian_log_density(mean + np.exp(0.5 * log_var) * eps, mean, log_var)
+            data_log_q.append(-(weights * log_q).sum(axis=0))
     log_vars = np.concatenate(log_vars).astype(np.float64)
     low, p01, median, p99, high = np.percentile(log_vars, [0, 1, 50, 99, 100])
     return {"log_var_min": low, "log_var_p01": p01, "log_var_median": median, "log_var_p99": p99,
             "log_var_max": high, "mean_abs_max": float(max(means)),
             "kl_prior": float(np.concatenate(kl).mean()), "ess": float(np.concatenate(ess).mean() / k),
-            "dominated": float(np.concatenate(dominated).mean())}
+            "dominated": float(np.concatenate(dominated).mean()),
+            "data_log_q": float(np.concatenate(data_log_q).mean())}

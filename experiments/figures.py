@@ -56,8 +56,9 @@ def plot_diagnostics(path, histories, k):
     """The recognition network epoch by epoch (experiments/diagnostics.py), one colour per run: q's log-variances
     (median, the 1st-99th percentile band, and the extremes dotted), the largest |mean|, the mean KL(q || p(z)), and
     the effective sample size of k importance weights over k (solid) with the fraction of images one sample
-    dominates (dashed). histories: {label: history}."""
-    fig, axes = plt.subplots(1, 4, figsize=(20, 4))
+    dominates (dashed), and -log q(z | x) on real images (z weighted toward the posterior) beside the sleep loss on
+    dreams, where there is one. histories: {label: history}."""
+    fig, axes = plt.subplots(1, 5, figsize=(25, 4))
     for (label, history), color in zip(histories.items(), ("C0", "C1", "C2", "C3")):
         records = [h for h in history if "ess" in h]
         epochs = [h["epoch"] for h in records]
@@ -70,8 +71,12 @@ def plot_diagnostics(path, histories, k):
         axes[2].plot(epochs, column("kl_prior"), color=color, label=label)
         axes[3].plot(epochs, column("ess"), color=color, label=f"{label}: ESS / {k}")
         axes[3].plot(epochs, column("dominated"), "--", color=color, label=f"{label}: one weight > 0.9")
+        if "data_log_q" in records[0]:
+            axes[4].plot(epochs, column("data_log_q"), color=color, label=f"{label}: on test images")
+        if records and "sleep_loss" in records[0]:
+            axes[4].plot(epochs, column("sleep_loss"), "--", color=color, label=f"{label}: sleep loss, on dreams")
     titles = ("log-variances of q (median, 1-99% band, extremes dotted)", "largest |mean| of q",
-              "mean KL(q(z|x) || p(z)) (nats)", f"importance weights, k = {k}")
+              "mean KL(q(z|x) || p(z)) (nats)", f"importance weights, k = {k}", "-log q(z | x) (nats)")
     for ax, title in zip(axes, titles):
         ax.set_title(title)
         ax.set_xlabel("epoch")

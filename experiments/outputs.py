@@ -6,12 +6,13 @@ import time
 
 import numpy as np
 
+from algorithms import importance_weighted_bound
 from experiments import figures
 from experiments.checkpoint import write_atomically
 from experiments.diagnostics import DIAGNOSTICS
+from experiments.errors import status
 from experiments.settings import NAMES
-from experiments.training import history_columns, loss_names, select_data
-from nn.functional import sigmoid
+from experiments.training import history_columns, loss_names, mean_and_standard_error, select_data
 
 N_TILES, N_SCATTER, MANIFOLD_SIZE, PRIOR_REACH = 100, 5000, 20, 3.0
 FIGURES = ("lk.png", "losses.png", "diagnostics.png", "reconstructions.png", "latent_scatter.png",
@@ -52,7 +53,12 @@ def write_outputs(out_dir, settings, model, data, history, bounds, began, exact=
         bounds.update(arrays)
         figures.plot_gaps(out_dir / "exact_gap.png", {NAMES[settings["algorithm"]]: exact_summary["gaps"]})
         draw_posteriors(out_dir / "posteriors.png", model, data, settings, NAMES[settings["algorithm"]])
+    if settings["binarize"] != "none":
+        bounds["nll/test"] = negative_log_likelihood(model, test, settings, log)
     final = final_numbers(history, time.perf_counter() - began)
+    if "nll/test" in bounds:
+        final["nll_k"] = settings["nll_k"]
+        final["nll"], final["nll_se"] = mean_and_standard_error(bounds["nll/test"])
     final.update(data=settings["data_dir"] or "MNIST", test_images=len(test), train_bound_images=len(train_subset))
     if exact_summary is not None:
         final["exact"] = exact_summary
@@ -60,6 +66,21 @@ def write_outputs(out_dir, settings, model, data, history, bounds, began, exact=
     # per-image L_k, keyed 'test/10', 'train/10', 'exact/log_px', ...
     write_atomically(out_dir / "bounds.npz", lambda handle: np.savez(handle, **bounds))
     write_report(out_dir, settings, history, final, figure_note)
+
+
+def negative_log_likelihood(model, test, settings, log):
+    """Per test image, -L_k with k = nll_k (the IWAE paper's estimate of -log p(x), 5000 samples there): an upper
+    bound on the negative log-likelihood in expectation, within a fraction of a nat of it for a trained model.
+    One image's k samples at a time, so memory stays at k rows of D logits."""
+    status.doing, status.finishing = f"evaluating -L_{settings['nll_k']} on the test images", "this evaluation"
+    began = time.perf_counter()
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        bounds = importance_weighted_bound(model, test, settings["nll_k"], seed=settings["seed"],
+                                           chunk_size=max(1, 2000 // settings["nll_k"]))
+    nll, se = mean_and_standard_error(-bounds)
+    log(f"test negative log-likelihood -L_{settings['nll_k']} {nll:.2f} ± {se:.2f} "
+        f"({time.perf_counter() - began:.0f} s)")
+    return -bounds
 
 
 def write_metrics(out_dir, config, history, final):
@@ -87,7 +108,7 @@ def write_figures(out_dir, config, model, data, history):
     shown = test[np.sort(picker.choice(test.shape[0], min(N_TILES, test.shape[0]), replace=False))]
     shown = np.resize(shown, (N_TILES, shown.shape[1]))  # a test set of fewer than 100 images repeats
     mean, _ = model.encode(shown)
-    figures.save_reconstructions(out_dir / "reconstructions.png", shown, sigmoid(model.decode(mean)), shape,
+    figures.save_reconstructions(out_dir / "reconstructions.png", shown, model.likelihood.mean(model.decode(mean)), shape,
                                  f"{name}: 100 test images and their reconstructions sigm(f(mu(x)))")
 
     scatter_rows = np.sort(picker.choice(test.shape[0], min(N_SCATTER, test.shape[0]), replace=False))
@@ -99,7 +120,7 @@ def write_figures(out_dir, config, model, data, history):
                 "manifold, defined for a 2-D latent only, is not drawn.")
     limits, which = manifold_limits(means)
     grid = figures.latent_grid(MANIFOLD_SIZE, limits).astype(model.dtype)
-    figures.save_manifold(out_dir / "latent_manifold.png", sigmoid(model.decode(grid)), shape, MANIFOLD_SIZE, limits,
+    figures.save_manifold(out_dir / "latent_manifold.png", model.likelihood.mean(model.decode(grid)), shape, MANIFOLD_SIZE, limits,
                           f"{name}: decoded on a {MANIFOLD_SIZE} x {MANIFOLD_SIZE} grid over [{limits[0]:.2f}, "
                           f"{limits[1]:.2f}]$^2$\n({which})")
     return None

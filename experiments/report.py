@@ -19,8 +19,23 @@ CAPTIONS = {
 DIAGNOSTICS_NOTE = ("Measured after every epoch on the first 1000 test images (derivations/iwae.md, RWS's divergence): "
                     "q's log-variances (minimum, 1st percentile, median, 99th percentile, maximum over images and "
                     "latent dimensions), the largest |mean|, the mean KL(q(z|x) || p(z)), and over {k} importance "
-                    "samples per image the mean effective sample size over {k} (ess) and the fraction of images whose "
-                    "largest normalized weight exceeds 0.9 (dominated).")
+                    "samples per image the mean effective sample size over {k} (ess), the fraction of images whose "
+                    "largest normalized weight exceeds 0.9 (dominated), and -sum_i w~_i log q(z_i | x), the "
+                    "self-normalized estimate of -log q at the true posterior's samples (data_log_q; what the sleep "
+                    "loss measures on dreams).")
+
+
+WHAT_IS_BOUNDED = {
+    ("bernoulli", False): "The grey levels in [0, 1] are the Bernoulli targets (the write-up's convention), so L_k "
+                          "bounds the log of an unnormalized score, not a log-probability: compare numbers only between "
+                          "runs that treat the data alike (derivations/likelihoods.md).",
+    ("bernoulli", True): "The images are binarized, so L_k bounds the log-probability of a normalized model, comparable "
+                         "with the literature's numbers on binarized MNIST (derivations/likelihoods.md).",
+    ("continuous-bernoulli", False): "The continuous Bernoulli is a density on [0, 1]^D, so L_k bounds a log-density: "
+                                     "positive values are no error (derivations/likelihoods.md).",
+    ("continuous-bernoulli", True): "The continuous Bernoulli on binary images: a density, but the data are "
+                                    "discrete, so L_k bounds a log-density at the corners of [0, 1]^D.",
+}
 
 
 def cell(value):
@@ -47,10 +62,10 @@ def write_report(out_dir, config, history, final, figure_note):
              f"| train L_{k} ({final['train_bound_images']} training images) | "
              f"{estimate(final['train_lk'], final['train_lk_se'])} |"]
     lines += [f"| last epoch's mean {name.replace('_', ' ')} | {cell(final[name])} |" for name in losses]
-    lines += ["", "In nats per image; ± is the standard error of the mean over images. The grey levels in [0, 1] are the Bernoulli targets (the write-up's",
-              "convention), so L_k bounds the log-density of that cross-entropy model, not the log-probability",
-              "of binarized digits; compare numbers only between runs that treat the data alike.", "",
-              "## Settings", "", "| setting | value |", "| --- | --- |"]
+    if "nll" in final:
+        lines.append(f"| test negative log-likelihood, -L_{final['nll_k']} | {estimate(final['nll'], final['nll_se'])} |")
+    lines += ["", "In nats per image; ± is the standard error of the mean over images. " + WHAT_IS_BOUNDED[
+        config["likelihood"], config["binarize"] != "none"], "", "## Settings", "", "| setting | value |", "| --- | --- |"]
     lines += [f"| {key} | {cell(value)} |" for key, value in config.items()]
     lines += ["", "## Figures", ""]
     for name in FIGURES:

@@ -16,7 +16,8 @@ from experiments.settings import NAMES
 RUN_FILES = ("checkpoint.npz", "checkpoint.npz.tmp", "metrics.json", "metrics.json.tmp", "metrics.csv", "report.md",
              "bounds.npz", "bounds.npz.tmp",
              "lk.png", "losses.png", "reconstructions.png", "latent_scatter.png", "latent_manifold.png",
-             "originals.png", "exact_gap.png", "posteriors.png")
+             "originals.png", "exact_gap.png", "posteriors.png", "diagnostics.png")
+KEPT = "checkpoints"      # --keep-checkpoints: checkpoints/epoch-N.npz, one per epoch
 
 
 class RunFolder:
@@ -81,6 +82,8 @@ class RunFolder:
         """Removes every file a run writes (RUN_FILES), so that no stale output survives --force."""
         for name in RUN_FILES:
             (self.path / name).unlink(missing_ok=True)
+        for kept in (self.path / KEPT).glob("epoch-*.npz"):
+            kept.unlink()
 
 
 def describe_progress(meta):

@@ -73,7 +73,7 @@ def reusable_history(folder, settings):
     return run if run[0]["settings"] == settings else None
 
 
-def train_and_write(folder, settings, data, resume_from, exact=True, log=print):
+def train_and_write(folder, settings, data, resume_from, exact=True, log=print, keep=False):
     """Trains (or resumes) the run, then writes its metrics, figures and report (with exact and a 2-D latent, the
     exact evaluation too); returns (history, bounds)."""
     from experiments.outputs import write_outputs
@@ -83,7 +83,7 @@ def train_and_write(folder, settings, data, resume_from, exact=True, log=print):
     if resume_from is None:
         folder.clear()                                   # --force: no stale output survives
     status.doing, status.kept = f"training {NAMES[settings['algorithm']]}", f"the checkpoints in {folder.path}/"
-    model, history, bounds = train(settings, data, folder, resume_from, log)
+    model, history, bounds = train(settings, data, folder, resume_from, log, keep)
     status.doing = f"writing the outputs into {folder.path}/"
     status.kept = (f"the finished run's checkpoint; python run.py {settings['algorithm']} --resume --out "
                    f"{folder.path} writes its outputs again")

@@ -7,13 +7,23 @@ and they are effective values: --train-size 1000000 on MNIST is stored as 60000.
 from experiments.errors import Fault
 
 # every training run, whatever its algorithm
-SHARED = {"epochs": 100, "batch_size": 100, "latent_dim": 2, "hidden": [500, 500], "k": 100, "eval_every": 10,
+SHARED = {"epochs": 100, "batch_size": 100, "latent_dim": 2, "hidden": [500, 500], "activation": "softplus",
+          "likelihood": "bernoulli", "binarize": "none", "output_bias": "zero", "log_var_floor": None, "k": 100, "nll_k": 5000, "eval_every": 10,
           "eval_train_size": 10000, "train_size": None, "test_size": None, "seed": 0, "data_dir": None}
+# the settings that take one of a few words
+CHOICES = {"activation": ("softplus", "tanh", "relu"), "likelihood": ("bernoulli", "continuous-bernoulli"),
+           "binarize": ("none", "dynamic", "fixed"), "output_bias": ("zero", "pixel-means"),
+           "dreams": ("samples", "means")}
+# settings added after runs were kept: a checkpoint without one was made with this value
+ADDED_LATER = {"activation": "softplus", "likelihood": "bernoulli", "binarize": "none", "output_bias": "zero",
+               "log_var_floor": None, "nll_k": 5000}
+OWN_ADDED_LATER = {"wake-sleep": {"dreams": "samples"}, "rws": {"dreams": "samples"}}
 # each algorithm's own
 OWN = {"aevb": {"lr": 1e-3},
-       "wake-sleep": {"wake_lr": 1e-3, "sleep_lr": 1e-5, "sleep_samples": 100},
+       "wake-sleep": {"wake_lr": 1e-3, "sleep_lr": 1e-5, "sleep_samples": 100, "dreams": "samples"},
        "iwae": {"lr": 1e-3, "train_k": 5, "dreg": False},
-       "rws": {"lr": 1e-3, "phi_lr": 1e-3, "train_k": 5, "sleep_phi": False, "sleep_samples": 100}}
+       "rws": {"lr": 1e-3, "phi_lr": 1e-3, "train_k": 5, "sleep_phi": False, "sleep_samples": 100,
+               "dreams": "samples"}}
 QUICK = {"epochs": 3, "train_size": 10000, "test_size": 1000, "eval_train_size": 1000, "eval_every": 1}
 # the learning-rate settings named when a run diverges
 LEARNING_RATES = {"aevb": ("lr",), "wake-sleep": ("wake_lr", "sleep_lr"), "iwae": ("lr",), "rws": ("lr", "phi_lr")}

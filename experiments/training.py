@@ -5,6 +5,7 @@ Ctrl-C or SIGTERM stops it between two steps, after saving (Stopped).
 """
 import math
 import shlex
+import shutil
 import signal
 import threading
 import time
@@ -13,9 +14,11 @@ import numpy as np
 from tqdm import tqdm
 
 from algorithms import AEVB, IWAE, HelmholtzMachine, ReweightedWakeSleep, WakeSleep, importance_weighted_bound
+from experiments.binarize import TEST_STREAM, TRAIN_STREAM, binarize_batch, binarized
 from experiments.checkpoint import restore, save_checkpoint, saved_bounds
 from experiments.diagnostics import DIAGNOSTICS, recognition_diagnostics
 from experiments.errors import Diverged, Stopped, status
+from experiments.run_folder import KEPT
 from experiments.settings import LEARNING_RATES, flag
 
 DIAGNOSTIC_IMAGES = 1000   # the first test images, on which every epoch's diagnostics are measured
@@ -39,28 +42,50 @@ def build(settings):
     """The model, its trainer and the training random generator, all from settings["seed"]."""
     rng = np.random.default_rng(settings["seed"])
     model = HelmholtzMachine(rng, data_dim=int(np.prod(settings["image_shape"])), latent_dim=settings["latent_dim"],
-                             hidden=settings["hidden"])
+                             hidden=settings["hidden"], activation=settings["activation"],
+                             likelihood=settings["likelihood"], log_var_floor=settings["log_var_floor"])
     if settings["algorithm"] == "aevb":
         trainer = AEVB(model, lr=settings["lr"])
     elif settings["algorithm"] == "iwae":
         trainer = IWAE(model, lr=settings["lr"], k=settings["train_k"], dreg=settings["dreg"])
     elif settings["algorithm"] == "rws":
         trainer = ReweightedWakeSleep(model, lr=settings["lr"], phi_lr=settings["phi_lr"], k=settings["train_k"],
-                                      sleep_phi=settings["sleep_phi"], sleep_samples=settings["sleep_samples"])
+                                      sleep_phi=settings["sleep_phi"], sleep_samples=settings["sleep_samples"],
+                                      dreams=settings["dreams"])
     else:
         trainer = WakeSleep(model, wake_lr=settings["wake_lr"], sleep_lr=settings["sleep_lr"],
-                            sleep_samples=settings["sleep_samples"])
+                            sleep_samples=settings["sleep_samples"], dreams=settings["dreams"])
     return model, trainer, rng
 
 
 def select_data(data, settings):
     """Training images (the first train_size), test images and labels (the first test_size), and the
-    training subset for the train bound: eval_train_size images fixed by the seed."""
+    training subset for the train bound: eval_train_size images fixed by the seed.
+
+    With --binarize, the test images and the training images are binarized once, the same for every run
+    (experiments/binarize.py): the train bound's subset is taken from the binarized training images, which fixed
+    trains on, while dynamic trains on the grey levels, binarized batch by batch (run_epoch)."""
     train = data.train_images[:settings["train_size"]]
     test, test_labels = data.test_images[:settings["test_size"]], data.test_labels[:settings["test_size"]]
     subset_size = min(settings["eval_train_size"], train.shape[0])
-    subset = np.random.default_rng([settings["seed"], 1]).choice(train.shape[0], subset_size, replace=False)
-    return train, test, test_labels, train[np.sort(subset)]
+    subset = np.sort(np.random.default_rng([settings["seed"], 1]).choice(train.shape[0], subset_size, replace=False))
+    if settings["binarize"] == "none":
+        return train, test, test_labels, train[subset]
+    binary_train = binarized(train, TRAIN_STREAM)
+    training = binary_train if settings["binarize"] == "fixed" else train
+    return training, binarized(test, TEST_STREAM), test_labels, binary_train[subset]
+
+
+def logits_of_means(likelihood, means, clip=1e-3, steps=100):
+    """The logits eta with likelihood.mean(eta) = means clipped to [clip, 1 - clip] (a pixel that is 0 in every
+    training image would otherwise ask for eta = -inf), by bisection: the mean A'(eta) increases with eta (Eq. (L1))."""
+    target = np.clip(means.astype(np.float64), clip, 1 - clip)
+    low, high = np.full(target.shape, -1e4), np.full(target.shape, 1e4)
+    for _ in range(steps):
+        middle = (low + high) / 2
+        below = likelihood.mean(middle) < target
+        low, high = np.where(below, middle, low), np.where(below, high, middle)
+    return ((low + high) / 2).astype(means.dtype)
 
 
 def evaluate(model, images, settings):
@@ -117,8 +142,11 @@ def run_epoch(trainer, train, settings, rng, epoch, position, interrupt, diverge
     bar = tqdm(range(position["step"], n_steps), initial=position["step"], total=n_steps, leave=False,
                desc=f"epoch {epoch}/{settings['epochs']}", unit="batch", disable=None)
     for step in bar:
+        x = train[position["order"][step * batch:(step + 1) * batch]]
+        if settings["binarize"] == "dynamic":
+            x = binarize_batch(x, rng)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite losses are checked
-            losses = trainer.step(train[position["order"][step * batch:(step + 1) * batch]], rng)
+            losses = trainer.step(x, rng)
         for name in names:
             if not math.isfinite(losses[name]):
                 bar.close()
@@ -137,13 +165,14 @@ def all_finite(model):
     return all(np.isfinite(param).all() for param in model.parameters().values())
 
 
-def train(settings, data, folder, resume_from=None, log=print):
+def train(settings, data, folder, resume_from=None, log=print, keep=False):
     """Trains settings["algorithm"] for settings["epochs"] epochs; returns (model, history, bounds), bounds the
     per-image L_k of every evaluation ({'test/10': (N,) array, ...}).
 
     After every epoch the checkpoint in the folder is replaced atomically; Ctrl-C or SIGTERM also saves one,
     between two steps, and raises Stopped. resume_from, a checkpoint's (meta, arrays) whose settings were
-    checked, continues that run, which then ends with the same numbers as an uninterrupted run.
+    checked, continues that run, which then ends with the same numbers as an uninterrupted run. With keep, a copy of
+    every epoch's checkpoint stays in the folder's checkpoints/ (for python -m experiments.replay).
     """
     checkpoint = folder.checkpoint
     model, trainer, rng = build(settings)
@@ -156,6 +185,8 @@ def train(settings, data, folder, resume_from=None, log=print):
         history, bounds, start, position = meta["history"], saved_bounds(arrays), meta["epoch"] + 1, meta["position"]
         saved = f"step {position['step']} of epoch {start}" if position else f"epoch {meta['epoch']}"
         log(f"resumed from {checkpoint} after {saved}")
+    elif settings["output_bias"] == "pixel-means":
+        model.generative.layers[-1].params["b"][...] = logits_of_means(model.likelihood, train_images.mean(axis=0))
     status.kept = f"the checkpoint after {saved} in {checkpoint}" if saved else "no checkpoint yet"
 
     def diverged(what, when):
@@ -192,6 +223,9 @@ def train(settings, data, folder, resume_from=None, log=print):
                     record[f"{split}_lk"], record[f"{split}_lk_se"] = mean_and_standard_error(per_image)
             history.append(record)
             save_checkpoint(checkpoint, model, trainer, rng, epoch, history, settings, bounds)
+            if keep:
+                (folder.path / KEPT).mkdir(exist_ok=True)
+                shutil.copyfile(checkpoint, folder.path / KEPT / f"epoch-{epoch}.npz")
             saved = f"epoch {epoch}"
             status.kept = f"the checkpoint after {saved} in {checkpoint}"
             log(summary_line(record, settings))

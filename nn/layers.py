@@ -128,4 +128,26 @@ class Sigmoid(Layer):
         return dout * out * (1 - out)
 
 
+class LogVarianceFloor(Layer):
+    """The recognition network's last step when its log-variances are bounded below (Eq. (B17)): the last J of the
+    2J outputs become v = floor + softplus(u - floor), the first J (the means) pass unchanged.
+    dv/du = sigmoid(u - floor): v ~ u well above the floor, v -> floor far below it, smooth everywhere."""
+
+    def __init__(self, latent_dim, floor):
+        super().__init__()
+        self.latent_dim, self.floor = latent_dim, floor
+
+    def forward(self, x):
+        shifted = x[:, self.latent_dim:] - self.floor
+        out = x.copy()
+        out[:, self.latent_dim:] = self.floor + softplus(shifted)
+        return out, shifted
+
+    def backward(self, dout, cache):
+        shifted = cache
+        dx = dout.copy()
+        dx[:, self.latent_dim:] *= sigmoid(shifted)
+        return dx
+
+
 ACTIVATIONS = {"softplus": Softplus, "tanh": Tanh, "relu": ReLU, "sigmoid": Sigmoid}

@@ -25,17 +25,21 @@ def test_a_decoder_that_ignores_z_gives_the_bernoulli_likelihood_exactly():
     np.testing.assert_allclose(result.log_px, expected, rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("likelihood", ["bernoulli", "continuous-bernoulli"])
 @pytest.mark.parametrize("x", [0.0, 1.0, 0.3])
-def test_one_pixel_with_linear_logits_agrees_with_scipy(x):
-    """p(x) = int int Bernoulli(x; sigmoid(w . z + b)) N(z; 0, I) dz for one pixel, by scipy's adaptive dblquad."""
-    model = HelmholtzMachine(np.random.default_rng(1), data_dim=1, latent_dim=2, hidden=(), dtype=np.float64)
+def test_one_pixel_with_linear_logits_agrees_with_scipy(x, likelihood):
+    """p(x) = int int p(x | w . z + b) N(z; 0, I) dz for one pixel, by scipy's adaptive dblquad; the continuous
+    Bernoulli's density written from its closed form C(eta) = eta / tanh(eta / 2), not from nn/densities.py."""
+    model = HelmholtzMachine(np.random.default_rng(1), data_dim=1, latent_dim=2, hidden=(), dtype=np.float64,
+                             likelihood=likelihood)
     w, b = np.array([1.7, -0.8]), 0.4
     model.generative.layers[0].params["W"][...] = w[:, None]
     model.generative.layers[0].params["b"][...] = b
 
     def integrand(z2, z1):
         logit = w[0] * z1 + w[1] * z2 + b
-        return np.exp(x * logit - np.logaddexp(0, logit) - (z1 * z1 + z2 * z2) / 2) / (2 * np.pi)
+        normalizer = 1.0 if likelihood == "bernoulli" else logit / np.tanh(logit / 2) if logit else 2.0
+        return normalizer * np.exp(x * logit - np.logaddexp(0, logit) - (z1 * z1 + z2 * z2) / 2) / (2 * np.pi)
 
     reference, _ = integrate.dblquad(integrand, -9, 9, -9, 9, epsabs=1e-14, epsrel=1e-12)
     result = exact_log_marginal(model, np.array([[x]]), tolerance=1e-12, scan_spacing=0.2, limit=9.0,
@@ -142,3 +146,15 @@ def test_other_latent_sizes_are_refused():
     model = HelmholtzMachine(np.random.default_rng(0), data_dim=4, latent_dim=3, hidden=(3,))
     with pytest.raises(ValueError, match="2-D latent only; this model's has 3"):
         exact_log_marginal(model, np.zeros((1, 4)))
+
+
+def test_local_posterior_moments_of_a_decoder_that_ignores_z_are_the_prior():
+    """Logits independent of z: p(z | x) = N(0, I), so on a lattice over +-7 the moments are 0 and I."""
+    from algorithms.posterior import local_posterior_moments
+    rng = np.random.default_rng(0)
+    model = HelmholtzMachine(rng, data_dim=6, latent_dim=2, hidden=(5,), dtype=np.float64)
+    model.generative.layers[-1].params["W"][...] = 0
+    moments, border = local_posterior_moments(model, rng.random(6), np.zeros(2), half_width=7.0, spacing=0.1)
+    np.testing.assert_allclose(moments.mean[0], 0, atol=1e-12)
+    np.testing.assert_allclose(moments.cov[0], np.eye(2), atol=1e-9)
+    assert border < 1e-9

@@ -10,8 +10,9 @@ from nn import log_mean_exp
 from nn.gradcheck import numerical_gradient, relative_error
 
 
-def small_model(seed=0):
-    return HelmholtzMachine(np.random.default_rng(seed), data_dim=6, latent_dim=2, hidden=(5,), dtype=np.float64)
+def small_model(seed=0, likelihood="bernoulli"):
+    return HelmholtzMachine(np.random.default_rng(seed), data_dim=6, latent_dim=2, hidden=(5,), dtype=np.float64,
+                            likelihood=likelihood)
 
 
 def copied(grads):
@@ -25,12 +26,13 @@ def batch():
     return rng.random((3, 6)), rng
 
 
-@pytest.mark.parametrize("k", [1, 5])
-@pytest.mark.parametrize("dreg", [False, True])
-def test_gradients_match_central_differences(batch, k, dreg):
+@pytest.mark.parametrize("k, dreg, likelihood", [(1, False, "bernoulli"), (5, False, "bernoulli"),
+                                                 (1, True, "bernoulli"), (5, True, "bernoulli"),
+                                                 (5, False, "continuous-bernoulli")])
+def test_gradients_match_central_differences(batch, k, dreg, likelihood):
     """Every parameter, both networks (Eqs. (I2)-(I4)); with DReG, theta's gradient is still the exact one."""
     x, rng = batch
-    model = small_model()
+    model = small_model(likelihood=likelihood)
     eps = rng.standard_normal((k, 3, 2))
     grads = copied(iwae_objective(model, x, eps, dreg=dreg)[1])
     for name, param in model.parameters().items():

@@ -145,3 +145,18 @@ def test_softplus_backward_is_the_sigmoid_in_both_tails():
     assert out.dtype == grad.dtype == np.float32 and np.all(np.isfinite(out)) and np.all(np.isfinite(grad))
     # sigmoid(-90) = 8.2e-40 is a float32 subnormal, with fewer significant bits: hence atol
     np.testing.assert_allclose(grad, expit(wide.astype(np.float64)), rtol=1e-6, atol=1e-44)
+
+
+def test_log_variance_floor_gradients_and_limits():
+    """Eq. (B17): central differences in float64; the means untouched; v ~ u far above the floor, -> floor below."""
+    from nn.layers import LogVarianceFloor
+    layer = LogVarianceFloor(latent_dim=2, floor=-5.0)
+    x = np.array([[0.3, -1.0, 2.0, -30.0], [1.0, 2.0, -5.0, -4.0], [-2.0, 0.5, 40.0, -8.0]])
+    out, cache = layer.forward(x)
+    np.testing.assert_array_equal(out[:, :2], x[:, :2])
+    assert out[0, 2] == pytest.approx(2.0, abs=1e-3) and out[0, 3] == pytest.approx(-5.0, abs=1e-10)
+    assert out[1, 2] == pytest.approx(-5.0 + np.log(2)) and out[2, 2] == 40.0
+    assert np.all(out[:, 2:] > -5.0)
+    dout = np.random.default_rng(0).standard_normal(x.shape)
+    numeric = numerical_gradient(lambda: float(np.sum(dout * layer(x))), x)
+    assert relative_error(layer.backward(dout, cache), numeric) < 1e-8

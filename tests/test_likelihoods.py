@@ -144,3 +144,32 @@ def test_density_at_x_is_above_the_bernoulli_by_log_c(eta):
     x = np.linspace(0, 1, 8)
     gain = continuous_bernoulli_log_likelihood(x, eta) - bernoulli_log_likelihood(x, eta)
     assert gain >= 8 * np.log(2) - 1e-12
+
+
+@pytest.mark.parametrize("eta", [-40.0, -3.0, 0.0, 1e-9, 0.7, 12.0, 300.0])
+def test_dreams_are_drawn_from_the_continuous_bernoulli(eta):
+    """The inverse distribution function of Eq. (L9) against the CB's CDF (expm1(eta x) / expm1(eta)), by
+    Kolmogorov-Smirnov on 4000 draws; and the draws stay in [0, 1]."""
+    from scipy.stats import kstest
+    from algorithms.likelihoods import LIKELIHOODS
+    uniforms = np.random.default_rng(0).random(4000)
+    draws = LIKELIHOODS["continuous-bernoulli"].sample(np.full(4000, eta), uniforms)
+    assert np.all((draws >= 0) & (draws <= 1))
+    if abs(eta) < 1e-6:
+        cdf = lambda x: x
+    elif eta > 0:            # 1 - F from the upper end, which does not overflow: expm1(-eta (1 - x)) / expm1(-eta)
+        cdf = lambda x: 1 - np.expm1(-eta * (1 - x)) / np.expm1(-eta)
+    else:
+        cdf = lambda x: np.expm1(eta * x) / np.expm1(eta)
+    assert kstest(draws, cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("name", ["bernoulli", "continuous-bernoulli"])
+def test_the_output_bias_that_reproduces_the_pixel_means(name):
+    """--output-bias pixel-means: the logits whose mean (sigmoid, or the CB's Eq. (L8)) is each pixel's mean."""
+    from algorithms.likelihoods import LIKELIHOODS
+    from experiments.training import logits_of_means
+    means = np.array([0.0, 1e-3, 0.2, 0.5, 0.9, 0.97, 1.0])
+    likelihood = LIKELIHOODS[name]
+    np.testing.assert_allclose(likelihood.mean(logits_of_means(likelihood, means)), np.clip(means, 1e-3, 1 - 1e-3),
+                               atol=1e-12)

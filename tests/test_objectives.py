@@ -9,9 +9,10 @@ from nn.gradcheck import numerical_gradient, relative_error
 TOLERANCE = 1e-6
 
 
-def tiny_model(seed=0, activation="softplus"):
+def tiny_model(seed=0, activation="softplus", likelihood="bernoulli", log_var_floor=None):
     return HelmholtzMachine(np.random.default_rng(seed), data_dim=6, latent_dim=2, hidden=(5, 4),
-                            activation=activation, dtype=np.float64)
+                            activation=activation, dtype=np.float64, likelihood=likelihood,
+                            log_var_floor=log_var_floor)
 
 
 def check_objective(objective, model, args, names):
@@ -24,11 +25,13 @@ def check_objective(objective, model, args, names):
         assert relative_error(analytic[name], numeric) < TOLERANCE, name
 
 
-@pytest.mark.parametrize("n_samples", [1, 3])
-@pytest.mark.parametrize("activation", ["softplus", "tanh"])
-def test_aevb_gradients_for_every_parameter(n_samples, activation):
+@pytest.mark.parametrize("n_samples, activation, likelihood, floor", [
+    (1, "softplus", "bernoulli", None), (3, "softplus", "bernoulli", None), (1, "tanh", "bernoulli", None),
+    (3, "tanh", "bernoulli", None), (3, "softplus", "continuous-bernoulli", None), (3, "softplus", "bernoulli", -0.5)])
+def test_aevb_gradients_for_every_parameter(n_samples, activation, likelihood, floor):
+    """Every parameter; with the CB likelihood (Eq. (L7)) and with the log-variance floor (Eq. (B17)) too."""
     rng = np.random.default_rng(1)
-    model = tiny_model(activation=activation)
+    model = tiny_model(activation=activation, likelihood=likelihood, log_var_floor=floor)
     x = rng.random((4, 6))
     eps = rng.standard_normal((n_samples, 4, 2))
     check_objective(aevb_objective, model, (x, eps), list(model.parameters()))
@@ -46,16 +49,21 @@ def check_gradients_reach_only(network, objective, model, args):
     check_objective(objective, model, args, list(grads))
 
 
-def test_wake_gradients_reach_theta_only():
+@pytest.mark.parametrize("likelihood", ["bernoulli", "continuous-bernoulli"])
+def test_wake_gradients_reach_theta_only(likelihood):
     rng = np.random.default_rng(2)
     x, eps = rng.random((4, 6)), rng.standard_normal((2, 4, 2))
-    check_gradients_reach_only("generative", wake_objective, tiny_model(), (x, eps))
+    check_gradients_reach_only("generative", wake_objective, tiny_model(likelihood=likelihood), (x, eps))
 
 
-def test_sleep_gradients_reach_phi_only():
+@pytest.mark.parametrize("likelihood, dreams", [("bernoulli", "samples"), ("continuous-bernoulli", "samples"),
+                                               ("bernoulli", "means")])
+def test_sleep_gradients_reach_phi_only(likelihood, dreams):
+    """(W5) on the dreams: the model's samples (binary, or grey under the CB), or the decoder's means (W6)."""
     rng = np.random.default_rng(3)
     z, uniforms = rng.standard_normal((5, 2)), rng.random((5, 6))
-    check_gradients_reach_only("recognition", sleep_objective, tiny_model(), (z, uniforms))
+    check_gradients_reach_only("recognition", sleep_objective, tiny_model(likelihood=likelihood),
+                               (z, uniforms, dreams))
 
 
 def test_aevb_value_is_kl_minus_reconstruction():

@@ -69,6 +69,7 @@ def test_compare_trains_what_is_missing_and_reuses_the_rest(tmp_path, capsys):
     report = (tmp_path / "compare" / "report.md").read_text()
     assert "**Better:**" in report and "**Faster:**" in report
     assert plt.imread(tmp_path / "compare" / "lk.png").ndim == 3
+    assert plt.imread(tmp_path / "compare" / "diagnostics.png").ndim == 3
 
 
 @pytest.mark.parametrize("algorithm", ["aevb", "wake-sleep", "rws"])   # IWAE steps like AEVB: one Adam, noise only

@@ -14,17 +14,19 @@ from nn import gaussian_log_density, gaussian_log_density_backward, log_mean_exp
 from nn.gradcheck import numerical_gradient, relative_error
 
 
-def small_model(seed=0, latent=2):
-    return HelmholtzMachine(np.random.default_rng(seed), data_dim=6, latent_dim=latent, hidden=(5,), dtype=np.float64)
+def small_model(seed=0, latent=2, likelihood="bernoulli"):
+    return HelmholtzMachine(np.random.default_rng(seed), data_dim=6, latent_dim=latent, hidden=(5,), dtype=np.float64,
+                            likelihood=likelihood)
 
 
 def copied(grads, prefix=""):
     return {name: grad.copy() for name, grad in grads.items() if name.startswith(prefix)}
 
 
-def test_wake_theta_is_iwaes_theta_gradient():
+@pytest.mark.parametrize("likelihood", ["bernoulli", "continuous-bernoulli"])
+def test_wake_theta_is_iwaes_theta_gradient(likelihood):
     rng = np.random.default_rng(1)
-    model, x = small_model(), rng.random((3, 6))
+    model, x = small_model(likelihood=likelihood), rng.random((3, 6))
     eps = rng.standard_normal((5, 3, 2))
     wake = copied(rws_wake_objective(model, x, eps)[1], "generative.")
     iwae = copied(iwae_objective(model, x, eps)[1], "generative.")

@@ -1,0 +1,76 @@
+"""Continue a run from one of its kept checkpoints (run.py --keep-checkpoints) for a few epochs, once as it was and
+once per change of settings, every step's loss recorded: a paired comparison, since each replay draws the same
+minibatches and noise from the checkpoint's random state (derivations/iwae.md, when one image's q runs away).
+
+    python -m experiments.replay results/rws/checkpoints/epoch-80.npz --epochs 10 --change log_var_floor=-12
+
+A change may be any setting that leaves the parameters' shapes alone (a floor, a learning rate, sleep-phi); a
+replay as it was reproduces the run's own losses exactly.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from experiments.checkpoint import read_checkpoint, restore
+from experiments.errors import Fault
+from experiments.mnist import load_dataset
+from experiments.training import build, loss_names, new_position, select_data
+
+
+def replay(path, epochs, changes, data):
+    """Per-step losses of `epochs` epochs after the checkpoint at path, with the settings changed by `changes`."""
+    meta, arrays = read_checkpoint(path)
+    if meta["position"] is not None:
+        raise Fault(f"{path}: saved in the middle of an epoch; replay starts from an epoch's end")
+    settings = {**meta["settings"], **changes}
+    model, trainer, rng = build(settings)
+    restore(path, arrays, model, trainer, rng, meta)
+    train, _, _, _ = select_data(data, settings)
+    batch, losses = settings["batch_size"], []
+    for _ in range(epochs):
+        order = new_position(len(train), rng, loss_names(settings))["order"]
+        for step in range(-(-len(order) // batch)):
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                losses.append(trainer.step(train[order[step * batch:(step + 1) * batch]], rng)["loss"])
+    return meta["epoch"], np.array(losses).reshape(epochs, -1)
+
+
+def parse_change(text):
+    key, _, value = text.partition("=")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m experiments.replay", description=__doc__.split("\n\n")[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--change", action="append", default=[], type=parse_change, metavar="KEY=VALUE",
+                        help="a setting to change, e.g. log_var_floor=-12 or phi_lr=3e-4 (repeat for several)")
+    parser.add_argument("--out", type=Path, help="write every step's loss of every replay here (JSON)")
+    args = parser.parse_args(argv)
+    try:
+        data = load_dataset(read_checkpoint(args.checkpoint)[0]["settings"]["data_dir"])
+        variants = {"as it was": {}, **({"changed: " + ", ".join(f"{k}={v}" for k, v in args.change): dict(args.change)}
+                                        if args.change else {})}
+        results = {name: replay(args.checkpoint, args.epochs, changes, data) for name, changes in variants.items()}
+    except Fault as fault:
+        print(f"replay: error: {fault}", file=sys.stderr)
+        return 2
+    print("| epoch | " + " | ".join(f"{name}: mean loss | largest step" for name in results) + " |")
+    first = next(iter(results.values()))[0]
+    for epoch in range(args.epochs):
+        cells = [f"{losses[epoch].mean():.2f} | {losses[epoch].max():.1f}" for _, losses in results.values()]
+        print(f"| {first + epoch + 1} | " + " | ".join(cells) + " |")
+    if args.out:
+        args.out.write_text(json.dumps({name: losses.tolist() for name, (_, losses) in results.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

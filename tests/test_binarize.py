@@ -1,0 +1,65 @@
+"""Binarized MNIST (experiments/binarize.py, derivations/likelihoods.md): the draws have the pixels as their mean, the
+fixed binarizations do not depend on how many images are taken, and dynamic binarization changes the training
+images between epochs but not between a run and its resume."""
+import json
+
+import numpy as np
+
+from experiments.binarize import TEST_STREAM, binarize_batch, binarized
+from experiments.cli import main
+
+
+def test_the_mean_of_the_binary_draws_is_the_grey_level():
+    pixels = np.linspace(0, 1, 11, dtype=np.float32)
+    draws = binarize_batch(np.tile(pixels, (20000, 1)), np.random.default_rng(0))
+    assert set(np.unique(draws)) <= {0.0, 1.0} and draws.dtype == np.float32
+    standard_error = np.sqrt(pixels * (1 - pixels) / 20000)
+    assert np.all(np.abs(draws.mean(axis=0) - pixels) <= 5 * standard_error)
+    assert draws[:, 0].max() == 0 and draws[:, -1].min() == 1
+
+
+def test_a_fixed_binarization_does_not_depend_on_how_many_images_are_taken():
+    images = np.random.default_rng(1).random((50, 8)).astype(np.float32)
+    np.testing.assert_array_equal(binarized(images[:20], TEST_STREAM), binarized(images, TEST_STREAM)[:20])
+
+
+def history_of(out):
+    return [{key: value for key, value in record.items() if key != "seconds"}
+            for record in json.loads((out / "metrics.json").read_text())["history"]]
+
+
+def test_dynamic_binarization_resumes_exactly_and_differs_from_fixed(tmp_path):
+    small = ["--train-size", "200", "--test-size", "50", "--eval-train-size", "50", "--eval-k", "3", "--hidden", "16",
+             "--eval-every", "1", "--no-exact", "--nll-k", "10"]
+    assert main(["aevb", *small, "--epochs", "2", "--binarize", "dynamic", "--out", str(tmp_path / "straight")]) == 0
+    assert main(["aevb", *small, "--epochs", "1", "--binarize", "dynamic", "--out", str(tmp_path / "split")]) == 0
+    assert main(["aevb", "--resume", "--epochs", "2", "--no-exact", "--out", str(tmp_path / "split")]) == 0
+    assert history_of(tmp_path / "split") == history_of(tmp_path / "straight")
+    assert main(["aevb", *small, "--epochs", "2", "--binarize", "fixed", "--out", str(tmp_path / "fixed")]) == 0
+    straight, fixed = history_of(tmp_path / "straight"), history_of(tmp_path / "fixed")
+    assert straight[0]["loss"] != fixed[0]["loss"]
+    # the same binary test set for both protocols: the first epoch's bounds differ only through training
+    final = json.loads((tmp_path / "straight" / "metrics.json").read_text())["final"]
+    assert final["nll_k"] == 10 and final["nll"] > 0
+
+
+def test_dynamic_batches_change_between_epochs():
+    """The same image, drawn again in the next epoch, is binarized anew (run_epoch, from the run's generator)."""
+    from experiments.training import Interrupt, new_position, run_epoch
+
+    class Recorder:
+        def __init__(self):
+            self.batches = []
+
+        def step(self, x, rng):
+            self.batches.append(x.copy())
+            return {"loss": 0.0}
+
+    images = np.full((4, 30), 0.5, dtype=np.float32)
+    settings = {"batch_size": 4, "algorithm": "aevb", "binarize": "dynamic", "epochs": 2}
+    rng, trainer = np.random.default_rng(0), Recorder()
+    with Interrupt(print) as interrupt:
+        for epoch in (1, 2):
+            run_epoch(trainer, images, settings, rng, epoch, new_position(4, rng, ["loss"]), interrupt, None)
+    first, second = trainer.batches
+    assert set(np.unique(first)) == {0.0, 1.0} and not np.array_equal(np.sort(first, 0), np.sort(second, 0))
