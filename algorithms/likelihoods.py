@@ -60,6 +60,7 @@ class ContinuousBernoulli:
         """x ~ CB(sigmoid(eta)) by inverting its distribution function (Eq. (L9)): for a = |eta| > 0,
         x' = log(1 - u (1 - e^{-a})) / (-a) is a draw from CB(-a); x = x' for eta < 0 and 1 - x' for eta > 0
         (the CB of -eta is the CB of eta reflected about 1/2); x = u at eta = 0. No exponent is positive."""
+        logits = np.asarray(logits, np.result_type(logits, np.float32))
         magnitude = np.abs(logits)
         safe = np.where(magnitude > 0, magnitude, 1)
         reflected = np.where(magnitude > 0, np.log1p(uniforms * np.expm1(-safe)) / -safe, uniforms)
