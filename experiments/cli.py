@@ -88,7 +88,11 @@ def existing_path(text):
 
 
 class Parser(argparse.ArgumentParser):
-    """An argparse parser whose errors are one line on stderr (and exit status 2), naming the flag."""
+    """An argparse parser whose errors are one line on stderr (and exit status 2), naming the flag. Flags are never
+    abbreviated: --k would otherwise be taken for --keep-checkpoints where a command has no --k."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
