@@ -29,7 +29,7 @@ def history_of(out):
 
 
 def test_dynamic_binarization_resumes_exactly_and_differs_from_fixed(tmp_path):
-    small = ["--train-size", "200", "--test-size", "50", "--eval-train-size", "50", "--eval-k", "3", "--hidden", "16",
+    small = ["--train-size", "100", "--test-size", "20", "--eval-train-size", "20", "--eval-k", "3", "--hidden", "8",
              "--eval-every", "1", "--no-exact", "--nll-k", "10"]
     assert main(["aevb", *small, "--epochs", "2", "--binarize", "dynamic", "--out", str(tmp_path / "straight")]) == 0
     assert main(["aevb", *small, "--epochs", "1", "--binarize", "dynamic", "--out", str(tmp_path / "split")]) == 0
