@@ -58,7 +58,7 @@ def plot_diagnostics(path, histories, k):
     the effective sample size of k importance weights over k (solid) with the fraction of images one sample
     dominates (dashed), and -log q(z | x) on real images (z weighted toward the posterior) beside the sleep loss on
     dreams, where there is one. histories: {label: history}."""
-    fig, axes = plt.subplots(1, 5, figsize=(25, 4))
+    fig, axes = plt.subplots(1, 5, figsize=(20, 3.6))
     for (label, history), color in zip(histories.items(), ("C0", "C1", "C2", "C3")):
         records = [h for h in history if "ess" in h]
         epochs = [h["epoch"] for h in records]
@@ -85,7 +85,7 @@ def plot_diagnostics(path, histories, k):
         ax.legend(fontsize=8)
     axes[3].set_ylim(0, 1)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
