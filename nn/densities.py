@@ -75,10 +75,11 @@ def continuous_bernoulli_log_normalizer_derivative(logits):
     magnitude = np.abs(logits)
     t = np.exp(-np.maximum(magnitude, SERIES_BELOW))
     direct = 1 / np.maximum(magnitude, SERIES_BELOW) - 2 * t / (1 - t * t)
-    square, series = logits * logits, np.zeros_like(magnitude)
+    small = np.minimum(magnitude, SERIES_BELOW)     # the series is only used below the switch; no overflow above
+    square, series = small * small, np.zeros_like(magnitude)
     for coefficient in reversed(SERIES):           # Horner's rule in eta^2
         series = series * square + coefficient
-    series *= magnitude
+    series *= small
     return (np.sign(logits) * np.where(magnitude < SERIES_BELOW, series, direct)).astype(dtype, copy=False)
 
 
