@@ -40,7 +40,7 @@ OWN_HELP = {"lr": "Adam's learning rate (RWS: the generative network's)",
             "sleep_phi": "RWS: after each wake step, a classic sleep step on the recognition network from dreams", "wake_lr": "wake phase Adam learning rate",
             "sleep_lr": "sleep phase Adam learning rate", "sleep_samples": "dreams per sleep step",
             "dreams": "what the sleep phase dreams: samples x ~ p(x | z) (the write-up's), or the decoder's means "
-                      "E[x | z] (derivations/wake-sleep-diagnosis.md)",
+                      "E[x | z] (derivations/1.2-wake-sleep.md, Eq. (W6))",
             "train_k": "importance samples per image of the training objective L_k",
             "dreg": "the doubly reparameterized gradient for the recognition network (DReG)"}
 

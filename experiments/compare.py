@@ -16,6 +16,7 @@ from experiments.errors import Fault, Stopped, status
 from experiments.report import estimate
 from experiments.runner import plan, resume_plan, reusable_history, saved_run, train_and_write
 from experiments.settings import LEARNING_RATES, NAMES, make_effective, new_settings
+from experiments.diagnostics import diagnostic_k
 from experiments.training import mean_and_standard_error
 
 
@@ -224,12 +225,15 @@ def write_comparison(root, results, log):
     exact = {name: exact_results(root / name) for name in names}
     if all(summary is not None for summary, _ in exact.values()):
         lines += exact_comparison(out_dir, exact)
-    diagnosed = {NAMES[name]: history for name, history in histories.items() if any("ess" in h for h in history)}
+    diagnosed = [name for name, history in histories.items() if any("ess" in h for h in history)]
     if diagnosed:
-        figures.plot_diagnostics(out_dir / "diagnostics.png", diagnosed, 5)
+        ks = {diagnostic_k(results[name][0]) for name in diagnosed}
+        k_text = str(ks.pop()) if len(ks) == 1 else "each run's training k"
+        figures.plot_diagnostics(out_dir / "diagnostics.png", {NAMES[name]: histories[name] for name in diagnosed},
+                                 k_text)
         lines += ["", "## The recognition networks", "", "![the recognition networks, epoch by epoch](diagnostics.png)",
-                  "", "Measured after every epoch on the first 1000 test images, with 5 importance samples per image "
-                  "(each run's report.md lists the numbers)."]
+                  "", f"Measured after every epoch on the first 1000 test images, with {k_text} importance samples per "
+                  "image (each run's report.md lists the numbers)."]
     lines += ["", "Each algorithm's own report: "
               + ", ".join(f"[{NAMES[n]}](../{n}/report.md)" for n in names) + "."]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")

@@ -7,17 +7,22 @@ training number and two epochs compare on the same noise.
 import numpy as np
 
 from algorithms.bound import log_importance_weights
-from nn import gaussian_kl_from_standard_normal, gaussian_log_density
+from nn import gaussian_kl_from_standard_normal, gaussian_log_density, log_mean_exp_backward
 
 # the columns a history record gains, in the order metrics.csv shows them
 DIAGNOSTICS = ("log_var_min", "log_var_p01", "log_var_median", "log_var_p99", "log_var_max", "mean_abs_max",
                "kl_prior", "ess", "dominated", "data_log_q")
 
 
+def diagnostic_k(settings):
+    """The importance samples per image of a run's diagnostics: its training k (IWAE, RWS), else 5."""
+    return settings.get("train_k", 5)
+
+
 def normalized_weights(log_w):
-    """w~_i = w_i / sum_j w_j over axis 0, from log-weights, in log space. (k, N) -> (k, N)."""
-    shifted = np.exp(log_w - log_w.max(axis=0))
-    return shifted / shifted.sum(axis=0)
+    """w~_i = w_i / sum_j w_j over axis 0, from log-weights: the softmax that is log-mean-exp's gradient (Eq. (B16)).
+    (k, N) -> (k, N)."""
+    return log_mean_exp_backward(np.ones(log_w.shape[1]), log_w, axis=0)
 
 
 def effective_sample_size(log_w):

@@ -9,7 +9,7 @@ import numpy as np
 from algorithms import importance_weighted_bound
 from experiments import figures
 from experiments.checkpoint import write_atomically
-from experiments.diagnostics import DIAGNOSTICS
+from experiments.diagnostics import DIAGNOSTICS, diagnostic_k
 from experiments.errors import status
 from experiments.settings import NAMES
 from experiments.training import history_columns, loss_names, mean_and_standard_error, select_data
@@ -110,13 +110,13 @@ def write_figures(out_dir, config, model, data, history):
     figures.plot_lk(out_dir / "lk.png", {name: history}, config["k"])
     figures.plot_losses(out_dir / "losses.png", history, loss_names(config), config["algorithm"])
     if any("ess" in record for record in history):    # a run made before the diagnostics were recorded has none
-        figures.plot_diagnostics(out_dir / "diagnostics.png", {name: history}, config.get("train_k", 5))
+        figures.plot_diagnostics(out_dir / "diagnostics.png", {name: history}, diagnostic_k(config))
 
     shown = test[np.sort(picker.choice(test.shape[0], min(N_TILES, test.shape[0]), replace=False))]
     shown = np.resize(shown, (N_TILES, shown.shape[1]))  # a test set of fewer than 100 images repeats
     mean, _ = model.encode(shown)
     figures.save_reconstructions(out_dir / "reconstructions.png", shown, model.likelihood.mean(model.decode(mean)), shape,
-                                 f"{name}: 100 test images and their reconstructions sigm(f(mu(x)))")
+                                 f"{name}: 100 test images and their reconstructions E[x | z = mu(x)]")
 
     scatter_rows = np.sort(picker.choice(test.shape[0], min(N_SCATTER, test.shape[0]), replace=False))
     means, _ = model.encode(test[scatter_rows])

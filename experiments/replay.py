@@ -17,11 +17,25 @@ import numpy as np
 from experiments.checkpoint import read_checkpoint, restore
 from experiments.errors import Fault
 from experiments.mnist import load_dataset
-from experiments.training import build, loss_names, new_position, select_data
+from experiments.training import Interrupt, build, loss_names, new_position, run_epoch, select_data
+
+
+class Recording:
+    """A trainer that remembers every step's loss."""
+
+    def __init__(self, trainer):
+        self.trainer, self.losses = trainer, []
+
+    def step(self, x, rng):
+        losses = self.trainer.step(x, rng)
+        self.losses.append(losses["loss"])
+        return losses
 
 
 def replay(path, epochs, changes, data):
-    """Per-step losses of `epochs` epochs after the checkpoint at path, with the settings changed by `changes`."""
+    """Per-step losses of `epochs` epochs after the checkpoint at path, with the settings changed by `changes`.
+    The epochs run through the training loop's own run_epoch, so they draw what the run drew; a non-finite loss is
+    recorded, not fatal."""
     meta, arrays = read_checkpoint(path)
     if meta["position"] is not None:
         raise Fault(f"{path}: saved in the middle of an epoch; replay starts from an epoch's end")
@@ -29,13 +43,12 @@ def replay(path, epochs, changes, data):
     model, trainer, rng = build(settings)
     restore(path, arrays, model, trainer, rng, meta)
     train, _, _, _ = select_data(data, settings)
-    batch, losses = settings["batch_size"], []
-    for _ in range(epochs):
-        order = new_position(len(train), rng, loss_names(settings))["order"]
-        for step in range(-(-len(order) // batch)):
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                losses.append(trainer.step(train[order[step * batch:(step + 1) * batch]], rng)["loss"])
-    return meta["epoch"], np.array(losses).reshape(epochs, -1)
+    recording = Recording(trainer)
+    with Interrupt(print) as interrupt:
+        for epoch in range(meta["epoch"] + 1, meta["epoch"] + epochs + 1):
+            position = new_position(len(train), rng, loss_names(settings))
+            run_epoch(recording, train, settings, rng, epoch, position, interrupt, diverged=lambda what, when: None)
+    return meta["epoch"], np.array(recording.losses).reshape(epochs, -1)
 
 
 def parse_change(text):

@@ -3,7 +3,7 @@ import platform
 
 import numpy as np
 
-from experiments.diagnostics import DIAGNOSTICS
+from experiments.diagnostics import DIAGNOSTICS, diagnostic_k
 from experiments.outputs import FIGURES
 from experiments.settings import NAMES
 from experiments.training import history_columns, loss_names
@@ -87,7 +87,7 @@ def write_report(out_dir, config, history, final, figure_note):
     diagnosed = [record for record in history if "ess" in record]
     if diagnosed:
         columns = ["epoch", *DIAGNOSTICS]
-        lines += ["", "## Diagnostics", "", DIAGNOSTICS_NOTE.format(k=config.get("train_k", 5)), "",
+        lines += ["", "## Diagnostics", "", DIAGNOSTICS_NOTE.format(k=diagnostic_k(config)), "",
                   "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
         lines += ["| " + " | ".join(cell(record[c]) for c in columns) + " |" for record in diagnosed]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")

@@ -228,3 +228,16 @@ def test_run_exact_refuses_what_it_cannot_evaluate(tmp_path, capsys):
     assert "the exact log p(x) is computed for a 2-D latent only; this run's has 3" in capsys.readouterr().err
     assert main(["exact", "--out", str(tmp_path / "none")]) == 2
     assert "none: no such folder; run.py exact takes a finished run's folder" in capsys.readouterr().err
+
+
+def test_a_replay_as_it_was_reproduces_the_run_dynamic_binarization_included(tmp_path):
+    """run.py --keep-checkpoints, then experiments/replay.py::replay of epoch 2 from epoch 1's checkpoint: the same
+    per-step losses as the run's, so its mean is the run's epoch-2 loss exactly."""
+    from experiments.mnist import load_dataset
+    from experiments.replay import replay
+    assert main(["rws", *TINY, "--k", "3", "--binarize", "dynamic", "--nll-k", "5", "--keep-checkpoints",
+                 "--out", str(tmp_path)]) == 0
+    history = json.loads((tmp_path / "metrics.json").read_text())["history"]
+    epoch, losses = replay(tmp_path / "checkpoints" / "epoch-1.npz", 1, {}, load_dataset())
+    assert epoch == 1 and losses.shape == (1, 3)
+    assert losses.mean() == pytest.approx(history[1]["loss"], rel=1e-12)
