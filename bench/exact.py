@@ -71,7 +71,12 @@ def main():
     parser.add_argument("--checkpoint", type=Path, default=ROOT / "results" / "aevb" / "checkpoint.npz")
     parser.add_argument("--images", type=int, default=10000, help="test images (default 10000)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "exact.json")
+    parser.add_argument("--peak-size", type=int, default=2000,
+                        help="the side of the square products that measure the matrix-product peak, as in "
+                             "bench/run.py (default 2000; the tests use a small one)")
     args = parser.parse_args()
+    if args.peak_size < 1:
+        parser.error(f"--peak-size must be at least 1 (got {args.peak_size})")
     try:
         model = trained_model(args.checkpoint)
     except Fault as fault:
@@ -80,13 +85,13 @@ def main():
         parser.exit(2, f"bench: {args.checkpoint}: the exact log p(x) needs a 2-D latent, this model's has "
                        f"{model.latent_dim}\n")
     images = load_dataset().test_images[:args.images]
-    peak_before = bench_run().matmul_peak_gflops()
+    peak_before = bench_run().matmul_peak_gflops(args.peak_size)
     began = time.perf_counter()
     result = exact_log_marginal(model, images)
     seconds = time.perf_counter() - began
     shapes = product_shapes(result, images.shape[1])
     product_seconds = replay(shapes, images)
-    peak = max(peak_before, bench_run().matmul_peak_gflops())   # the machine is shared: the better of two readings
+    peak = max(peak_before, bench_run().matmul_peak_gflops(args.peak_size))   # the machine is shared: the better of two readings
     flops = sum(2 * rows * depth * columns for rows, depth, columns in shapes)
     summary = {"checkpoint": str(args.checkpoint), "images": len(images), "seconds": seconds,
                "product_seconds": product_seconds, "product_tflop": flops / 1e12,

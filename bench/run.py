@@ -41,7 +41,10 @@ STEPS_PER_EPOCH, BATCH, K, IWAE_K = 600, 100, 100, 5
 HIDDEN, LATENT, DATA = (500, 500), 2, 784
 
 
-def matmul_peak_gflops(n=2000, repeats=10):
+PEAK_SIZE = 2000
+
+
+def matmul_peak_gflops(n=PEAK_SIZE, repeats=10):
     a, b = (np.random.default_rng(i).random((n, n), dtype=np.float32) for i in range(2))
     a @ b
     times = []
@@ -273,6 +276,9 @@ def main():
                         default=[SEGMENT_STEPS, SEGMENT_IMAGES],
                         help=f"one segment's work (default {SEGMENT_STEPS} training steps, {SEGMENT_IMAGES} test images; "
                              "the tests use a few, to check that the bench runs and counts right, not to time)")
+    parser.add_argument("--peak-size", type=int, default=PEAK_SIZE,
+                        help=f"the side of the square products that measure the matrix-product peak (default "
+                             f"{PEAK_SIZE}; the tests use a small one)")
     parser.add_argument("--phases", nargs="+", choices=PHASES, default=list(PHASES),
                         help="the phases to time (default: all)")
     parser.add_argument("--worker", nargs=2, metavar=("SIDE", "PHASE"), help=argparse.SUPPRESS)
@@ -284,6 +290,8 @@ def main():
         return worker(*args.worker)
     if args.blocks < 2:
         parser.error(f"--blocks must be at least 2 (got {args.blocks})")
+    if args.peak_size < 1:
+        parser.error(f"--peak-size must be at least 1 (got {args.peak_size})")
     if args.against is not None and not (args.against / "bench" / "run.py").is_file():
         parser.error(f"--against {args.against}: no bench/run.py there (make one with git worktree add DIR REV)")
 
@@ -297,7 +305,7 @@ def main():
         other, other_label = f"PyTorch {importlib.metadata.version('torch')}", "PyTorch"
     else:
         other, other_label = None, "PyTorch"
-    peak = matmul_peak_gflops()
+    peak = matmul_peak_gflops(args.peak_size)
     results = {"threads": threads, "matmul_peak_gflops": peak, "numpy": np.__version__, "other": other,
                "segment": {"steps": SEGMENT_STEPS, "images": SEGMENT_IMAGES},
                "method": f"two long-lived processes timed in turn, one segment ({SEGMENT_STEPS} steps or "

@@ -1,10 +1,13 @@
-"""Hypothesis runs derandomized everywhere, so that a test run is a function of the code alone; and a small
-MNIST-format data folder for the tests that need one."""
+"""Hypothesis runs derandomized everywhere, so that a test run is a function of the code alone; the embedded MNIST
+read once for all the runs of a test session; and a small MNIST-format data folder for the tests that need one."""
 import gzip
 
 import numpy as np
 import pytest
 from hypothesis import settings
+
+import experiments.runner
+from experiments.mnist import load_dataset
 
 settings.register_profile("helmholtz", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("helmholtz")
@@ -31,3 +34,31 @@ def write_mnist_files(folder, n_train=200, n_test=50, shape=(28, 28), labels=10)
 def mnist_files():
     """write_mnist_files, for tests that need a small data folder of their own."""
     return write_mnist_files
+
+
+
+EMBEDDED = {}
+
+
+def embedded_mnist():
+    """The embedded MNIST, read once per test session (a read, with its MD5 check, takes 0.4 s, and the suite makes
+    about 60 runs). Its arrays are read-only, so a run that wrote into them would fail rather than change the next
+    test's data."""
+    if not EMBEDDED:
+        data = EMBEDDED["data"] = load_dataset()
+        for array in (data.train_images, data.train_labels, data.test_images, data.test_labels):
+            array.flags.writeable = False
+    return EMBEDDED["data"]
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    return embedded_mnist()
+
+
+@pytest.fixture(autouse=True)
+def embedded_mnist_read_once(monkeypatch):
+    """run.py's runs in the tests get embedded_mnist(); other data folders, and the tests of load_dataset itself,
+    read as always."""
+    monkeypatch.setattr(experiments.runner, "load_dataset",
+                        lambda directory=None: embedded_mnist() if directory is None else load_dataset(directory))

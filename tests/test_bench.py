@@ -45,7 +45,7 @@ def test_bench_times_every_phase_against_another_checkout(tmp_path):
     well it times is not a test's to say."""
     out = tmp_path / "bench.json"
     printed = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--against", str(ROOT), "--blocks", "2",
-                              "--segment", "3", "20", "--phases", "iwae", "lk", "--json", str(out)], check=True,
+                              "--segment", "3", "20", "--phases", "iwae", "lk", "--peak-size", "200", "--json", str(out)], check=True,
                              capture_output=True, text=True).stdout
     results = json.loads(out.read_text())
     steps, images = results["segment"]["steps"], results["segment"]["images"]
@@ -88,7 +88,7 @@ def test_bench_names_the_side_whose_worker_stopped(tmp_path):
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "run.py").write_text("import sys\nsys.exit(3)\n")
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--against", str(tmp_path), "--blocks", "2",
-                           "--json", str(tmp_path / "bench.json")], capture_output=True, text=True)
+                           "--peak-size", "200", "--json", str(tmp_path / "bench.json")], capture_output=True, text=True)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == "bench: the other worker for aevb stopped (exit status 3)"
     assert not (tmp_path / "bench.json").exists()
@@ -103,7 +103,7 @@ def test_exact_bench_counts_the_products_it_replays(tmp_path):
                  "--hidden", "16", "--epochs", "1", "--no-exact", "--out", str(run)]) == 0
     out = tmp_path / "exact.json"
     subprocess.run([sys.executable, str(ROOT / "bench" / "exact.py"), "--checkpoint", str(run / "checkpoint.npz"),
-                    "--images", "30", "--json", str(out)], check=True, capture_output=True, text=True)
+                    "--images", "30", "--peak-size", "200", "--json", str(out)], check=True, capture_output=True, text=True)
     summary = json.loads(out.read_text())
     scan = (2 * round(8.0 / 0.08) + 1) ** 2
     expected = sum(2 * r["images"] * 784 * (2 * scan + r["points"]) for r in summary["rounds"])

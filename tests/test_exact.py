@@ -65,10 +65,9 @@ LATTICE = {"tolerance": 1e-9, "scan_spacing": 0.16, "dtype": np.float64}
 
 
 @pytest.fixture(scope="module")
-def trained():
+def trained(mnist):
     """A small float64 model with a 2-D latent after 300 AEVB steps on 1000 MNIST digits, and 12 test digits."""
-    from experiments.mnist import load_dataset
-    data = load_dataset()
+    data = mnist
     rng = np.random.default_rng(0)
     model = HelmholtzMachine(rng, latent_dim=2, hidden=(64,), dtype=np.float64)
     trainer = AEVB(model, lr=3e-3)

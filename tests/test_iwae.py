@@ -82,11 +82,10 @@ def test_dreg_has_the_mean_of_the_plain_phi_gradient():
     assert doubly.var(axis=0).sum() < plain.var(axis=0).sum()
 
 
-def test_iwae_training_raises_the_bound_it_trains_on():
+def test_iwae_training_raises_the_bound_it_trains_on(mnist):
     """200 steps of IWAE (k = 5) on 1000 MNIST digits raise the test L_5 of a small model by a wide margin."""
     from algorithms import IWAE, importance_weighted_bound
-    from experiments.mnist import load_dataset
-    data = load_dataset()
+    data = mnist
     rng = np.random.default_rng(0)
     model = HelmholtzMachine(rng, latent_dim=2, hidden=(64,))
     test = data.test_images[:200]

@@ -1,16 +1,11 @@
-"""A few hundred steps on the real MNIST move both algorithms the right way."""
+"""A few hundred steps on the real MNIST move both algorithms the right way (a 784-200-200-2 model: the default's
+margins, at a quarter of its time)."""
 import numpy as np
 import pytest
 
 from algorithms import AEVB, HelmholtzMachine, WakeSleep, importance_weighted_bound
-from experiments.mnist import load_dataset
 
-STEPS, BATCH = 300, 100
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    return load_dataset()
+STEPS, BATCH, HIDDEN = 200, 100, (200, 200)
 
 
 def train(trainer, images, rng):
@@ -23,7 +18,7 @@ def train(trainer, images, rng):
 
 def test_aevb_raises_the_test_bound_by_a_wide_margin(mnist):
     rng = np.random.default_rng(0)
-    model = HelmholtzMachine(rng)
+    model = HelmholtzMachine(rng, hidden=HIDDEN)
     test = mnist.test_images[:500]
     before = importance_weighted_bound(model, test, k=10, seed=0).mean()
     history = train(AEVB(model), mnist.train_images, rng)
@@ -35,7 +30,7 @@ def test_aevb_raises_the_test_bound_by_a_wide_margin(mnist):
 
 def test_wake_sleep_lowers_the_wake_loss(mnist):
     rng = np.random.default_rng(1)
-    model = HelmholtzMachine(rng)
+    model = HelmholtzMachine(rng, hidden=HIDDEN)
     history = train(WakeSleep(model), mnist.train_images, rng)
     wake = [h["wake_loss"] for h in history]
     assert np.mean(wake[-20:]) < wake[0] - 300
