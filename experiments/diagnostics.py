@@ -61,3 +61,16 @@ def recognition_diagnostics(model, images, k, seed, chunk_size=500):
             "kl_prior": float(np.concatenate(kl).mean()), "ess": float(np.concatenate(ess).mean() / k),
             "dominated": float(np.concatenate(dominated).mean()),
             "data_log_q": float(np.concatenate(data_log_q).mean())}
+
+
+ACTIVE_THRESHOLD = 0.01
+
+
+def unit_activities(model, images, chunk_size=1000):
+    """A_j = Var_x E_q[z_j | x] = Var_x mu_j(x) over the images, per latent unit j (Burda, Grosse & Salakhutdinov
+    2015, section 5.2): a unit whose q-mean does not move with x carries no information about x, and the paper
+    calls it active when A_j > ACTIVE_THRESHOLD. images: (N, D) -> (J,), float64."""
+    means = np.concatenate([model.encode(images[start:start + chunk_size])[0]
+                            for start in range(0, images.shape[0], chunk_size)])
+    return means.astype(np.float64).var(axis=0)
+

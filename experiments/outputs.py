@@ -9,7 +9,7 @@ import numpy as np
 from algorithms import importance_weighted_bound
 from experiments import figures
 from experiments.checkpoint import write_atomically
-from experiments.diagnostics import DIAGNOSTICS, diagnostic_k
+from experiments.diagnostics import ACTIVE_THRESHOLD, DIAGNOSTICS, diagnostic_k, unit_activities
 from experiments.errors import status
 from experiments.settings import NAMES
 from experiments.training import history_columns, loss_names, mean_and_standard_error, select_data
@@ -66,6 +66,8 @@ def write_outputs(out_dir, settings, model, data, history, bounds, began, exact=
     if "nll/test" in bounds:
         final["nll_k"] = settings["nll_k"]
         final["nll"], final["nll_se"] = mean_and_standard_error(bounds["nll/test"])
+    activities = unit_activities(model, test)
+    final["active_units"], final["unit_activities"] = int((activities > ACTIVE_THRESHOLD).sum()), activities.tolist()
     final.update(data=settings["data_dir"] or "MNIST", test_images=len(test), train_bound_images=len(train_subset))
     if exact_summary is not None:
         final["exact"] = exact_summary

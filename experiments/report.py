@@ -3,7 +3,7 @@ import platform
 
 import numpy as np
 
-from experiments.diagnostics import DIAGNOSTICS, diagnostic_k
+from experiments.diagnostics import ACTIVE_THRESHOLD, DIAGNOSTICS, diagnostic_k
 from experiments.outputs import FIGURES
 from experiments.settings import NAMES
 from experiments.training import history_columns, loss_names
@@ -64,6 +64,9 @@ def write_report(out_dir, config, history, final, figure_note):
     lines += [f"| last epoch's mean {name.replace('_', ' ')} | {cell(final[name])} |" for name in losses]
     if "nll" in final:
         lines.append(f"| test negative log-likelihood, -L_{final['nll_k']} | {estimate(final['nll'], final['nll_se'])} |")
+    if "active_units" in final:
+        lines.append(f"| active units: Var over the test images of E_q[z_j] above {ACTIVE_THRESHOLD:g} | "
+                     f"{final['active_units']} of {config['latent_dim']} |")
     lines += ["", "In nats per image; ± is the standard error of the mean over images. " + WHAT_IS_BOUNDED[
         config["likelihood"], config["binarize"] != "none"], "", "## Settings", "", "| setting | value |", "| --- | --- |"]
     lines += [f"| {key} | {cell(value)} |" for key, value in config.items()]

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from algorithms import HelmholtzMachine
-from experiments.diagnostics import DIAGNOSTICS, effective_sample_size, normalized_weights, recognition_diagnostics
+from experiments.diagnostics import (ACTIVE_THRESHOLD, DIAGNOSTICS, effective_sample_size, normalized_weights,
+                                     recognition_diagnostics, unit_activities)
 
 
 def test_effective_sample_size_from_equal_to_one_dominant_weight():
@@ -31,3 +32,18 @@ def test_diagnostics_of_a_recognition_network_with_known_output():
     expected_kl = 0.5 * (0.25 + 2.25 + np.expm1(-2.0) + 2.0 + np.expm1(1.0) - 1.0)
     assert numbers["kl_prior"] == pytest.approx(expected_kl)
     assert 1 / 5 <= numbers["ess"] <= 1 and 0 <= numbers["dominated"] <= 1
+
+
+def test_unit_activities_count_the_units_whose_mean_moves_with_x():
+    """Units 1 and 3 get zero weights into their q-means, so Var_x mu_j(x) is exactly 0 for them; unit 2's weights are
+    scaled so its variance sits below the threshold; the chunked variance is the variance of all the means at once."""
+    model = HelmholtzMachine(np.random.default_rng(0), data_dim=6, latent_dim=4, hidden=[8], dtype=np.float64)
+    last_weight = [param for name, param, _ in model.recognition.named_parameters() if name.endswith("W")][-1]
+    last_weight[:, [1, 3]] = 0
+    images = np.random.default_rng(1).random((50, 6))
+    last_weight[:, 2] *= 0.1 * np.sqrt(ACTIVE_THRESHOLD / model.encode(images)[0][:, 2].var())
+    activities = unit_activities(model, images, chunk_size=7)
+    np.testing.assert_allclose(activities, model.encode(images)[0].var(axis=0), rtol=1e-12)
+    assert activities[[1, 3]].tolist() == [0.0, 0.0] and activities[2] == pytest.approx(0.01 * ACTIVE_THRESHOLD)
+    assert activities[0] > ACTIVE_THRESHOLD
+

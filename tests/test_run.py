@@ -73,6 +73,9 @@ def test_each_algorithm_writes_every_output(finished_run, algorithm):
     assert len(csv_lines) == 3 and csv_lines[0].split(",")[-len(DIAGNOSTICS):] == list(DIAGNOSTICS)
     report = (tmp_path / "report.md").read_text()
     assert all(f"]({name})" in report for name in FIGURES)
+    activities = np.array(metrics["final"]["unit_activities"])
+    assert activities.shape == (2,) and metrics["final"]["active_units"] == (activities > 0.01).sum()
+    assert f"above 0.01 | {metrics['final']['active_units']} of 2 |" in report
 
 
 def test_compare_trains_what_is_missing_and_reuses_the_rest(tmp_path, capsys):
