@@ -143,7 +143,8 @@ def add_run_flags(parser, algorithms, command):
     if command != "compare":
         parser.add_argument("--keep-checkpoints", action="store_true",
                             help="keep a copy of every epoch's checkpoint in OUT/checkpoints/, to replay any epoch "
-                                 "step by step (python -m experiments.replay)")
+                                 "step by step (python -m experiments.replay); a run that keeps them keeps them "
+                                 "when resumed")
     parser.add_argument("--no-exact", dest="exact", action="store_false",
                         help="skip the exact log p(x) by quadrature that a 2-D run adds to its final evaluation")
     parser.add_argument("--quick", action="store_true",
@@ -195,7 +196,7 @@ def resume_command(argv):
 
 
 def run_command(args, argv):
-    from experiments.run_folder import RunFolder
+    from experiments.run_folder import KEPT, RunFolder
     from experiments.runner import DataCache, exact_plan, plan, train_and_write
 
     if args.command == "exact":
@@ -223,7 +224,8 @@ def run_command(args, argv):
         return
     with RunFolder(out) as folder:
         settings, data, resume_from = plan(folder, args.command, explicit, args.quick, args.resume, args.force, cache)
-        train_and_write(folder, settings, data, resume_from, args.exact, keep=args.keep_checkpoints)
+        keep = args.keep_checkpoints or (resume_from is not None and (folder.path / KEPT).is_dir())
+        train_and_write(folder, settings, data, resume_from, args.exact, keep=keep)
 
 
 def stop_on_sigterm(signum, frame):

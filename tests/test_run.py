@@ -247,6 +247,13 @@ def test_run_exact_refuses_what_it_cannot_evaluate(tmp_path, capsys):
     assert "none: no such folder; run.py exact takes a finished run's folder" in capsys.readouterr().err
 
 
+def test_a_run_that_keeps_its_checkpoints_keeps_them_when_resumed(tmp_path):
+    """The printed resume command has no --keep-checkpoints (it is not a setting); the resumed run keeps on keeping."""
+    assert run("aevb", tmp_path, "--epochs", "1", "--keep-checkpoints") == 0
+    assert main(["aevb", "--resume", "--epochs", "2", "--no-exact", "--out", str(tmp_path)]) == 0
+    assert sorted(path.name for path in (tmp_path / "checkpoints").iterdir()) == ["epoch-1.npz", "epoch-2.npz"]
+
+
 def test_a_replay_as_it_was_reproduces_the_run_dynamic_binarization_included(tmp_path, mnist):
     """run.py --keep-checkpoints, then experiments/replay.py::replay of epoch 2 from epoch 1's checkpoint: the same
     per-step losses as the run's, so its mean is the run's epoch-2 loss exactly."""
