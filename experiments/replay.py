@@ -21,10 +21,10 @@ from experiments.training import Interrupt, build, loss_names, new_position, run
 
 
 class Recording:
-    """A trainer that remembers every step's loss."""
+    """A trainer that remembers every step's loss (its optimizers are the trainer's, for the schedule)."""
 
     def __init__(self, trainer):
-        self.trainer, self.losses = trainer, []
+        self.trainer, self.optimizers, self.losses = trainer, trainer.optimizers, []
 
     def step(self, x, rng):
         losses = self.trainer.step(x, rng)

@@ -8,15 +8,16 @@ from experiments.errors import Fault
 
 # every training run, whatever its algorithm
 SHARED = {"epochs": 100, "batch_size": 100, "latent_dim": 2, "hidden": [500, 500], "activation": "softplus",
-          "likelihood": "bernoulli", "binarize": "none", "output_bias": "zero", "log_var_floor": None, "k": 100, "nll_k": 5000, "eval_every": 10,
+          "likelihood": "bernoulli", "binarize": "none", "output_bias": "zero", "log_var_floor": None, "lr_schedule": "constant",
+          "k": 100, "nll_k": 5000, "eval_every": 10,
           "eval_train_size": 10000, "train_size": None, "test_size": None, "seed": 0, "data_dir": None}
 # the settings that take one of a few words
 CHOICES = {"activation": ("softplus", "tanh", "relu"), "likelihood": ("bernoulli", "continuous-bernoulli"),
            "binarize": ("none", "dynamic", "fixed"), "output_bias": ("zero", "pixel-means"),
-           "dreams": ("samples", "means")}
+           "lr_schedule": ("constant", "iwae"), "dreams": ("samples", "means")}
 # settings added after runs were kept: a checkpoint without one was made with this value
 ADDED_LATER = {"activation": "softplus", "likelihood": "bernoulli", "binarize": "none", "output_bias": "zero",
-               "log_var_floor": None, "nll_k": 5000}
+               "log_var_floor": None, "nll_k": 5000, "lr_schedule": "constant"}
 OWN_ADDED_LATER = {"wake-sleep": {"dreams": "samples"}, "rws": {"dreams": "samples"}}
 # each algorithm's own
 OWN = {"aevb": {"lr": 1e-3},

@@ -13,7 +13,7 @@ class SGD:
 
     def __init__(self, pairs, lr):
         self.pairs = list(pairs)
-        self.lr = float(lr)
+        self.lr = self.initial_lr = float(lr)        # a schedule sets lr from initial_lr
 
     def step(self):
         for param, grad in self.pairs:
@@ -47,6 +47,7 @@ class Adam:
     def __init__(self, pairs, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
         self.pairs = list(pairs)
         self.lr, self.beta1, self.beta2, self.eps = float(lr), float(beta1), float(beta2), float(eps)
+        self.initial_lr = self.lr                    # a schedule sets lr from initial_lr
         self.t = 0
         self.m = [np.zeros_like(p) for p, _ in self.pairs]
         self.v = [np.zeros_like(p) for p, _ in self.pairs]

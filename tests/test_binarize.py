@@ -48,6 +48,8 @@ def test_dynamic_batches_change_between_epochs():
     from experiments.training import Interrupt, new_position, run_epoch
 
     class Recorder:
+        optimizers = {}
+
         def __init__(self):
             self.batches = []
 
@@ -56,7 +58,7 @@ def test_dynamic_batches_change_between_epochs():
             return {"loss": 0.0}
 
     images = np.full((4, 30), 0.5, dtype=np.float32)
-    settings = {"batch_size": 4, "algorithm": "aevb", "binarize": "dynamic", "epochs": 2}
+    settings = {"batch_size": 4, "algorithm": "aevb", "binarize": "dynamic", "epochs": 2, "lr_schedule": "constant"}
     rng, trainer = np.random.default_rng(0), Recorder()
     with Interrupt(print) as interrupt:
         for epoch in (1, 2):

@@ -1,5 +1,6 @@
 """The optimizers against their update rules written out independently, in float64."""
 import numpy as np
+import pytest
 
 from nn import SGD, Adam
 
@@ -46,3 +47,25 @@ def test_adam_state_round_trip():
     a.step()
     b.step()
     np.testing.assert_array_equal(param_a, param_b)
+
+
+def test_the_iwae_schedule_sets_every_learning_rate_by_its_stage():
+    """Stage i lasts 3^i epochs at 10^(-i/7) times the initial rate: epochs 1 | 2-4 | 5-13 | 14-40 | 41-121; run_epoch
+    sets both of RWS's optimizers from their own initial rates, for the epoch it runs."""
+    from algorithms import HelmholtzMachine, ReweightedWakeSleep
+    from experiments.training import Interrupt, learning_rate_factor, new_position, run_epoch
+
+    stages = {1: 0, 2: 1, 4: 1, 5: 2, 13: 2, 14: 3, 40: 3, 41: 4, 121: 4, 122: 5, 3280: 7}
+    for epoch, stage in stages.items():
+        assert learning_rate_factor("iwae", epoch) == pytest.approx(10 ** (-stage / 7), rel=1e-15)
+        assert learning_rate_factor("constant", epoch) == 1.0
+    rng = np.random.default_rng(0)
+    trainer = ReweightedWakeSleep(HelmholtzMachine(rng, data_dim=6, hidden=[4]), lr=1e-3, phi_lr=3e-4, k=2)
+    settings = {"batch_size": 5, "algorithm": "rws", "binarize": "none", "epochs": 20, "lr_schedule": "iwae",
+                "sleep_phi": False}
+    with Interrupt(print) as interrupt:
+        run_epoch(trainer, rng.random((10, 6), dtype=np.float32), settings, rng, 14,
+                  new_position(10, rng, ["loss"]), interrupt, None)
+    assert trainer.optimizers["theta"].lr == pytest.approx(1e-3 * 10 ** (-3 / 7), rel=1e-15)
+    assert trainer.optimizers["phi"].lr == pytest.approx(3e-4 * 10 ** (-3 / 7), rel=1e-15)
+
