@@ -4,8 +4,9 @@ minibatches and noise from the checkpoint's random state (derivations/iwae.md, w
 
     python -m experiments.replay results/rws/checkpoints/epoch-80.npz --epochs 10 --change log_var_floor=-12
 
-A change may be any setting that leaves the parameters' shapes alone (a floor, a learning rate, sleep-phi); a
-replay as it was reproduces the run's own losses exactly.
+Each --change is one more replay, beside the one as it was; it may change several settings at once
+(--change phi_lr=3e-4,sleep_phi=true), any that leave the parameters' shapes alone (a floor, a learning rate,
+sleep-phi). A replay as it was reproduces the run's own losses exactly.
 """
 import argparse
 import json
@@ -52,11 +53,15 @@ def replay(path, epochs, changes, data):
 
 
 def parse_change(text):
-    key, _, value = text.partition("=")
-    try:
-        return key, json.loads(value)
-    except ValueError:
-        return key, value
+    """'phi_lr=3e-4,sleep_phi=true' -> {'phi_lr': 0.0003, 'sleep_phi': True}: JSON values, else strings."""
+    changes = {}
+    for item in text.split(","):
+        key, _, value = item.partition("=")
+        try:
+            changes[key] = json.loads(value)
+        except ValueError:
+            changes[key] = value
+    return changes
 
 
 def main(argv=None):
@@ -64,13 +69,14 @@ def main(argv=None):
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--change", action="append", default=[], type=parse_change, metavar="KEY=VALUE",
-                        help="a setting to change, e.g. log_var_floor=-12 or phi_lr=3e-4 (repeat for several)")
+                        help="one more replay with these settings changed, e.g. log_var_floor=-12 or "
+                             "phi_lr=3e-4,sleep_phi=true (repeat for more replays)")
     parser.add_argument("--out", type=Path, help="write every step's loss of every replay here (JSON)")
     args = parser.parse_args(argv)
     try:
         data = load_dataset(read_checkpoint(args.checkpoint)[0]["settings"]["data_dir"])
-        variants = {"as it was": {}, **({"changed: " + ", ".join(f"{k}={v}" for k, v in args.change): dict(args.change)}
-                                        if args.change else {})}
+        variants = {"as it was": {}, **{", ".join(f"{k}={v}" for k, v in changes.items()): changes
+                                        for changes in args.change}}
         results = {name: replay(args.checkpoint, args.epochs, changes, data) for name, changes in variants.items()}
     except Fault as fault:
         print(f"replay: error: {fault}", file=sys.stderr)

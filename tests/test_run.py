@@ -264,3 +264,18 @@ def test_a_replay_as_it_was_reproduces_the_run_dynamic_binarization_included(tmp
     epoch, losses = replay(tmp_path / "checkpoints" / "epoch-1.npz", 1, {}, mnist)
     assert epoch == 1 and losses.shape == (1, 3)
     assert losses.mean() == pytest.approx(history[1]["loss"], rel=1e-12)
+
+
+def test_replay_prints_one_column_pair_per_change(tmp_path, capsys):
+    """Each --change is one more replay beside the one as it was, and may change several settings at once."""
+    from experiments.replay import main as replay_main, parse_change
+    assert parse_change("phi_lr=3e-4,sleep_phi=true,dreams=means") == {"phi_lr": 3e-4, "sleep_phi": True,
+                                                                        "dreams": "means"}
+    assert run("rws", tmp_path, "--epochs", "1", "--keep-checkpoints") == 0
+    capsys.readouterr()
+    assert replay_main([str(tmp_path / "checkpoints" / "epoch-1.npz"), "--epochs", "1", "--change", "log_var_floor=-12",
+                        "--change", "phi_lr=0.0003,sleep_phi=false"]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert header == ("| epoch | as it was: mean loss | largest step | log_var_floor=-12: mean loss | largest step | "
+                      "phi_lr=0.0003, sleep_phi=False: mean loss | largest step |")
+    assert row.startswith("| 2 | ") and row.count("|") == 8
