@@ -82,6 +82,7 @@ def main(argv=None):
         print(f"replay: error: {fault}", file=sys.stderr)
         return 2
     print("| epoch | " + " | ".join(f"{name}: mean loss | largest step" for name in results) + " |")
+    print("|" + " --- |" * (1 + 2 * len(results)))
     first = next(iter(results.values()))[0]
     for epoch in range(args.epochs):
         cells = [f"{losses[epoch].mean():.2f} | {losses[epoch].max():.1f}" for _, losses in results.values()]

@@ -275,7 +275,7 @@ def test_replay_prints_one_column_pair_per_change(tmp_path, capsys):
     capsys.readouterr()
     assert replay_main([str(tmp_path / "checkpoints" / "epoch-1.npz"), "--epochs", "1", "--change", "log_var_floor=-12",
                         "--change", "phi_lr=0.0003,sleep_phi=false"]) == 0
-    header, row = capsys.readouterr().out.splitlines()
+    header, rule, row = capsys.readouterr().out.splitlines()
     assert header == ("| epoch | as it was: mean loss | largest step | log_var_floor=-12: mean loss | largest step | "
                       "phi_lr=0.0003, sleep_phi=False: mean loss | largest step |")
-    assert row.startswith("| 2 | ") and row.count("|") == 8
+    assert rule == "|" + " --- |" * 7 and row.startswith("| 2 | ") and row.count("|") == 8
