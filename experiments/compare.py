@@ -11,12 +11,12 @@ import numpy as np
 
 from experiments import figures
 from experiments.checkpoint import saved_bounds
-from experiments.run_folder import RunFolder, finished
+from experiments.diagnostics import diagnostic_k
 from experiments.errors import Fault, Stopped, status
 from experiments.report import estimate
+from experiments.run_folder import RunFolder, finished
 from experiments.runner import plan, resume_plan, reusable_history, saved_run, train_and_write
 from experiments.settings import LEARNING_RATES, NAMES, make_effective, new_settings
-from experiments.diagnostics import diagnostic_k
 from experiments.training import mean_and_standard_error
 
 

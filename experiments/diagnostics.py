@@ -7,6 +7,7 @@ training number and two epochs compare on the same noise.
 import numpy as np
 
 from algorithms.bound import log_importance_weights
+from algorithms.model import reparameterize
 from nn import gaussian_kl_from_standard_normal, gaussian_log_density, log_mean_exp_backward
 
 # the columns a history record gains, in the order metrics.csv shows them
@@ -52,7 +53,7 @@ def recognition_diagnostics(model, images, k, seed, chunk_size=500):
             weights = normalized_weights(log_w)
             ess.append(effective_sample_size(log_w))
             dominated.append(weights.max(axis=0) > 0.9)
-            log_q = gaussian_log_density(mean + np.exp(0.5 * log_var) * eps, mean, log_var)
+            log_q = gaussian_log_density(reparameterize(mean, log_var, eps), mean, log_var)
             data_log_q.append(-(weights * log_q).sum(axis=0))
     log_vars = np.concatenate(log_vars).astype(np.float64)
     low, p01, median, p99, high = np.percentile(log_vars, [0, 1, 50, 99, 100])

@@ -9,7 +9,7 @@ from algorithms.bound import importance_weighted_bound, importance_weighted_boun
 from algorithms.exact import exact_log_marginal
 from algorithms.posterior import posterior_windows
 from experiments import figures
-from experiments.training import mean_and_standard_error, select_data
+from experiments.training import mean_and_standard_error
 
 KS = (1, 10, 100, 1000)
 N_POSTERIORS = 12
@@ -28,10 +28,10 @@ def train_images_exactly(model, train_subset, settings, last_train_bounds):
 TOLERANCE, HOT_NATS = 1e-3, 40.0     # exact_log_marginal's: the per-image change on halving, the hot cells' reach
 
 
-def exact_evaluation(model, data, settings, log=print, last_train_bounds=None):
+def exact_evaluation(model, test, train_subset, settings, log=print, last_train_bounds=None):
     """(summary for metrics.json, per-image arrays for bounds.npz) on the run's test images, and log p(x) on its
-    training images (where the train bound is evaluated), beside the final train bound."""
-    _, test, _, train_subset = select_data(data, settings)
+    training images (train_subset, where the train bound is evaluated), beside the final train bound; both as
+    experiments/training.py::select_data gives them."""
     began = time.perf_counter()
     exact = exact_log_marginal(model, test, tolerance=TOLERANCE, hot_nats=HOT_NATS)
     quadrature_seconds = time.perf_counter() - began
@@ -67,21 +67,20 @@ def exact_evaluation(model, data, settings, log=print, last_train_bounds=None):
     return summary, arrays
 
 
-def posterior_digits(data, settings):
+def posterior_digits(n_test, seed):
     """The indices of the 12 test digits whose posteriors are drawn: fixed by the seed, the same for every algorithm."""
-    _, test, _, _ = select_data(data, settings)
-    return np.sort(np.random.default_rng([settings["seed"], 5]).choice(len(test), N_POSTERIORS, replace=False))
+    return np.sort(np.random.default_rng([seed, 5]).choice(n_test, N_POSTERIORS, replace=False))
 
 
-def draw_posteriors(path, model, data, settings, title):
-    """p(z | x) as a heat map with q's 1- and 2-sd ellipses, beside the digit, for the 12 digits."""
-    _, test, test_labels, _ = select_data(data, settings)
-    rows = posterior_digits(data, settings)
+def draw_posteriors(path, model, test, test_labels, shape, settings, title):
+    """p(z | x) as a heat map with q's 1- and 2-sd ellipses, beside the digit, for the 12 digits (of the test images
+    select_data gives, each of the given shape)."""
+    rows = posterior_digits(len(test), settings["seed"])
     mean, log_var = model.encode(test[rows])
     panels = []
     windows = posterior_windows(model, test[rows], mean, log_var)
     for n, (row, (extent, density)) in enumerate(zip(rows, windows)):
-        panels.append({"image": test[row].reshape(data.image_shape), "extent": extent, "density": density,
+        panels.append({"image": test[row].reshape(shape), "extent": extent, "density": density,
                        "q_mean": mean[n], "q_sd": np.exp(0.5 * log_var[n]), "label": int(test_labels[row])})
     figures.plot_posteriors(path, panels, title)
 

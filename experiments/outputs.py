@@ -49,17 +49,19 @@ def write_outputs(out_dir, settings, model, data, history, bounds, began, exact=
     from experiments.exact_evaluation import draw_posteriors, exact_evaluation
     from experiments.report import write_report
 
-    figure_note = write_figures(out_dir, settings, model, data, history)
-    _, test, _, train_subset = select_data(data, settings)
+    _, test, test_labels, train_subset = select_data(data, settings)       # binarizes: done once, passed on
+    figure_note = write_figures(out_dir, settings, model, data.image_shape, history, test, test_labels)
     bounds, exact_summary = dict(bounds), None
     if exact and settings["latent_dim"] == 2 and settings["likelihood"] == "continuous-bernoulli":
         log(EXACT_SKIPPED)
         exact = False
     if exact and settings["latent_dim"] == 2:
-        exact_summary, arrays = exact_evaluation(model, data, settings, log, bounds.get(f"train/{history[-1]['epoch']}"))
+        exact_summary, arrays = exact_evaluation(model, test, train_subset, settings, log,
+                                                 bounds.get(f"train/{history[-1]['epoch']}"))
         bounds.update(arrays)
         figures.plot_gaps(out_dir / "exact_gap.png", {NAMES[settings["algorithm"]]: exact_summary["gaps"]})
-        draw_posteriors(out_dir / "posteriors.png", model, data, settings, NAMES[settings["algorithm"]])
+        draw_posteriors(out_dir / "posteriors.png", model, test, test_labels, data.image_shape, settings,
+                        NAMES[settings["algorithm"]])
     if settings["binarize"] != "none":
         bounds["nll/test"] = negative_log_likelihood(model, test, settings, log)
     final = final_numbers(history, time.perf_counter() - began)
@@ -103,10 +105,9 @@ def write_metrics(out_dir, config, history, final):
         writer.writerows(history)
 
 
-def write_figures(out_dir, config, model, data, history):
-    """Draws every figure; returns a note for the report when the latent manifold is skipped (J != 2)."""
-    _, test, test_labels, _ = select_data(data, config)
-    shape = data.image_shape
+def write_figures(out_dir, config, model, shape, history, test, test_labels):
+    """Draws every figure from the run's test images (select_data's) of the given shape; returns a note for the report
+    when the latent manifold is skipped (J != 2)."""
     picker = np.random.default_rng([config["seed"], 2])
     name = NAMES[config["algorithm"]]
     figures.plot_lk(out_dir / "lk.png", {name: history}, config["k"])
