@@ -10,18 +10,20 @@ The recognition MLP ends in 2J outputs: the first J are the mean, the last J the
 import numpy as np
 
 from algorithms.likelihoods import LIKELIHOODS
-from nn import MLP, LogVarianceFloor
+from nn import MLP, LogVarianceCeiling, LogVarianceFloor
 
 
 class HelmholtzMachine:
     def __init__(self, rng, data_dim=784, latent_dim=2, hidden=(500, 500), activation="softplus",
-                 dtype=np.float32, likelihood="bernoulli", log_var_floor=None):
+                 dtype=np.float32, likelihood="bernoulli", log_var_floor=None, log_var_ceiling=None):
         hidden = list(hidden)
         self.data_dim, self.latent_dim, self.dtype = data_dim, latent_dim, np.dtype(dtype)
         self.likelihood = LIKELIHOODS[likelihood]
         self.recognition = MLP([data_dim, *hidden, 2 * latent_dim], activation, rng, dtype)
         if log_var_floor is not None:       # q's log-variances bounded below (derivations/iwae.md, RWS's divergence)
             self.recognition.layers.append(LogVarianceFloor(latent_dim, log_var_floor))
+        if log_var_ceiling is not None:     # ... and above (derivations/wake-sleep-diagnosis.md)
+            self.recognition.layers.append(LogVarianceCeiling(latent_dim, log_var_ceiling))
         self.generative = MLP([latent_dim, *reversed(hidden), data_dim], activation, rng, dtype)
 
     def split(self, out):

@@ -21,6 +21,8 @@ SHARED_HELP = {
     "activation": "the hidden layers' nonlinearity",
     "log_var_floor": "bound q's log-variances below, smoothly: v = floor + softplus(u - floor) (derivations/iwae.md, "
                      "RWS's divergence)",
+    "log_var_ceiling": "bound q's log-variances above, smoothly: v = ceiling - softplus(ceiling - u) "
+                       "(derivations/wake-sleep-diagnosis.md)",
     "likelihood": "p(x | z): the write-up's Bernoulli, or the continuous Bernoulli, a density on [0, 1] "
                   "(derivations/likelihoods.md)",
     "binarize": "none: grey levels (the write-up's); dynamic: each training image resampled as x ~ Bernoulli(pixel) "
@@ -102,7 +104,7 @@ class Parser(argparse.ArgumentParser):
 
 def default_text(key, default):
     quick = f"; --quick: {QUICK[key]}" if key in QUICK else ""
-    shown = ("none" if key == "log_var_floor" else "all") if default is None else " ".join(map(str, default)) if isinstance(default, list) else default
+    shown = ("none" if key.startswith("log_var") else "all") if default is None else " ".join(map(str, default)) if isinstance(default, list) else default
     return f" (default {shown}{quick})"
 
 
@@ -115,7 +117,7 @@ def add_setting(parser, key, default, help_text):
                             help=help_text + default_text(key, default))
         return
     types = {"hidden": whole_number(1), "seed": whole_number(0), "data_dir": existing_path,
-             "log_var_floor": finite_number}
+             "log_var_floor": finite_number, "log_var_ceiling": finite_number}
     kind = types.get(key, positive_number if isinstance(default, float) else whole_number(1))
     extra = {"nargs": "+"} if key == "hidden" else {}
     parser.add_argument(flag(key), dest=key, type=kind, default=None, help=help_text + default_text(key, default),
@@ -210,6 +212,9 @@ def run_command(args, argv):
     if args.resume and args.force:
         raise Fault("--resume and --force: give one of them (--resume continues the run, --force deletes it)")
     explicit, cache, out = explicit_settings(args), DataCache(), output_folder(args)
+    floor, ceiling = explicit.get("log_var_floor"), explicit.get("log_var_ceiling")
+    if floor is not None and ceiling is not None and floor >= ceiling:
+        raise Fault(f"--log-var-floor {floor} and --log-var-ceiling {ceiling}: the floor must lie below the ceiling")
     if args.command == "compare":
         from experiments.compare import compare, compare_seeds
         algorithms = list(dict.fromkeys(args.algorithms)) or list(WRITE_UP)

@@ -43,7 +43,8 @@ def build(settings):
     rng = np.random.default_rng(settings["seed"])
     model = HelmholtzMachine(rng, data_dim=int(np.prod(settings["image_shape"])), latent_dim=settings["latent_dim"],
                              hidden=settings["hidden"], activation=settings["activation"],
-                             likelihood=settings["likelihood"], log_var_floor=settings["log_var_floor"])
+                             likelihood=settings["likelihood"], log_var_floor=settings["log_var_floor"],
+                             log_var_ceiling=settings["log_var_ceiling"])
     if settings["algorithm"] == "aevb":
         trainer = AEVB(model, lr=settings["lr"])
     elif settings["algorithm"] == "iwae":

@@ -150,4 +150,26 @@ class LogVarianceFloor(Layer):
         return dx
 
 
+class LogVarianceCeiling(Layer):
+    """The recognition network's last step when its log-variances are bounded above (Eq. (B18)): the last J of the
+    2J outputs become v = ceiling - softplus(ceiling - u), the first J (the means) pass unchanged.
+    dv/du = sigmoid(ceiling - u): v ~ u well below the ceiling, v -> ceiling far above it, smooth everywhere."""
+
+    def __init__(self, latent_dim, ceiling):
+        super().__init__()
+        self.latent_dim, self.ceiling = latent_dim, ceiling
+
+    def forward(self, x):
+        shifted = self.ceiling - x[:, self.latent_dim:]
+        out = x.copy()
+        out[:, self.latent_dim:] = self.ceiling - softplus(shifted)
+        return out, shifted
+
+    def backward(self, dout, cache):
+        shifted = cache
+        dx = dout.copy()
+        dx[:, self.latent_dim:] *= sigmoid(shifted)
+        return dx
+
+
 ACTIVATIONS = {"softplus": Softplus, "tanh": Tanh, "relu": ReLU, "sigmoid": Sigmoid}

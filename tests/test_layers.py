@@ -147,6 +147,26 @@ def test_softplus_backward_is_the_sigmoid_in_both_tails():
     np.testing.assert_allclose(grad, expit(wide.astype(np.float64)), rtol=1e-6, atol=1e-44)
 
 
+def test_log_variance_ceiling_gradients_and_limits():
+    """Eq. (B18): central differences in float64; the means untouched; v ~ u far below the ceiling, -> ceiling above;
+    float32 inputs to +-3e38 give finite values and gradients."""
+    from nn.layers import LogVarianceCeiling
+    layer = LogVarianceCeiling(latent_dim=2, ceiling=0.0)
+    x = np.array([[0.3, -1.0, -2.0, 30.0], [1.0, 2.0, 0.0, 4.0], [-2.0, 0.5, -40.0, 8.0]])
+    out, cache = layer.forward(x)
+    np.testing.assert_array_equal(out[:, :2], x[:, :2])
+    assert out[0, 2] == pytest.approx(-2.0, abs=0.13) and out[0, 3] == pytest.approx(0.0, abs=1e-12)
+    assert out[1, 2] == pytest.approx(-np.log(2)) and out[2, 2] == -40.0
+    assert np.all(out[:, 2:] < 0.0)
+    dout = np.random.default_rng(0).standard_normal(x.shape)
+    numeric = numerical_gradient(lambda: float(np.sum(dout * layer(x))), x)
+    assert relative_error(layer.backward(dout, cache), numeric) < 1e-8
+    wide = np.array([[0, 0, -3e38, 3e38]], np.float32)
+    out, cache = layer.forward(wide)
+    grad = layer.backward(np.ones_like(wide), cache)
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(grad)) and out[0, 3] == 0.0 and grad[0, 3] == 0.0
+
+
 def test_log_variance_floor_gradients_and_limits():
     """Eq. (B17): central differences in float64; the means untouched; v ~ u far above the floor, -> floor below."""
     from nn.layers import LogVarianceFloor

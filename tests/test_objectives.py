@@ -9,10 +9,10 @@ from nn.gradcheck import numerical_gradient, relative_error
 TOLERANCE = 1e-6
 
 
-def tiny_model(seed=0, activation="softplus", likelihood="bernoulli", log_var_floor=None):
+def tiny_model(seed=0, activation="softplus", likelihood="bernoulli", log_var_floor=None, log_var_ceiling=None):
     return HelmholtzMachine(np.random.default_rng(seed), data_dim=6, latent_dim=2, hidden=(5, 4),
                             activation=activation, dtype=np.float64, likelihood=likelihood,
-                            log_var_floor=log_var_floor)
+                            log_var_floor=log_var_floor, log_var_ceiling=log_var_ceiling)
 
 
 def check_objective(objective, model, args, names):
@@ -56,14 +56,16 @@ def test_wake_gradients_reach_theta_only(likelihood):
     check_gradients_reach_only("generative", wake_objective, tiny_model(likelihood=likelihood), (x, eps))
 
 
-@pytest.mark.parametrize("likelihood, dreams", [("bernoulli", "samples"), ("continuous-bernoulli", "samples"),
-                                               ("bernoulli", "means")])
-def test_sleep_gradients_reach_phi_only(likelihood, dreams):
-    """(W5) on the dreams: the model's samples (binary, or grey under the CB), or the decoder's means (W6)."""
+@pytest.mark.parametrize("likelihood, dreams, ceiling", [
+    ("bernoulli", "samples", None), ("continuous-bernoulli", "samples", None), ("bernoulli", "means", None),
+    ("bernoulli", "samples", 0.1)])
+def test_sleep_gradients_reach_phi_only(likelihood, dreams, ceiling):
+    """(W5) on the dreams: the model's samples (binary, or grey under the CB), or the decoder's means (W6); and
+    through the log-variance ceiling (B18), with the floor (B17) under it."""
     rng = np.random.default_rng(3)
+    model = tiny_model(likelihood=likelihood, log_var_floor=None if ceiling is None else -1.0, log_var_ceiling=ceiling)
     z, uniforms = rng.standard_normal((5, 2)), rng.random((5, 6))
-    check_gradients_reach_only("recognition", sleep_objective, tiny_model(likelihood=likelihood),
-                               (z, uniforms, dreams))
+    check_gradients_reach_only("recognition", sleep_objective, model, (z, uniforms, dreams))
 
 
 def test_aevb_value_is_kl_minus_reconstruction():
