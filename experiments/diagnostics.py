@@ -1,18 +1,20 @@
 """What the recognition network does, epoch by epoch: the numbers behind a run's stall or divergence
-(derivations/iwae.md, RWS's divergence; derivations/wake-sleep-diagnosis.md).
+(derivations/iwae.md, RWS's divergence; derivations/wake-sleep-diagnosis.md), and on the model's own dreams.
 
-Every number is measured on the test images with its own noise stream ([seed, 2]), so recording them changes no
-training number and two epochs compare on the same noise.
+Every number is measured on the test images, or on dreams, with its own noise stream ([seed, 2], [seed, 3]), so
+recording them changes no training number and two epochs compare on the same noise.
 """
 import numpy as np
 
 from algorithms.bound import log_importance_weights
 from algorithms.model import reparameterize
+from algorithms.wake_sleep import dream
 from nn import gaussian_kl_from_standard_normal, gaussian_log_density, log_mean_exp_backward
 
 # the columns a history record gains, in the order metrics.csv shows them
 DIAGNOSTICS = ("log_var_min", "log_var_p01", "log_var_median", "log_var_p99", "log_var_max", "mean_abs_max",
-               "kl_prior", "ess", "dominated", "data_log_q")
+               "kl_prior", "ess", "dominated", "data_log_q",
+               "dream_log_q", "dream_kl_prior", "dream_mean_abs_max", "dream_nearest", "data_nearest")
 
 
 def diagnostic_k(settings):
@@ -62,6 +64,37 @@ def recognition_diagnostics(model, images, k, seed, chunk_size=500):
             "kl_prior": float(np.concatenate(kl).mean()), "ess": float(np.concatenate(ess).mean() / k),
             "dominated": float(np.concatenate(dominated).mean()),
             "data_log_q": float(np.concatenate(data_log_q).mean())}
+
+
+def nearest_distances(images, references, exclude_self=False):
+    """Root-mean-square pixel distance from each image to its nearest reference, sqrt(min_j |x_i - r_j|^2 / D), by
+    |x|^2 + |r|^2 - 2 x.r in float64; with exclude_self (images is references), each image's own row is skipped.
+    (N, D), (M, D) -> (N,)."""
+    images, references = images.astype(np.float64), references.astype(np.float64)
+    squared = (images ** 2).sum(axis=1)[:, None] + (references ** 2).sum(axis=1)[None, :] - 2 * images @ references.T
+    if exclude_self:
+        np.fill_diagonal(squared, np.inf)
+    return np.sqrt(np.maximum(squared.min(axis=1), 0.0) / images.shape[1])
+
+
+def dream_diagnostics(model, images, seed, dreams="samples"):
+    """q on the model's own dreams, beside what recognition_diagnostics measures on real images: as many dreams as
+    images, z ~ N(0, I) and x ~ p(x | z) (Eq. (5); or the decoder's means, dreams="means", Eq. (W6)), from the noise
+    stream [seed, 3]. -log q(z | x) on them ("dream_log_q": the sleep loss, on the same dreams every epoch), the mean
+    KL(q(z|x) || p(z)) and the largest |mean| of q on them, and how far the dreams are from the data: the mean
+    distance from a dream to its nearest image ("dream_nearest"), beside the mean distance from an image to its
+    nearest other image ("data_nearest"), both by nearest_distances. images: (N, D) -> dict of floats."""
+    rng = np.random.default_rng([seed, 3])
+    z = rng.standard_normal((images.shape[0], model.latent_dim), dtype=model.dtype)
+    uniforms = rng.random((images.shape[0], model.data_dim), dtype=model.dtype)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # a diverging run reports inf, not a warning
+        x = dream(model, z, uniforms, dreams)
+        mean, log_var = model.encode(x)
+        return {"dream_log_q": float(-gaussian_log_density(z, mean, log_var).mean()),
+                "dream_kl_prior": float(gaussian_kl_from_standard_normal(mean, log_var).mean()),
+                "dream_mean_abs_max": float(np.abs(mean).max()),
+                "dream_nearest": float(nearest_distances(x, images).mean()),
+                "data_nearest": float(nearest_distances(images, images, exclude_self=True).mean())}
 
 
 ACTIVE_THRESHOLD = 0.01

@@ -53,38 +53,46 @@ def plot_lk(path, histories, k):
 
 
 def plot_diagnostics(path, histories, k):
-    """The recognition network epoch by epoch (experiments/diagnostics.py), one colour per run: q's log-variances
-    (median, the 1st-99th percentile band, and the extremes dotted), the largest |mean|, the mean KL(q || p(z)), and
-    the effective sample size of k importance weights over k (solid) with the fraction of images one sample
-    dominates (dashed), and -log q(z | x) on real images (z weighted toward the posterior) beside the sleep loss on
-    dreams, where there is one. histories: {label: history}."""
-    fig, axes = plt.subplots(1, 5, figsize=(20, 3.6))
+    """The recognition network epoch by epoch (experiments/diagnostics.py), one colour per run, on the test images
+    (solid) and on the model's dreams (dashed), where they were recorded: q's log-variances (median, the 1st-99th
+    percentile band, and the extremes dotted), the largest |mean|, the mean KL(q || p(z)), the effective sample size
+    of k importance weights over k with the fraction of images one sample dominates (dashed), -log q(z | x) on real
+    images (z weighted toward the posterior) beside -log q on dreams (the sleep loss), and the distance from a dream
+    to its nearest test image beside that from a test image to its nearest other one (dotted).
+    histories: {label: history}."""
+    fig, axes = plt.subplots(1, 6, figsize=(24, 3.6))
     for (label, history), color in zip(histories.items(), ("C0", "C1", "C2", "C3")):
         records = [h for h in history if "ess" in h]
         epochs = [h["epoch"] for h in records]
-        column = lambda key: np.array([np.nan if h[key] is None else h[key] for h in records], dtype=float)
+        column = lambda key: np.array([np.nan if h.get(key) is None else h[key] for h in records], dtype=float)
+        dreamed = bool(records) and "dream_log_q" in records[-1]
         axes[0].plot(epochs, column("log_var_median"), color=color, label=label)
         axes[0].fill_between(epochs, column("log_var_p01"), column("log_var_p99"), color=color, alpha=0.25)
         for key in ("log_var_min", "log_var_max"):
             axes[0].plot(epochs, column(key), ":", color=color)
-        axes[1].plot(epochs, column("mean_abs_max"), color=color, label=label)
-        axes[2].plot(epochs, column("kl_prior"), color=color, label=label)
+        for ax, key in ((axes[1], "mean_abs_max"), (axes[2], "kl_prior")):
+            ax.plot(epochs, column(key), color=color, label=f"{label}: on test images")
+            if dreamed:
+                ax.plot(epochs, column("dream_" + key), "--", color=color, label=f"{label}: on dreams")
         axes[3].plot(epochs, column("ess"), color=color, label=f"{label}: ESS / {k}")
         axes[3].plot(epochs, column("dominated"), "--", color=color, label=f"{label}: one weight > 0.9")
-        if "data_log_q" in records[0]:
-            axes[4].plot(epochs, column("data_log_q"), color=color, label=f"{label}: on test images")
-        if records and "sleep_loss" in records[0]:
-            axes[4].plot(epochs, column("sleep_loss"), "--", color=color, label=f"{label}: sleep loss, on dreams")
+        axes[4].plot(epochs, column("data_log_q"), color=color, label=f"{label}: on test images")
+        if dreamed:
+            axes[4].plot(epochs, column("dream_log_q"), "--", color=color, label=f"{label}: on dreams (sleep loss)")
+            axes[5].plot(epochs, column("dream_nearest"), "--", color=color, label=f"{label}: dream to nearest image")
+            axes[5].plot(epochs, column("data_nearest"), ":", color=color, label=f"{label}: image to nearest other")
     titles = ("log-variances of q: median, 1-99%, extremes", "largest |mean| of q",
-              "mean KL(q(z|x) || p(z)) (nats)", f"importance weights, k = {k}", "-log q(z | x) (nats)")
+              "mean KL(q(z|x) || p(z)) (nats)", f"importance weights, k = {k}", "-log q(z | x) (nats)",
+              "RMS pixel distance")
     for ax, title in zip(axes, titles):
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.has_data():
+            ax.legend(fontsize=8)
     axes[3].set_ylim(0, 1)
-    fig.subplots_adjust(left=0.04, right=0.99, bottom=0.14, top=0.9, wspace=0.3)   # tight_layout costs 0.3 s
+    fig.subplots_adjust(left=0.03, right=0.99, bottom=0.14, top=0.9, wspace=0.3)   # tight_layout costs 0.3 s
     fig.savefig(path, dpi=80)
     plt.close(fig)
 

@@ -22,7 +22,10 @@ DIAGNOSTICS_NOTE = ("Measured after every epoch on the first 1000 test images (d
                     "samples per image the mean effective sample size over {k} (ess), the fraction of images whose "
                     "largest normalized weight exceeds 0.9 (dominated), and -sum_i w~_i log q(z_i | x), the "
                     "self-normalized estimate of -log q at the true posterior's samples (data_log_q; what the sleep "
-                    "loss measures on dreams).")
+                    "loss measures on dreams). On as many dreams z ~ p(z), x ~ p(x | z) (the same each epoch): "
+                    "-log q(z | x) (dream_log_q), the mean KL(q(z|x) || p(z)) and the largest |mean| of q, and the "
+                    "mean root-mean-square pixel distance from a dream to its nearest test image (dream_nearest), "
+                    "beside that from a test image to its nearest other one (data_nearest).")
 
 
 WHAT_IS_BOUNDED = {
@@ -92,5 +95,5 @@ def write_report(out_dir, config, history, final, figure_note):
         columns = ["epoch", *DIAGNOSTICS]
         lines += ["", "## Diagnostics", "", DIAGNOSTICS_NOTE.format(k=diagnostic_k(config)), "",
                   "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
-        lines += ["| " + " | ".join(cell(record[c]) for c in columns) + " |" for record in diagnosed]
+        lines += ["| " + " | ".join(cell(record.get(c)) for c in columns) + " |" for record in diagnosed]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")

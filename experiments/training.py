@@ -16,7 +16,7 @@ from tqdm import tqdm
 from algorithms import AEVB, IWAE, HelmholtzMachine, ReweightedWakeSleep, WakeSleep, importance_weighted_bound
 from experiments.binarize import TEST_STREAM, TRAIN_STREAM, binarize_batch, binarized
 from experiments.checkpoint import restore, save_checkpoint, saved_bounds
-from experiments.diagnostics import diagnostic_k, recognition_diagnostics
+from experiments.diagnostics import diagnostic_k, dream_diagnostics, recognition_diagnostics
 from experiments.errors import Diverged, Stopped, status
 from experiments.run_folder import KEPT
 from experiments.settings import LEARNING_RATES, flag
@@ -231,6 +231,8 @@ def train(settings, data, folder, resume_from=None, log=print, keep=False):
             position = None
             record.update(recognition_diagnostics(model, test_images[:DIAGNOSTIC_IMAGES], diagnostic_k(settings),
                                                   settings["seed"]))
+            record.update(dream_diagnostics(model, test_images[:DIAGNOSTIC_IMAGES], settings["seed"],
+                                            settings.get("dreams", "samples")))
             if epoch % settings["eval_every"] == 0 or epoch == settings["epochs"]:
                 status.doing, status.finishing = f"evaluating L_k after epoch {epoch}", "this evaluation"
                 for split, images in (("test", test_images), ("train", train_subset)):

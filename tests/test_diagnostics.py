@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from algorithms import HelmholtzMachine
-from experiments.diagnostics import (ACTIVE_THRESHOLD, DIAGNOSTICS, effective_sample_size, normalized_weights,
-                                     recognition_diagnostics, unit_activities)
+from experiments.diagnostics import (ACTIVE_THRESHOLD, DIAGNOSTICS, dream_diagnostics, effective_sample_size,
+                                     nearest_distances, normalized_weights, recognition_diagnostics, unit_activities)
 
 
 def test_effective_sample_size_from_equal_to_one_dominant_weight():
@@ -26,12 +26,41 @@ def test_diagnostics_of_a_recognition_network_with_known_output():
     last_bias[...] = [0.5, -1.5, -2.0, 1.0]          # mean (0.5, -1.5), log-variance (-2, 1)
     images = np.random.default_rng(1).random((30, 6))
     numbers = recognition_diagnostics(model, images, k=5, seed=0)
-    assert list(numbers) == list(DIAGNOSTICS)
+    assert list(numbers) + list(dream_diagnostics(model, images, seed=0)) == list(DIAGNOSTICS)
     assert numbers["log_var_min"] == pytest.approx(-2.0) and numbers["log_var_max"] == pytest.approx(1.0)
     assert numbers["mean_abs_max"] == pytest.approx(1.5)
     expected_kl = 0.5 * (0.25 + 2.25 + np.expm1(-2.0) + 2.0 + np.expm1(1.0) - 1.0)
     assert numbers["kl_prior"] == pytest.approx(expected_kl)
     assert 1 / 5 <= numbers["ess"] <= 1 and 0 <= numbers["dominated"] <= 1
+
+
+def test_nearest_distances_against_scipy():
+    from scipy.spatial.distance import cdist
+    rng = np.random.default_rng(2)
+    images, references = rng.random((7, 5)), rng.random((9, 5))
+    np.testing.assert_allclose(nearest_distances(images, references),
+                               cdist(images, references).min(axis=1) / np.sqrt(5), rtol=1e-10)
+    own = cdist(images, images) + np.diag(np.full(7, np.inf))
+    np.testing.assert_allclose(nearest_distances(images, images, exclude_self=True),
+                               own.min(axis=1) / np.sqrt(5), rtol=1e-10)
+
+
+def test_dream_diagnostics_are_the_sleep_loss_on_the_same_dreams():
+    """dream_log_q is the sleep objective of Eq. (5) on the dreams drawn from the stream [seed, 3], computed by
+    algorithms/wake_sleep.py::sleep_objective; the KL to the prior is Eq. (B13) written out here again."""
+    from algorithms import sleep_objective
+    model = HelmholtzMachine(np.random.default_rng(0), data_dim=6, latent_dim=2, hidden=[4], dtype=np.float64)
+    images = np.random.default_rng(1).random((30, 6))
+    for dreams in ("samples", "means"):
+        numbers = dream_diagnostics(model, images, seed=4, dreams=dreams)
+        rng = np.random.default_rng([4, 3])
+        z, uniforms = rng.standard_normal((30, 2)), rng.random((30, 6))
+        assert numbers["dream_log_q"] == pytest.approx(sleep_objective(model, z, uniforms, dreams)[0], rel=1e-12)
+        means = 1 / (1 + np.exp(-model.decode(z)))
+        x = means if dreams == "means" else (uniforms < means).astype(np.float64)
+        mean, log_var = model.encode(x)
+        kl = 0.5 * (mean ** 2 + np.exp(log_var) - 1 - log_var).sum(axis=1).mean()
+        assert numbers["dream_kl_prior"] == pytest.approx(kl, rel=1e-10)
 
 
 def test_unit_activities_count_the_units_whose_mean_moves_with_x():
