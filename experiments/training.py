@@ -55,7 +55,8 @@ def build(settings):
                                       dreams=settings["dreams"])
     else:
         trainer = WakeSleep(model, wake_lr=settings["wake_lr"], sleep_lr=settings["sleep_lr"],
-                            sleep_samples=settings["sleep_samples"], dreams=settings["dreams"])
+                            sleep_samples=settings["sleep_samples"], dreams=settings["dreams"],
+                            wake_inputs=settings["wake_inputs"])
     return model, trainer, rng
 
 
