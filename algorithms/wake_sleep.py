@@ -5,18 +5,16 @@ from algorithms.model import reconstruction_loss, reparameterize
 from nn import Adam, gaussian_log_density, gaussian_log_density_backward
 
 
-def wake_objective(model, x, eps, seen=None):
+def wake_objective(model, x, eps):
     """Minus the wake-phase objective of Eq. (3), averaged over minibatch and samples, and its
     gradients with respect to theta (Eq. (W3) of the derivation).
 
         -(1/N) sum_i (1/S) sum_s log p_theta(x_i | z_is),  z_is = mu_phi(x_i) + sigma_phi(x_i) eps_is
 
     phi is held fixed: the recognition network runs without a cache, so no gradient can reach it.
-    x: (N, D); eps: (S, N, J); seen: what the recognition network is shown in place of x, (N, D), e.g. the
-    binarized images b_i ~ Bernoulli(x_i) of Eq. (W7), so that z_is = mu_phi(b_i) + sigma_phi(b_i) eps_is.
-    Returns (value, grads) with grads keyed like the generative parameters.
+    x: (N, D); eps: (S, N, J). Returns (value, grads) with grads keyed like the generative parameters.
     """
-    z = reparameterize(*model.encode(x if seen is None else seen), eps)
+    z = reparameterize(*model.encode(x), eps)
     value, _ = reconstruction_loss(model, x, z, input_grad=False)
     return value, model.gradients("generative.")
 
@@ -54,14 +52,10 @@ def sleep_objective(model, z, uniforms, dreams="samples"):
 
 
 class WakeSleep:
-    """A wake step on theta, then a sleep step on phi, each with its own Adam and learning rate. With
-    wake_inputs="binarized", the wake phase shows the recognition network b ~ Bernoulli(x) instead of x (Eq. (W7)),
-    so that it only ever sees binary images, as the dreams it is trained on are."""
+    """A wake step on theta, then a sleep step on phi, each with its own Adam and learning rate."""
 
-    def __init__(self, model, wake_lr=1e-3, sleep_lr=1e-5, sleep_samples=100, n_samples=1, dreams="samples",
-                 wake_inputs="data"):
+    def __init__(self, model, wake_lr=1e-3, sleep_lr=1e-5, sleep_samples=100, n_samples=1, dreams="samples"):
         self.model, self.sleep_samples, self.n_samples, self.dreams = model, sleep_samples, n_samples, dreams
-        self.wake_inputs = wake_inputs
         self.optimizers = {
             "wake": Adam([(p, g) for _, p, g in model.generative.named_parameters()], lr=wake_lr),
             "sleep": Adam([(p, g) for _, p, g in model.recognition.named_parameters()], lr=sleep_lr),
@@ -70,8 +64,7 @@ class WakeSleep:
     def step(self, x, rng):
         dtype, latent = self.model.dtype, self.model.latent_dim
         eps = rng.standard_normal((self.n_samples, x.shape[0], latent), dtype=dtype)
-        seen = (rng.random(x.shape, dtype=dtype) < x).astype(dtype) if self.wake_inputs == "binarized" else None
-        wake_loss, _ = wake_objective(self.model, x, eps, seen)
+        wake_loss, _ = wake_objective(self.model, x, eps)
         self.optimizers["wake"].step()
 
         sleep_loss = sleep_step(self.model, self.optimizers["sleep"], self.sleep_samples, rng, self.dreams)

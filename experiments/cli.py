@@ -41,14 +41,10 @@ SHARED_HELP = {
 }
 OWN_HELP = {"lr": "Adam's learning rate (RWS: the generative network's)",
             "phi_lr": "RWS: Adam's learning rate of the recognition network",
-            "sleep_phi": "RWS: after each wake step, a classic sleep step on the recognition network from dreams",
-            "wake_lr": "wake phase Adam learning rate",
+            "sleep_phi": "RWS: after each wake step, a classic sleep step on the recognition network from dreams", "wake_lr": "wake phase Adam learning rate",
             "sleep_lr": "sleep phase Adam learning rate", "sleep_samples": "dreams per sleep step",
             "dreams": "what the sleep phase dreams: samples x ~ p(x | z) (the write-up's), or the decoder's means "
                       "E[x | z] (derivations/1.2-wake-sleep.md, Eq. (W6))",
-            "wake_inputs": "what the recognition network sees in the wake phase: the images (the write-up's), or "
-                           "b ~ Bernoulli(x), binary like the dreams it learns from (derivations/wake-sleep-diagnosis.md, "
-                           "Eq. (W7))",
             "train_k": "importance samples per image of the training objective L_k",
             "dreg": "the doubly reparameterized gradient for the recognition network (DReG)"}
 

@@ -14,20 +14,17 @@ SHARED = {"epochs": 100, "batch_size": 100, "latent_dim": 2, "hidden": [500, 500
 # the settings that take one of a few words
 CHOICES = {"activation": ("softplus", "tanh", "relu"), "likelihood": ("bernoulli", "continuous-bernoulli"),
            "binarize": ("none", "dynamic", "fixed"), "output_bias": ("zero", "pixel-means"),
-           "lr_schedule": ("constant", "iwae"), "dreams": ("samples", "means"),
-           "wake_inputs": ("data", "binarized")}
+           "lr_schedule": ("constant", "iwae"), "dreams": ("samples", "means")}
 # each algorithm's own
 OWN = {"aevb": {"lr": 1e-3},
-       "wake-sleep": {"wake_lr": 1e-3, "sleep_lr": 1e-5, "sleep_samples": 100, "dreams": "samples",
-                      "wake_inputs": "data"},
+       "wake-sleep": {"wake_lr": 1e-3, "sleep_lr": 1e-5, "sleep_samples": 100, "dreams": "samples"},
        "iwae": {"lr": 1e-3, "train_k": 5, "dreg": False},
        "rws": {"lr": 1e-3, "phi_lr": 1e-3, "train_k": 5, "sleep_phi": False, "sleep_samples": 100,
                "dreams": "samples"}}
 # settings added after runs were kept: a checkpoint without one was made with today's default
 ADDED_LATER = {key: SHARED[key] for key in ("activation", "likelihood", "binarize", "output_bias", "log_var_floor",
                                             "log_var_ceiling", "nll_k", "lr_schedule")}
-OWN_ADDED_LATER = {"wake-sleep": {key: OWN["wake-sleep"][key] for key in ("dreams", "wake_inputs")},
-                   "rws": {"dreams": OWN["rws"]["dreams"]}}
+OWN_ADDED_LATER = {algorithm: {"dreams": OWN[algorithm]["dreams"]} for algorithm in ("wake-sleep", "rws")}
 QUICK = {"epochs": 3, "train_size": 10000, "test_size": 1000, "eval_train_size": 1000, "eval_every": 1}
 # the learning-rate settings named when a run diverges
 LEARNING_RATES = {"aevb": ("lr",), "wake-sleep": ("wake_lr", "sleep_lr"), "iwae": ("lr",), "rws": ("lr", "phi_lr")}

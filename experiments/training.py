@@ -55,8 +55,7 @@ def build(settings):
                                       dreams=settings["dreams"])
     else:
         trainer = WakeSleep(model, wake_lr=settings["wake_lr"], sleep_lr=settings["sleep_lr"],
-                            sleep_samples=settings["sleep_samples"], dreams=settings["dreams"],
-                            wake_inputs=settings["wake_inputs"])
+                            sleep_samples=settings["sleep_samples"], dreams=settings["dreams"])
     return model, trainer, rng
 
 
