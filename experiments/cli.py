@@ -29,8 +29,10 @@ SHARED_HELP = {
                 "every time it is used; fixed: binarized once; the test set is binarized once, the same for every run",
     "output_bias": "the decoder's output bias at the start: zero, or the logits whose means are the training "
                    "images' pixel means (the IWAE paper's initialization)",
-    "lr_schedule": "constant, or the IWAE paper's: every learning rate times 10^(-i/7) in the i-th stage of 3^i epochs, "
-                   "i = 0, 1, ... (epoch 1; 2-4; 5-13; 14-40; 41-121; ...)",
+    "lr_decay_epochs": "with --lr-schedule decay, the epochs over which every learning rate falls tenfold",
+    "lr_schedule": "constant; decay: every learning rate times 10^(-(epoch - 1) / T), T = --lr-decay-epochs "
+                   "(derivations/wake-sleep-diagnosis.md); or the IWAE paper's: every learning rate times 10^(-i/7) in "
+                   "the i-th stage of 3^i epochs, i = 0, 1, ... (epoch 1; 2-4; 5-13; 14-40; 41-121; ...)",
     "nll_k": "a binarized run ends with the test negative log-likelihood estimate -L_k with this k",
     "k": "importance samples of the bound L_k that evaluates every run",
     "eval_every": "evaluate L_k every this many epochs, and after the last",
