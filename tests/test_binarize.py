@@ -58,7 +58,8 @@ def test_dynamic_batches_change_between_epochs():
             return {"loss": 0.0}
 
     images = np.full((4, 30), 0.5, dtype=np.float32)
-    settings = {"batch_size": 4, "algorithm": "aevb", "binarize": "dynamic", "epochs": 2, "lr_schedule": "constant"}
+    settings = {"batch_size": 4, "algorithm": "aevb", "binarize": "dynamic", "epochs": 2, "lr_schedule": "constant",
+                "lr_decay_epochs": 25.0}
     rng, trainer = np.random.default_rng(0), Recorder()
     with Interrupt(print) as interrupt:
         for epoch in (1, 2):

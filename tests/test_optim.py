@@ -49,7 +49,7 @@ def test_adam_state_round_trip():
     np.testing.assert_array_equal(param_a, param_b)
 
 
-def test_the_iwae_schedule_sets_every_learning_rate_by_its_stage():
+def test_the_schedules_set_every_learning_rate_by_epoch():
     """Stage i lasts 3^i epochs at 10^(-i/7) times the initial rate: epochs 1 | 2-4 | 5-13 | 14-40 | 41-121; run_epoch
     sets both of RWS's optimizers from their own initial rates, for the epoch it runs."""
     from algorithms import HelmholtzMachine, ReweightedWakeSleep
@@ -59,10 +59,13 @@ def test_the_iwae_schedule_sets_every_learning_rate_by_its_stage():
     for epoch, stage in stages.items():
         assert learning_rate_factor("iwae", epoch) == pytest.approx(10 ** (-stage / 7), rel=1e-15)
         assert learning_rate_factor("constant", epoch) == 1.0
+    for epoch in (1, 11, 26, 51):      # decay: tenfold smaller every T epochs, from 1 at epoch 1
+        assert learning_rate_factor("decay", epoch, 25) == pytest.approx(10 ** (-(epoch - 1) / 25), rel=1e-15)
+    assert learning_rate_factor("decay", 26, 25) == pytest.approx(0.1, rel=1e-15)
     rng = np.random.default_rng(0)
     trainer = ReweightedWakeSleep(HelmholtzMachine(rng, data_dim=6, hidden=[4]), lr=1e-3, phi_lr=3e-4, k=2)
     settings = {"batch_size": 5, "algorithm": "rws", "binarize": "none", "epochs": 20, "lr_schedule": "iwae",
-                "sleep_phi": False}
+                "lr_decay_epochs": 25.0, "sleep_phi": False}
     with Interrupt(print) as interrupt:
         run_epoch(trainer, rng.random((10, 6), dtype=np.float32), settings, rng, 14,
                   new_position(10, rng, ["loss"]), interrupt, None)
