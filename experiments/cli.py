@@ -27,6 +27,8 @@ SHARED_HELP = {
                   "(derivations/likelihoods.md)",
     "binarize": "none: grey levels (the write-up's); dynamic: each training image resampled as x ~ Bernoulli(pixel) "
                 "every time it is used; fixed: binarized once; the test set is binarized once, the same for every run",
+    "dequantize": "with the continuous Bernoulli: each pixel's byte k read as y = (k + u) / 256, u ~ U(0, 1) drawn "
+                  "anew every time a training image is used, the test set dequantized once (derivations/likelihoods.md)",
     "output_bias": "the decoder's output bias at the start: zero, or the logits whose means are the training "
                    "images' pixel means (the IWAE paper's initialization)",
     "lr_decay_epochs": "with --lr-schedule decay, the epochs over which every learning rate falls tenfold",
@@ -217,6 +219,10 @@ def run_command(args, argv):
     floor, ceiling = explicit.get("log_var_floor"), explicit.get("log_var_ceiling")
     if floor is not None and ceiling is not None and floor >= ceiling:
         raise Fault(f"--log-var-floor {floor} and --log-var-ceiling {ceiling}: the floor must lie below the ceiling")
+    if explicit.get("dequantize") and explicit.get("likelihood") != "continuous-bernoulli":
+        raise Fault("--dequantize makes the data continuous, for a density: give --likelihood continuous-bernoulli")
+    if explicit.get("dequantize") and explicit.get("binarize", "none") != "none":
+        raise Fault("--dequantize and --binarize: give one of them (binary images need no dequantization)")
     if args.command == "compare":
         from experiments.compare import compare, compare_seeds
         algorithms = list(dict.fromkeys(args.algorithms)) or list(WRITE_UP)

@@ -34,7 +34,7 @@ def save_reconstructions(path, originals, reconstructions, image_shape, title, r
 def plot_lk(path, histories, k):
     """L_k on test (solid) and train (dashed) against epoch, with standard-error bars; histories: {label: history}."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    for (label, history), color in zip(histories.items(), ("C0", "C1", "C2", "C3")):
+    for (label, history), color in zip(histories.items(), [f"C{i}" for i in range(10)]):
         for key, style, split in (("test_lk", "-", "test"), ("train_lk", "--", "train")):
             points = [(h["epoch"], h[key], h.get(f"{key}_se") or 0.0) for h in history if h[key] is not None]
             if points:
@@ -61,7 +61,7 @@ def plot_diagnostics(path, histories, k):
     to its nearest test image beside that from a test image to its nearest other one (dotted).
     histories: {label: history}."""
     fig, axes = plt.subplots(1, 6, figsize=(24, 3.6))
-    for (label, history), color in zip(histories.items(), ("C0", "C1", "C2", "C3")):
+    for (label, history), color in zip(histories.items(), [f"C{i}" for i in range(10)]):
         records = [h for h in history if "ess" in h]
         epochs = [h["epoch"] for h in records]
         column = lambda key: np.array([np.nan if h.get(key) is None else h[key] for h in records], dtype=float)
@@ -81,8 +81,8 @@ def plot_diagnostics(path, histories, k):
             axes[4].plot(epochs, column("dream_log_q"), "--", color=color, label=f"{label}: on dreams (sleep loss)")
             axes[5].plot(epochs, column("dream_nearest"), "--", color=color, label=f"{label}: dream to nearest image")
             axes[5].plot(epochs, column("data_nearest"), ":", color=color, label=f"{label}: image to nearest other")
-    titles = ("log-variances of q: median, 1-99%, extremes", "largest |mean| of q",
-              "mean KL(q(z|x) || p(z)) (nats)", f"importance weights, k = {k}", "-log q(z | x) (nats)",
+    titles = ("log-variances of q: median, 1-99%, extremes", "largest |mean| of q (log scale)",
+              "mean KL(q(z|x) || p(z)) (nats, log scale)", f"importance weights, k = {k}", "-log q(z | x) (nats)",
               "RMS pixel distance")
     for ax, title in zip(axes, titles):
         ax.set_title(title)
@@ -91,6 +91,11 @@ def plot_diagnostics(path, histories, k):
         ax.grid(alpha=0.3)
         if ax.has_data():
             ax.legend(fontsize=8)
+        else:
+            ax.set_visible(False)
+    for ax in axes[1:3]:        # |mean| and the KL run over orders of magnitude when q runs away
+        if ax.has_data():
+            ax.set_yscale("log")
     axes[3].set_ylim(0, 1)
     fig.subplots_adjust(left=0.03, right=0.99, bottom=0.14, top=0.9, wspace=0.3)   # tight_layout costs 0.3 s
     fig.savefig(path, dpi=80)

@@ -18,7 +18,7 @@ from experiments.errors import Fault
 
 
 def labelled_folder(text):
-    label, separator, folder = text.partition("=")
+    label, separator, folder = text.rpartition("=")     # the label may hold "=", a folder rarely does
     if not separator or not label or not folder:
         raise argparse.ArgumentTypeError(f"{text!r}: give LABEL=FOLDER")
     return label, Path(folder)
@@ -27,6 +27,8 @@ def labelled_folder(text):
 def saved_history(folder):
     """(settings, history) of the run in folder: from metrics.json if it finished, else from its checkpoint."""
     metrics = folder / "metrics.json"
+    if not metrics.is_file() and not (folder / "checkpoint.npz").is_file():
+        raise Fault(f"{folder}: no run there (neither metrics.json nor checkpoint.npz)")
     if metrics.is_file():
         saved = json.loads(metrics.read_text())
         return saved["settings"], saved["history"]
@@ -34,15 +36,18 @@ def saved_history(folder):
     return meta["settings"], meta["history"]
 
 
-def table(runs):
-    """Markdown: one row per evaluated epoch, one column per run, test L_k ± its standard error."""
-    epochs = sorted({h["epoch"] for _, history in runs.values() for h in history if h["test_lk"] is not None})
-    lines = ["| epoch | " + " | ".join(runs) + " |", "|" + " --- |" * (1 + len(runs))]
+def table(histories):
+    """Markdown: one row per evaluated epoch, one column per run, test L_k ± its standard error.
+    histories: {label: history}."""
+    epochs = sorted({h["epoch"] for history in histories.values() for h in history if h["test_lk"] is not None})
+    lines = ["| epoch | " + " | ".join(histories) + " |", "|" + " --- |" * (1 + len(histories))]
     for epoch in epochs:
         cells = []
-        for _, history in runs.values():
+        for history in histories.values():
             found = [h for h in history if h["epoch"] == epoch and h["test_lk"] is not None]
-            cells.append(f"{found[0]['test_lk']:.2f} ± {found[0]['test_lk_se']:.2f}" if found else "—")
+            record = found[0] if found else None
+            cells.append("—" if record is None else f"{record['test_lk']:.2f}" if record["test_lk_se"] is None
+                         else f"{record['test_lk']:.2f} ± {record['test_lk_se']:.2f}")
         lines.append(f"| {epoch} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

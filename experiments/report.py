@@ -29,6 +29,9 @@ DIAGNOSTICS_NOTE = ("Measured after every epoch on the first 1000 test images (d
 
 
 WHAT_IS_BOUNDED = {
+    ("continuous-bernoulli", "dequantized"): "The images are dequantized, y = (k + u) / 256 (derivations/likelihoods.md), "
+                                             "so L_k bounds the log-density of y under a normalized density on [0, 1]^D, "
+                                             "and L_k - D log 256 the log-probability of the 8-bit images.",
     ("bernoulli", False): "The grey levels in [0, 1] are the Bernoulli targets (the write-up's convention), so L_k "
                           "bounds the log of an unnormalized score, not a log-probability: compare numbers only between "
                           "runs that treat the data alike (derivations/likelihoods.md).",
@@ -70,8 +73,13 @@ def write_report(out_dir, config, history, final, figure_note):
     if "active_units" in final:
         lines.append(f"| active units: Var over the test images of E_q[z_j] above {ACTIVE_THRESHOLD:g} | "
                      f"{final['active_units']} of {config['latent_dim']} |")
+    if config.get("dequantize"):
+        from experiments.dequantize import discrete_bound
+        lines.append(f"| test L_{k} - D log 256: a bound on the 8-bit images' log-probability | "
+                     f"{estimate(discrete_bound(final['test_lk'], int(np.prod(config['image_shape']))), final['test_lk_se'])} |")
+    data = "dequantized" if config.get("dequantize") else config["binarize"] != "none"
     lines += ["", "In nats per image; ± is the standard error of the mean over images. " + WHAT_IS_BOUNDED[
-        config["likelihood"], config["binarize"] != "none"], "", "## Settings", "", "| setting | value |", "| --- | --- |"]
+        config["likelihood"], data], "", "## Settings", "", "| setting | value |", "| --- | --- |"]
     lines += [f"| {key} | {cell(value)} |" for key, value in config.items()]
     lines += ["", "## Figures", ""]
     for name in FIGURES:

@@ -14,6 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from algorithms import AEVB, IWAE, HelmholtzMachine, ReweightedWakeSleep, WakeSleep, importance_weighted_bound
+from experiments import dequantize
 from experiments.binarize import TEST_STREAM, TRAIN_STREAM, binarize_batch, binarized
 from experiments.checkpoint import restore, save_checkpoint, saved_bounds
 from experiments.diagnostics import diagnostic_k, dream_diagnostics, recognition_diagnostics
@@ -65,11 +66,15 @@ def select_data(data, settings):
 
     With --binarize, the test images and the training images are binarized once, the same for every run
     (experiments/binarize.py): the train bound's subset is taken from the binarized training images, which fixed
-    trains on, while dynamic trains on the grey levels, binarized batch by batch (run_epoch)."""
+    trains on, while dynamic trains on the grey levels, binarized batch by batch (run_epoch). With --dequantize, the
+    test images and the subset are dequantized once (experiments/dequantize.py), the training images batch by batch."""
     train = data.train_images[:settings["train_size"]]
     test, test_labels = data.test_images[:settings["test_size"]], data.test_labels[:settings["test_size"]]
     subset_size = min(settings["eval_train_size"], train.shape[0])
     subset = np.sort(np.random.default_rng([settings["seed"], 1]).choice(train.shape[0], subset_size, replace=False))
+    if settings["dequantize"]:
+        return (train, dequantize.dequantized(test, dequantize.TEST_STREAM), test_labels,
+                dequantize.dequantized(train[subset], dequantize.TRAIN_STREAM))
     if settings["binarize"] == "none":
         return train, test, test_labels, train[subset]
     binary_train = binarized(train, TRAIN_STREAM)
@@ -168,6 +173,8 @@ def run_epoch(trainer, train, settings, rng, epoch, position, interrupt, diverge
         x = train[position["order"][step * batch:(step + 1) * batch]]
         if settings["binarize"] == "dynamic":
             x = binarize_batch(x, rng)
+        if settings["dequantize"]:
+            x = dequantize.dequantize_batch(x, rng)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite losses are checked
             losses = trainer.step(x, rng)
         for name in names:

@@ -36,6 +36,32 @@ def test_adam_first_step_moves_each_entry_by_lr():
     assert param.dtype == np.float32
 
 
+def test_adam_steps_are_at_most_w7_times_the_learning_rate():
+    """derivations/wake-sleep-diagnosis.md, Eq. (W7): |step| <= c lr, c = (1 - b1) / sqrt((1 - b2)(1 - b1^2 / b2)) = 7.27
+    (with the bias corrections of step t the bound is c times a factor below 1 that tends to 1). Reached by the
+    gradients of Cauchy-Schwarz's equality case, g_s growing by b2 / b1 per step (zero before the last 300 steps, so
+    that nothing overflows); never passed by random gradients of wildly different sizes."""
+    bound = 0.1 / np.sqrt(0.001 * (1 - 0.81 / 0.999))
+    param, grad = np.zeros(1), np.zeros(1)
+    adam, steps = Adam([(param, grad)], lr=1e-3), []
+    for t in range(6000):
+        grad[0] = (0.999 / 0.9) ** (t - 5700) if t >= 5700 else 0.0
+        before = param[0]
+        adam.step()
+        steps.append(abs(param[0] - before) / 1e-3)
+    correction = np.sqrt(1 - 0.999 ** 6000)          # the bias corrections at the last step: 0.9988
+    assert steps[-1] == pytest.approx(bound * correction, rel=1e-6) and max(steps) <= bound
+    rng = np.random.default_rng(3)
+    param, grad = np.zeros(50), np.zeros(50)
+    adam, largest = Adam([(param, grad)], lr=1e-3), 0.0
+    for t in range(3000):
+        grad[...] = rng.standard_normal(50) * np.exp(rng.normal(0, 3, 50))
+        before = param.copy()
+        adam.step()
+        largest = max(largest, np.abs(param - before).max() / 1e-3)
+    assert largest <= bound * (1 + 1e-9)
+
+
 def test_adam_state_round_trip():
     rng = np.random.default_rng(1)
     param_a, grad = rng.standard_normal(4), rng.standard_normal(4)
