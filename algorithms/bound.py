@@ -5,15 +5,15 @@ from algorithms.model import reparameterize
 from nn import gaussian_log_density, log_mean_exp
 
 
-def log_importance_weights(model, x, eps):
+def log_importance_weights(model, x, eps, encoded=None):
     """log w_i = log p_theta(x | z_i) + log p(z_i) - log q_phi(z_i | x) with z_i = mu + sigma eps_i
     (the summand of Eq. (10), in log space).
 
-    x: (N, D); eps: (k, N, J) -> (k, N). All k samples of the minibatch go through the generative
-    network as one (k N, J) matrix.
+    x: (N, D); eps: (k, N, J) -> (k, N); encoded: q's (mean, log_var) for x when the caller has them already.
+    All k samples of the minibatch go through the generative network as one (k N, J) matrix.
     """
     k, batch, latent = eps.shape
-    mean, log_var = model.encode(x)
+    mean, log_var = model.encode(x) if encoded is None else encoded
     z = reparameterize(mean, log_var, eps)                                   # (k, N, J)
     logits = model.decode(z.reshape(k * batch, latent)).reshape(k, batch, -1)
     log_likelihood = model.likelihood.log_likelihood(x, logits, overwrite_logits=True)  # x broadcasts over k

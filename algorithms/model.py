@@ -10,12 +10,13 @@ The recognition MLP ends in 2J outputs: the first J are the mean, the last J the
 import numpy as np
 
 from algorithms.likelihoods import LIKELIHOODS
-from nn import MLP, LogVarianceCeiling, LogVarianceFloor
+from nn import MLP, LogVarianceCeiling, LogVarianceFloor, MeanBound
 
 
 class HelmholtzMachine:
     def __init__(self, rng, data_dim=784, latent_dim=2, hidden=(500, 500), activation="softplus",
-                 dtype=np.float32, likelihood="bernoulli", log_var_floor=None, log_var_ceiling=None):
+                 dtype=np.float32, likelihood="bernoulli", log_var_floor=None, log_var_ceiling=None,
+                 mean_bound=None):
         hidden = list(hidden)
         self.data_dim, self.latent_dim, self.dtype = data_dim, latent_dim, np.dtype(dtype)
         self.likelihood = LIKELIHOODS[likelihood]
@@ -24,6 +25,8 @@ class HelmholtzMachine:
             self.recognition.layers.append(LogVarianceFloor(latent_dim, log_var_floor))
         if log_var_ceiling is not None:     # ... and above (derivations/wake-sleep-diagnosis.md)
             self.recognition.layers.append(LogVarianceCeiling(latent_dim, log_var_ceiling))
+        if mean_bound is not None:          # q's means kept where the dreams are (derivations/wake-sleep-diagnosis.md)
+            self.recognition.layers.append(MeanBound(latent_dim, mean_bound))
         self.generative = MLP([latent_dim, *reversed(hidden), data_dim], activation, rng, dtype)
 
     def split(self, out):

@@ -21,6 +21,7 @@ SHARED_HELP = {
     "activation": "the hidden layers' nonlinearity",
     "log_var_floor": "bound q's log-variances below, smoothly: v = floor + softplus(u - floor) (derivations/iwae.md, "
                      "RWS's divergence)",
+    "mean_bound": "bound q's means, smoothly: mu = c tanh(u / c) (derivations/wake-sleep-diagnosis.md)",
     "log_var_ceiling": "bound q's log-variances above, smoothly: v = ceiling - softplus(ceiling - u) "
                        "(derivations/wake-sleep-diagnosis.md)",
     "likelihood": "p(x | z): the write-up's Bernoulli, or the continuous Bernoulli, a density on [0, 1] "
@@ -108,7 +109,10 @@ class Parser(argparse.ArgumentParser):
 
 def default_text(key, default):
     quick = f"; --quick: {QUICK[key]}" if key in QUICK else ""
-    shown = ("none" if key.startswith("log_var") else "all") if default is None else " ".join(map(str, default)) if isinstance(default, list) else default
+    if default is None:
+        shown = "all" if key.endswith("_size") else "none"
+    else:
+        shown = " ".join(map(str, default)) if isinstance(default, list) else default
     return f" (default {shown}{quick})"
 
 
@@ -121,7 +125,7 @@ def add_setting(parser, key, default, help_text):
                             help=help_text + default_text(key, default))
         return
     types = {"hidden": whole_number(1), "seed": whole_number(0), "data_dir": existing_path,
-             "log_var_floor": finite_number, "log_var_ceiling": finite_number}
+             "log_var_floor": finite_number, "log_var_ceiling": finite_number, "mean_bound": positive_number}
     kind = types.get(key, positive_number if isinstance(default, float) else whole_number(1))
     extra = {"nargs": "+"} if key == "hidden" else {}
     parser.add_argument(flag(key), dest=key, type=kind, default=None, help=help_text + default_text(key, default),

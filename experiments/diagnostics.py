@@ -51,7 +51,7 @@ def recognition_diagnostics(model, images, k, seed, chunk_size=500):
             means.append(np.abs(mean).max())
             kl.append(gaussian_kl_from_standard_normal(mean, log_var))
             eps = rng.standard_normal((k, rows.shape[0], model.latent_dim), dtype=model.dtype)
-            log_w = log_importance_weights(model, rows, eps).astype(np.float64)
+            log_w = log_importance_weights(model, rows, eps, encoded=(mean, log_var)).astype(np.float64)
             weights = normalized_weights(log_w)
             ess.append(effective_sample_size(log_w))
             dominated.append(weights.max(axis=0) > 0.9)

@@ -9,8 +9,8 @@ from experiments.errors import Fault
 # every training run, whatever its algorithm
 SHARED = {"epochs": 100, "batch_size": 100, "latent_dim": 2, "hidden": [500, 500], "activation": "softplus",
           "likelihood": "bernoulli", "binarize": "none", "dequantize": False, "output_bias": "zero",
-          "log_var_floor": None, "log_var_ceiling": None, "lr_schedule": "constant", "lr_decay_epochs": 25.0,
-          "k": 100, "nll_k": 5000, "eval_every": 10,
+          "log_var_floor": None, "log_var_ceiling": None, "mean_bound": None, "lr_schedule": "constant",
+          "lr_decay_epochs": 25.0, "k": 100, "nll_k": 5000, "eval_every": 10,
           "eval_train_size": 10000, "train_size": None, "test_size": None, "seed": 0, "data_dir": None}
 # the settings that take one of a few words
 CHOICES = {"activation": ("softplus", "tanh", "relu"), "likelihood": ("bernoulli", "continuous-bernoulli"),
@@ -23,8 +23,9 @@ OWN = {"aevb": {"lr": 1e-3},
        "rws": {"lr": 1e-3, "phi_lr": 1e-3, "train_k": 5, "sleep_phi": False, "sleep_samples": 100,
                "dreams": "samples"}}
 # settings added after runs were kept: a checkpoint without one was made with today's default
-ADDED_LATER = {key: SHARED[key] for key in ("activation", "likelihood", "binarize", "dequantize", "output_bias", "log_var_floor",
-                                            "log_var_ceiling", "nll_k", "lr_schedule", "lr_decay_epochs")}
+ADDED_LATER = {key: SHARED[key] for key in ("activation", "likelihood", "binarize", "dequantize", "output_bias",
+                                            "log_var_floor", "log_var_ceiling", "mean_bound", "nll_k", "lr_schedule",
+                                            "lr_decay_epochs")}
 OWN_ADDED_LATER = {algorithm: {"dreams": OWN[algorithm]["dreams"]} for algorithm in ("wake-sleep", "rws")}
 QUICK = {"epochs": 3, "train_size": 10000, "test_size": 1000, "eval_train_size": 1000, "eval_every": 1}
 # the learning-rate settings named when a run diverges

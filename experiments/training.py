@@ -45,7 +45,7 @@ def build(settings):
     model = HelmholtzMachine(rng, data_dim=int(np.prod(settings["image_shape"])), latent_dim=settings["latent_dim"],
                              hidden=settings["hidden"], activation=settings["activation"],
                              likelihood=settings["likelihood"], log_var_floor=settings["log_var_floor"],
-                             log_var_ceiling=settings["log_var_ceiling"])
+                             log_var_ceiling=settings["log_var_ceiling"], mean_bound=settings["mean_bound"])
     if settings["algorithm"] == "aevb":
         trainer = AEVB(model, lr=settings["lr"])
     elif settings["algorithm"] == "iwae":

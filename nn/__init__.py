@@ -14,6 +14,6 @@ from nn.densities import (
     log_mean_exp,
     log_mean_exp_backward,
 )
-from nn.layers import ACTIVATIONS, Linear, LogVarianceCeiling, LogVarianceFloor, ReLU, Sigmoid, Softplus, Tanh
+from nn.layers import ACTIVATIONS, Linear, LogVarianceCeiling, LogVarianceFloor, MeanBound, ReLU, Sigmoid, Softplus, Tanh
 from nn.mlp import MLP
 from nn.optim import SGD, Adam

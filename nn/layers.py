@@ -172,4 +172,26 @@ class LogVarianceCeiling(Layer):
         return dx
 
 
+class MeanBound(Layer):
+    """The recognition network's last step when its means are bounded (Eq. (B19)): the first J of the 2J outputs
+    become mu = c tanh(u / c), the last J (the log-variances) pass unchanged. dmu/du = 1 - tanh^2(u / c):
+    mu ~ u for |u| << c, |mu| < c always, smooth everywhere."""
+
+    def __init__(self, latent_dim, bound):
+        super().__init__()
+        self.latent_dim, self.bound = latent_dim, bound
+
+    def forward(self, x):
+        squashed = np.tanh(x[:, :self.latent_dim] / self.bound)
+        out = x.copy()
+        out[:, :self.latent_dim] = self.bound * squashed
+        return out, squashed
+
+    def backward(self, dout, cache):
+        squashed = cache
+        dx = dout.copy()
+        dx[:, :self.latent_dim] *= 1 - squashed * squashed
+        return dx
+
+
 ACTIVATIONS = {"softplus": Softplus, "tanh": Tanh, "relu": ReLU, "sigmoid": Sigmoid}

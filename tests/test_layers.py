@@ -167,6 +167,25 @@ def test_log_variance_ceiling_gradients_and_limits():
     assert np.all(np.isfinite(out)) and np.all(np.isfinite(grad)) and out[0, 3] == 0.0 and grad[0, 3] == 0.0
 
 
+def test_mean_bound_gradients_and_limits():
+    """Eq. (B19): central differences in float64; the log-variances untouched; mu ~ u near 0, |mu| < c always;
+    float32 inputs to +-3e38 give finite values and gradients."""
+    from nn.layers import MeanBound
+    layer = MeanBound(latent_dim=2, bound=3.0)
+    x = np.array([[0.03, -1.0, 2.0, -30.0], [10.0, -40.0, -5.0, 4.0], [3.0, 0.5, 40.0, -8.0]])
+    out, cache = layer.forward(x)
+    np.testing.assert_array_equal(out[:, 2:], x[:, 2:])
+    assert out[0, 0] == pytest.approx(0.03, rel=1e-4) and out[2, 0] == pytest.approx(3 * np.tanh(1.0))
+    assert np.all(np.abs(out[:, :2]) < 3.0) and out[1, 1] == pytest.approx(-3.0)
+    dout = np.random.default_rng(0).standard_normal(x.shape)
+    numeric = numerical_gradient(lambda: float(np.sum(dout * layer(x))), x)
+    assert relative_error(layer.backward(dout, cache), numeric) < 1e-8
+    wide = np.array([[-3e38, 3e38, 0, 0]], np.float32)
+    out, cache = layer.forward(wide)
+    grad = layer.backward(np.ones_like(wide), cache)
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(grad)) and out[0, 1] == 3.0 and grad[0, 1] == 0.0
+
+
 def test_log_variance_floor_gradients_and_limits():
     """Eq. (B17): central differences in float64; the means untouched; v ~ u far above the floor, -> floor below."""
     from nn.layers import LogVarianceFloor

@@ -9,10 +9,11 @@ from nn.gradcheck import numerical_gradient, relative_error
 TOLERANCE = 1e-6
 
 
-def tiny_model(seed=0, activation="softplus", likelihood="bernoulli", log_var_floor=None, log_var_ceiling=None):
+def tiny_model(seed=0, activation="softplus", likelihood="bernoulli", log_var_floor=None, log_var_ceiling=None,
+               mean_bound=None):
     return HelmholtzMachine(np.random.default_rng(seed), data_dim=6, latent_dim=2, hidden=(5, 4),
                             activation=activation, dtype=np.float64, likelihood=likelihood,
-                            log_var_floor=log_var_floor, log_var_ceiling=log_var_ceiling)
+                            log_var_floor=log_var_floor, log_var_ceiling=log_var_ceiling, mean_bound=mean_bound)
 
 
 def check_objective(objective, model, args, names):
@@ -61,9 +62,10 @@ def test_wake_gradients_reach_theta_only(likelihood):
     ("bernoulli", "samples", 0.1)])
 def test_sleep_gradients_reach_phi_only(likelihood, dreams, ceiling):
     """(W5) on the dreams: the model's samples (binary, or grey under the CB), or the decoder's means (W6); and
-    through the log-variance ceiling (B18), with the floor (B17) under it."""
+    through the log-variance ceiling (B18), with the floor (B17) under it and the mean bound (B19) beside it."""
     rng = np.random.default_rng(3)
-    model = tiny_model(likelihood=likelihood, log_var_floor=None if ceiling is None else -1.0, log_var_ceiling=ceiling)
+    model = tiny_model(likelihood=likelihood, log_var_floor=None if ceiling is None else -1.0, log_var_ceiling=ceiling,
+                       mean_bound=None if ceiling is None else 0.5)
     z, uniforms = rng.standard_normal((5, 2)), rng.random((5, 6))
     check_gradients_reach_only("recognition", sleep_objective, model, (z, uniforms, dreams))
 

@@ -91,7 +91,7 @@ def test_the_schedules_set_every_learning_rate_by_epoch():
     rng = np.random.default_rng(0)
     trainer = ReweightedWakeSleep(HelmholtzMachine(rng, data_dim=6, hidden=[4]), lr=1e-3, phi_lr=3e-4, k=2)
     settings = {"batch_size": 5, "algorithm": "rws", "binarize": "none", "epochs": 20, "lr_schedule": "iwae",
-                "lr_decay_epochs": 25.0, "sleep_phi": False}
+                "lr_decay_epochs": 25.0, "dequantize": False, "sleep_phi": False}
     with Interrupt(print) as interrupt:
         run_epoch(trainer, rng.random((10, 6), dtype=np.float32), settings, rng, 14,
                   new_position(10, rng, ["loss"]), interrupt, None)
