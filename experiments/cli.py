@@ -28,8 +28,9 @@ SHARED_HELP = {
                   "(derivations/likelihoods.md)",
     "binarize": "none: grey levels (the write-up's); dynamic: each training image resampled as x ~ Bernoulli(pixel) "
                 "every time it is used; fixed: binarized once; the test set is binarized once, the same for every run",
-    "dequantize": "with the continuous Bernoulli: each pixel's byte k read as y = (k + u) / 256, u ~ U(0, 1) drawn "
-                  "anew every time a training image is used, the test set dequantized once (derivations/likelihoods.md)",
+    "dequantize": "with the continuous Bernoulli: each pixel's byte k read as y = (k + u) / 256, u ~ U(0, 1) "
+                  "drawn anew every time a training image is used, the test set dequantized once "
+                  "(derivations/likelihoods.md)",
     "output_bias": "the decoder's output bias at the start: zero, or the logits whose means are the training "
                    "images' pixel means (the IWAE paper's initialization)",
     "lr_decay_epochs": "with --lr-schedule decay, the epochs over which every learning rate falls tenfold",
@@ -46,7 +47,8 @@ SHARED_HELP = {
 }
 OWN_HELP = {"lr": "Adam's learning rate (RWS: the generative network's)",
             "phi_lr": "RWS: Adam's learning rate of the recognition network",
-            "sleep_phi": "RWS: after each wake step, a classic sleep step on the recognition network from dreams", "wake_lr": "wake phase Adam learning rate",
+            "sleep_phi": "RWS: after each wake step, a classic sleep step on the recognition network from dreams",
+            "wake_lr": "wake phase Adam learning rate",
             "sleep_lr": "sleep phase Adam learning rate", "sleep_samples": "dreams per sleep step",
             "dreams": "what the sleep phase dreams: samples x ~ p(x | z) (the write-up's), or the decoder's means "
                       "E[x | z] (derivations/1.2-wake-sleep.md, Eq. (W6))",
