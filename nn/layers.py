@@ -128,48 +128,41 @@ class Sigmoid(Layer):
         return dout * out * (1 - out)
 
 
-class LogVarianceFloor(Layer):
-    """The recognition network's last step when its log-variances are bounded below (Eq. (B17)): the last J of the
-    2J outputs become v = floor + softplus(u - floor), the first J (the means) pass unchanged.
-    dv/du = sigmoid(u - floor): v ~ u well above the floor, v -> floor far below it, smooth everywhere."""
+class LogVarianceBound(Layer):
+    """The recognition network's last step when its log-variances are bounded on one side: the last J of the 2J
+    outputs become v = bound + side softplus(side (u - bound)), the first J (the means) pass unchanged; side = +1 is a
+    floor (Eq. (B17)), side = -1 a ceiling (Eq. (B18)). dv/du = sigmoid(side (u - bound)): v ~ u on the free side of
+    the bound, v -> bound beyond it, smooth everywhere."""
+
+    def __init__(self, latent_dim, bound, side):
+        super().__init__()
+        self.latent_dim, self.bound, self.side = latent_dim, bound, side
+
+    def forward(self, x):
+        shifted = self.side * (x[:, self.latent_dim:] - self.bound)
+        out = x.copy()
+        out[:, self.latent_dim:] = self.bound + self.side * softplus(shifted)
+        return out, shifted
+
+    def backward(self, dout, cache):
+        shifted = cache
+        dx = dout.copy()
+        dx[:, self.latent_dim:] *= sigmoid(shifted)
+        return dx
+
+
+class LogVarianceFloor(LogVarianceBound):
+    """v = floor + softplus(u - floor) (Eq. (B17))."""
 
     def __init__(self, latent_dim, floor):
-        super().__init__()
-        self.latent_dim, self.floor = latent_dim, floor
-
-    def forward(self, x):
-        shifted = x[:, self.latent_dim:] - self.floor
-        out = x.copy()
-        out[:, self.latent_dim:] = self.floor + softplus(shifted)
-        return out, shifted
-
-    def backward(self, dout, cache):
-        shifted = cache
-        dx = dout.copy()
-        dx[:, self.latent_dim:] *= sigmoid(shifted)
-        return dx
+        super().__init__(latent_dim, floor, side=+1)
 
 
-class LogVarianceCeiling(Layer):
-    """The recognition network's last step when its log-variances are bounded above (Eq. (B18)): the last J of the
-    2J outputs become v = ceiling - softplus(ceiling - u), the first J (the means) pass unchanged.
-    dv/du = sigmoid(ceiling - u): v ~ u well below the ceiling, v -> ceiling far above it, smooth everywhere."""
+class LogVarianceCeiling(LogVarianceBound):
+    """v = ceiling - softplus(ceiling - u) (Eq. (B18))."""
 
     def __init__(self, latent_dim, ceiling):
-        super().__init__()
-        self.latent_dim, self.ceiling = latent_dim, ceiling
-
-    def forward(self, x):
-        shifted = self.ceiling - x[:, self.latent_dim:]
-        out = x.copy()
-        out[:, self.latent_dim:] = self.ceiling - softplus(shifted)
-        return out, shifted
-
-    def backward(self, dout, cache):
-        shifted = cache
-        dx = dout.copy()
-        dx[:, self.latent_dim:] *= sigmoid(shifted)
-        return dx
+        super().__init__(latent_dim, ceiling, side=-1)
 
 
 class MeanBound(Layer):

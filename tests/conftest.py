@@ -1,6 +1,7 @@
 """Hypothesis runs derandomized everywhere, so that a test run is a function of the code alone; the embedded MNIST
 read once for all the runs of a test session; and a small MNIST-format data folder for the tests that need one."""
 import gzip
+import json
 
 import numpy as np
 import pytest
@@ -11,6 +12,12 @@ from experiments.mnist import load_dataset
 
 settings.register_profile("helmholtz", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("helmholtz")
+
+
+def history_of(out):
+    """The epoch records of the finished run in out, without their timings: what must agree between two runs."""
+    return [{key: value for key, value in record.items() if key != "seconds"}
+            for record in json.loads((out / "metrics.json").read_text())["history"]]
 
 
 def write_idx(path, array):

@@ -6,6 +6,7 @@ import json
 import numpy as np
 
 from experiments.binarize import TEST_STREAM, binarize_batch, binarized
+from conftest import history_of
 from experiments.cli import main
 
 
@@ -21,11 +22,6 @@ def test_the_mean_of_the_binary_draws_is_the_grey_level():
 def test_a_fixed_binarization_does_not_depend_on_how_many_images_are_taken():
     images = np.random.default_rng(1).random((50, 8)).astype(np.float32)
     np.testing.assert_array_equal(binarized(images[:20], TEST_STREAM), binarized(images, TEST_STREAM)[:20])
-
-
-def history_of(out):
-    return [{key: value for key, value in record.items() if key != "seconds"}
-            for record in json.loads((out / "metrics.json").read_text())["history"]]
 
 
 def test_dynamic_binarization_resumes_exactly_and_differs_from_fixed(tmp_path):

@@ -1,10 +1,9 @@
 """Dequantized MNIST (experiments/dequantize.py, derivations/likelihoods.md Eq. (L10)): every value in its pixel's
 bin, uniform there, the test set the same for every run, and the training images drawn anew every epoch but alike
 in a run and its resume."""
-import json
-
 import numpy as np
 
+from conftest import history_of
 from experiments.cli import main
 from experiments.dequantize import LEVELS, TEST_STREAM, dequantize_batch, dequantized, discrete_bound
 
@@ -24,11 +23,6 @@ def test_the_test_set_is_dequantized_alike_every_time_and_the_discrete_bound_sub
     images = np.random.default_rng(1).integers(0, 256, (30, 8)).astype(np.float32) / 255
     np.testing.assert_array_equal(dequantized(images, TEST_STREAM), dequantized(images, TEST_STREAM))
     assert discrete_bound(10.0, 784) == 10.0 - 784 * np.log(256)
-
-
-def history_of(out):
-    return [{key: value for key, value in record.items() if key != "seconds"}
-            for record in json.loads((out / "metrics.json").read_text())["history"]]
 
 
 def test_dequantized_training_resumes_exactly_and_differs_from_the_grey_levels(tmp_path):
