@@ -5,6 +5,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
 
+COLOURS = [f"C{i}" for i in range(10)]     # one per run, in matplotlib's default cycle
+
 
 def tile(images, image_shape, rows, cols, gap=1, background=0.5):
     """(rows * cols, H * W) images -> one array of rows x cols tiles, row-major, gap pixels of background between
@@ -34,7 +36,7 @@ def save_reconstructions(path, originals, reconstructions, image_shape, title, r
 def plot_lk(path, histories, k):
     """L_k on test (solid) and train (dashed) against epoch, with standard-error bars; histories: {label: history}."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    for (label, history), color in zip(histories.items(), [f"C{i}" for i in range(10)]):
+    for (label, history), color in zip(histories.items(), COLOURS):
         for key, style, split in (("test_lk", "-", "test"), ("train_lk", "--", "train")):
             points = [(h["epoch"], h[key], h.get(f"{key}_se") or 0.0) for h in history if h[key] is not None]
             if points:
@@ -61,7 +63,7 @@ def plot_diagnostics(path, histories, k):
     to its nearest test image beside that from a test image to its nearest other one (dotted).
     histories: {label: history}."""
     fig, axes = plt.subplots(1, 6, figsize=(24, 3.6))
-    for (label, history), color in zip(histories.items(), [f"C{i}" for i in range(10)]):
+    for (label, history), color in zip(histories.items(), COLOURS):
         records = [h for h in history if "ess" in h]
         epochs = [h["epoch"] for h in records]
         column = lambda key: np.array([np.nan if h.get(key) is None else h[key] for h in records], dtype=float)
@@ -184,7 +186,7 @@ def save_manifold(path, images, image_shape, size, limits, title):
 def plot_gaps(path, gaps):
     """log p(x) - L_k against k (log axis) with standard-error bars; gaps: {label: {k (str): (mean, se)}}."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    for (label, by_k), color in zip(gaps.items(), ("C0", "C1", "C2", "C3")):
+    for (label, by_k), color in zip(gaps.items(), COLOURS):
         ks = sorted(by_k, key=int)
         ax.errorbar([int(k) for k in ks], [by_k[k][0] for k in ks], yerr=[by_k[k][1] for k in ks], marker="o",
                     capsize=3, color=color, label=label)

@@ -15,6 +15,7 @@ from experiments import figures
 from experiments.checkpoint import read_checkpoint
 from experiments.diagnostics import diagnostic_k
 from experiments.errors import Fault
+from experiments.report import estimate
 
 
 def labelled_folder(text):
@@ -45,9 +46,7 @@ def table(histories):
         cells = []
         for history in histories.values():
             found = [h for h in history if h["epoch"] == epoch and h["test_lk"] is not None]
-            record = found[0] if found else None
-            cells.append("—" if record is None else f"{record['test_lk']:.2f}" if record["test_lk_se"] is None
-                         else f"{record['test_lk']:.2f} ± {record['test_lk_se']:.2f}")
+            cells.append(estimate(found[0]["test_lk"], found[0]["test_lk_se"]) if found else "—")
         lines.append(f"| {epoch} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

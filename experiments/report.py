@@ -3,6 +3,7 @@ import platform
 
 import numpy as np
 
+from experiments.dequantize import discrete_bound
 from experiments.diagnostics import ACTIVE_THRESHOLD, DIAGNOSTICS, diagnostic_k
 from experiments.outputs import FIGURES
 from experiments.settings import NAMES
@@ -29,19 +30,27 @@ DIAGNOSTICS_NOTE = ("Measured after every epoch on the first 1000 test images (d
 
 
 WHAT_IS_BOUNDED = {
-    ("continuous-bernoulli", "dequantized"): "The images are dequantized, y = (k + u) / 256 (derivations/likelihoods.md), "
-                                             "so L_k bounds the log-density of y under a normalized density on [0, 1]^D, "
-                                             "and L_k - D log 256 the log-probability of the 8-bit images.",
-    ("bernoulli", False): "The grey levels in [0, 1] are the Bernoulli targets (the write-up's convention), so L_k "
-                          "bounds the log of an unnormalized score, not a log-probability: compare numbers only between "
-                          "runs that treat the data alike (derivations/likelihoods.md).",
-    ("bernoulli", True): "The images are binarized, so L_k bounds the log-probability of a normalized model, comparable "
-                         "with the literature's numbers on binarized MNIST (derivations/likelihoods.md).",
-    ("continuous-bernoulli", False): "The continuous Bernoulli is a density on [0, 1]^D, so L_k bounds a log-density: "
-                                     "positive values are no error (derivations/likelihoods.md).",
-    ("continuous-bernoulli", True): "The continuous Bernoulli on binary images: a density, but the data are "
-                                    "discrete, so L_k bounds a log-density at the corners of [0, 1]^D.",
+    ("bernoulli", "grey"): "The grey levels in [0, 1] are the Bernoulli targets (the write-up's convention), so L_k "
+                           "bounds the log of an unnormalized score, not a log-probability: compare numbers only "
+                           "between runs that treat the data alike (derivations/likelihoods.md).",
+    ("bernoulli", "binary"): "The images are binarized, so L_k bounds the log-probability of a normalized model, "
+                             "comparable with the literature's numbers on binarized MNIST (derivations/likelihoods.md).",
+    ("continuous-bernoulli", "grey"): "The continuous Bernoulli is a density on [0, 1]^D, so L_k bounds a log-density: "
+                                      "positive values are no error (derivations/likelihoods.md).",
+    ("continuous-bernoulli", "binary"): "The continuous Bernoulli on binary images: a density, but the data are "
+                                        "discrete, so L_k bounds a log-density at the corners of [0, 1]^D.",
+    ("continuous-bernoulli", "dequantized"): "The images are dequantized, y = (k + u) / 256 "
+                                             "(derivations/likelihoods.md), so L_k bounds the log-density of y under "
+                                             "a normalized density on [0, 1]^D, and L_k - D log 256 the "
+                                             "log-probability of the 8-bit images.",
 }
+
+
+def data_kind(config):
+    """What the run's images are: "dequantized", "binary" (--binarize) or "grey" (the write-up's)."""
+    if config.get("dequantize"):
+        return "dequantized"
+    return "grey" if config["binarize"] == "none" else "binary"
 
 
 def cell(value):
@@ -74,12 +83,11 @@ def write_report(out_dir, config, history, final, figure_note):
         lines.append(f"| active units: Var over the test images of E_q[z_j] above {ACTIVE_THRESHOLD:g} | "
                      f"{final['active_units']} of {config['latent_dim']} |")
     if config.get("dequantize"):
-        from experiments.dequantize import discrete_bound
+        bound = discrete_bound(final["test_lk"], int(np.prod(config["image_shape"])))
         lines.append(f"| test L_{k} - D log 256: a bound on the 8-bit images' log-probability | "
-                     f"{estimate(discrete_bound(final['test_lk'], int(np.prod(config['image_shape']))), final['test_lk_se'])} |")
-    data = "dequantized" if config.get("dequantize") else config["binarize"] != "none"
+                     f"{estimate(bound, final['test_lk_se'])} |")
     lines += ["", "In nats per image; ± is the standard error of the mean over images. " + WHAT_IS_BOUNDED[
-        config["likelihood"], data], "", "## Settings", "", "| setting | value |", "| --- | --- |"]
+        config["likelihood"], data_kind(config)], "", "## Settings", "", "| setting | value |", "| --- | --- |"]
     lines += [f"| {key} | {cell(value)} |" for key, value in config.items()]
     lines += ["", "## Figures", ""]
     for name in FIGURES:
