@@ -34,7 +34,9 @@ class Adam:
 
     the paper's efficient form (end of its section 2), with eps_t = eps sqrt(1 - b2^t) so that it equals
     theta - lr m_hat / (sqrt(v_hat) + eps) exactly. Every pass writes into an existing buffer: no
-    temporaries, which would cost a quarter of an epoch's time.
+    temporaries, which would cost a quarter of an epoch's time. Whatever the gradients, a step moves each entry by
+    at most (1 - b1) / sqrt((1 - b2)(1 - b1^2 / b2)) lr, 7.27 lr with the defaults (Eq. (W7),
+    derivations/wake-sleep-diagnosis.md).
 
     It runs on one thread. Splitting the update over two (NumPy's ufuncs release the GIL) was measured and
     dropped: after each matrix product, OpenBLAS's idle worker thread spins on the second core for about
