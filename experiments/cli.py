@@ -34,8 +34,10 @@ SHARED_HELP = {
     "output_bias": "the decoder's output bias at the start: zero, or the logits whose means are the training "
                    "images' pixel means (the IWAE paper's initialization)",
     "lr_decay_epochs": "with --lr-schedule decay, the epochs over which every learning rate falls tenfold",
+    "lr_drop_epoch": "with --lr-schedule drop, the last epoch at the initial learning rates",
     "lr_schedule": "constant; decay: every learning rate times 10^(-(epoch - 1) / T), T = --lr-decay-epochs "
-                   "(derivations/wake-sleep-diagnosis.md); or the IWAE paper's: every learning rate times 10^(-i/7) in "
+                   "(derivations/wake-sleep-diagnosis.md); drop: every learning rate a tenth after epoch "
+                   "--lr-drop-epoch (derivations/likelihoods.md); or the IWAE paper's: every learning rate times 10^(-i/7) in "
                    "the i-th stage of 3^i epochs, i = 0, 1, ... (epoch 1; 2-4; 5-13; 14-40; 41-121; ...)",
     "nll_k": "a binarized run ends with the test negative log-likelihood estimate -L_k with this k",
     "k": "importance samples of the bound L_k that evaluates every run",
@@ -229,6 +231,8 @@ def run_command(args, argv):
         raise Fault("--dequantize makes the data continuous, for a density: give --likelihood continuous-bernoulli")
     if explicit.get("dequantize") and explicit.get("binarize", "none") != "none":
         raise Fault("--dequantize and --binarize: give one of them (binary images need no dequantization)")
+    if not args.resume and (explicit.get("lr_schedule") == "drop") != ("lr_drop_epoch" in explicit):
+        raise Fault("--lr-schedule drop and --lr-drop-epoch E go together: the rates fall tenfold after epoch E")
     if args.command == "compare":
         from experiments.compare import compare, compare_seeds
         algorithms = list(dict.fromkeys(args.algorithms)) or list(WRITE_UP)

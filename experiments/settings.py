@@ -10,12 +10,12 @@ from experiments.errors import Fault
 SHARED = {"epochs": 100, "batch_size": 100, "latent_dim": 2, "hidden": [500, 500], "activation": "softplus",
           "likelihood": "bernoulli", "binarize": "none", "dequantize": False, "output_bias": "zero",
           "log_var_floor": None, "log_var_ceiling": None, "mean_bound": None, "lr_schedule": "constant",
-          "lr_decay_epochs": 25.0, "k": 100, "nll_k": 5000, "eval_every": 10,
+          "lr_decay_epochs": 25.0, "lr_drop_epoch": None, "k": 100, "nll_k": 5000, "eval_every": 10,
           "eval_train_size": 10000, "train_size": None, "test_size": None, "seed": 0, "data_dir": None}
 # the settings that take one of a few words
 CHOICES = {"activation": ("softplus", "tanh", "relu"), "likelihood": ("bernoulli", "continuous-bernoulli"),
            "binarize": ("none", "dynamic", "fixed"), "output_bias": ("zero", "pixel-means"),
-           "lr_schedule": ("constant", "decay", "iwae"), "dreams": ("samples", "means")}
+           "lr_schedule": ("constant", "decay", "drop", "iwae"), "dreams": ("samples", "means")}
 # each algorithm's own
 OWN = {"aevb": {"lr": 1e-3},
        "wake-sleep": {"wake_lr": 1e-3, "sleep_lr": 1e-5, "sleep_samples": 100, "dreams": "samples"},
@@ -25,7 +25,7 @@ OWN = {"aevb": {"lr": 1e-3},
 # settings added after runs were kept: a checkpoint without one was made with today's default
 ADDED_LATER = {key: SHARED[key] for key in ("activation", "likelihood", "binarize", "dequantize", "output_bias",
                                             "log_var_floor", "log_var_ceiling", "mean_bound", "nll_k", "lr_schedule",
-                                            "lr_decay_epochs")}
+                                            "lr_decay_epochs", "lr_drop_epoch")}
 OWN_ADDED_LATER = {algorithm: {"dreams": OWN[algorithm]["dreams"]} for algorithm in ("wake-sleep", "rws")}
 QUICK = {"epochs": 3, "train_size": 10000, "test_size": 1000, "eval_train_size": 1000, "eval_every": 1}
 # the learning-rate settings named when a run diverges

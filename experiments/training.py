@@ -139,17 +139,20 @@ def new_position(n_images, rng, names):
     return {"order": rng.permutation(n_images), "step": 0, "totals": dict.fromkeys(names, 0.0), "seconds": 0.0}
 
 
-def learning_rate_factor(schedule, epoch, decay_epochs=None):
+def learning_rate_factor(schedule, epoch, decay_epochs=None, drop_epoch=None):
     """What every learning rate is multiplied by in epoch (1, 2, ...). constant: 1. decay: 10^(-(epoch - 1) / T) with
     T = decay_epochs, tenfold smaller every T epochs, a summable schedule: the factors of all epochs add up to
     1 / (1 - 10^(-1/T)), about T / ln 10 + 1/2 epochs at the initial rate (derivations/wake-sleep-diagnosis.md says why
-    Wake-Sleep wants that). iwae: the IWAE paper's schedule (Burda, Grosse and Salakhutdinov 2015, section 5),
+    Wake-Sleep wants that). drop: 1 up to epoch drop_epoch, 1/10 after it, so that the last epochs take smaller
+    steps about the point the constant rate reached (derivations/likelihoods.md measures what that buys). iwae: the IWAE paper's schedule (Burda, Grosse and Salakhutdinov 2015, section 5),
     10^(-i/7) in stage i, which lasts 3^i epochs: epoch 1 is stage 0, epochs 2-4 stage 1, 5-13 stage 2, 14-40
     stage 3, 41-121 stage 4, ...; the paper stops after stage 7."""
     if schedule == "constant":
         return 1.0
     if schedule == "decay":
         return 10 ** (-(epoch - 1) / decay_epochs)
+    if schedule == "drop":
+        return 1.0 if epoch <= drop_epoch else 0.1
     stage, last_epoch_of_stage = 0, 1
     while epoch > last_epoch_of_stage:
         stage += 1
@@ -162,7 +165,8 @@ def run_epoch(trainer, train, settings, rng, epoch, position, interrupt, diverge
     False when Ctrl-C stopped it between two steps. A non-finite loss calls diverged(what, step). Every optimizer's
     learning rate is its initial one times the schedule's factor for the epoch (so a resumed epoch has it too)."""
     batch, names, totals = settings["batch_size"], loss_names(settings), position["totals"]
-    factor = learning_rate_factor(settings["lr_schedule"], epoch, settings["lr_decay_epochs"])
+    factor = learning_rate_factor(settings["lr_schedule"], epoch, settings["lr_decay_epochs"],
+                                  settings["lr_drop_epoch"])
     for optimizer in trainer.optimizers.values():
         optimizer.lr = optimizer.initial_lr * factor
     n_steps = -(-len(position["order"]) // batch)

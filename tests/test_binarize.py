@@ -55,7 +55,7 @@ def test_dynamic_batches_change_between_epochs():
 
     images = np.full((4, 30), 0.5, dtype=np.float32)
     settings = {"batch_size": 4, "algorithm": "aevb", "binarize": "dynamic", "epochs": 2, "lr_schedule": "constant",
-                "lr_decay_epochs": 25.0, "dequantize": False}
+                "lr_decay_epochs": 25.0, "lr_drop_epoch": None, "dequantize": False}
     rng, trainer = np.random.default_rng(0), Recorder()
     with Interrupt(print) as interrupt:
         for epoch in (1, 2):

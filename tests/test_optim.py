@@ -88,10 +88,11 @@ def test_the_schedules_set_every_learning_rate_by_epoch():
     for epoch in (1, 11, 26, 51):      # decay: tenfold smaller every T epochs, from 1 at epoch 1
         assert learning_rate_factor("decay", epoch, 25) == pytest.approx(10 ** (-(epoch - 1) / 25), rel=1e-15)
     assert learning_rate_factor("decay", 26, 25) == pytest.approx(0.1, rel=1e-15)
+    assert [learning_rate_factor("drop", epoch, drop_epoch=95) for epoch in (1, 95, 96, 100)] == [1, 1, 0.1, 0.1]
     rng = np.random.default_rng(0)
     trainer = ReweightedWakeSleep(HelmholtzMachine(rng, data_dim=6, hidden=[4]), lr=1e-3, phi_lr=3e-4, k=2)
     settings = {"batch_size": 5, "algorithm": "rws", "binarize": "none", "epochs": 20, "lr_schedule": "iwae",
-                "lr_decay_epochs": 25.0, "dequantize": False, "sleep_phi": False}
+                "lr_decay_epochs": 25.0, "lr_drop_epoch": None, "dequantize": False, "sleep_phi": False}
     with Interrupt(print) as interrupt:
         run_epoch(trainer, rng.random((10, 6), dtype=np.float32), settings, rng, 14,
                   new_position(10, rng, ["loss"]), interrupt, None)
