@@ -1,9 +1,11 @@
 """Dequantized MNIST (experiments/dequantize.py, derivations/likelihoods.md Eq. (L10)): every value in its pixel's
 bin, uniform there, the test set the same for every run, and the training images drawn anew every epoch but alike
 in a run and its resume."""
+import json
+
 import numpy as np
 
-from conftest import history_of
+from conftest import history_of, write_mnist_files
 from experiments.cli import main
 from experiments.dequantize import LEVELS, TEST_STREAM, dequantize_batch, dequantized, discrete_bound
 
@@ -34,3 +36,18 @@ def test_dequantized_training_resumes_exactly_and_differs_from_the_grey_levels(t
     assert history_of(tmp_path / "split") == history_of(tmp_path / "straight")
     assert main(["aevb", *small, "--epochs", "2", "--out", str(tmp_path / "grey")]) == 0
     assert history_of(tmp_path / "grey")[0]["loss"] != history_of(tmp_path / "straight")[0]["loss"]
+
+
+def test_a_dequantized_continuous_bernoulli_run_gets_its_exact_log_p(tmp_path, capsys):
+    """run.py exact on a finished dequantized CB run (7 x 5 random images, for time): every image resolved, and log
+    p(x) above the ELBO (the KL from q to the true posterior, Eq. (X6), is positive); a CB run on grey levels says why
+    it has none."""
+    data = write_mnist_files(tmp_path / "data", n_train=100, n_test=20, shape=(7, 5))
+    small = ["--data-dir", str(data), "--eval-train-size", "20", "--eval-k", "3", "--hidden", "8", "--epochs", "1",
+             "--likelihood", "continuous-bernoulli"]
+    assert main(["aevb", *small, "--dequantize", "--no-exact", "--out", str(tmp_path / "dequantized")]) == 0
+    assert main(["exact", "--out", str(tmp_path / "dequantized")]) == 0
+    exact = json.loads((tmp_path / "dequantized" / "metrics.json").read_text())["final"]["exact"]
+    assert exact["accuracy"]["unresolved_images"] == 0 and exact["kl_q_to_posterior"][0] > 0
+    assert main(["aevb", *small, "--out", str(tmp_path / "grey")]) == 0
+    assert "not computed for the continuous Bernoulli on grey levels" in capsys.readouterr().out

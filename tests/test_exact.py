@@ -5,7 +5,7 @@ import pytest
 from scipy import integrate
 
 from algorithms import AEVB, HelmholtzMachine, log_importance_weights
-from algorithms.exact import exact_log_marginal, fine_points
+from algorithms.exact import exact_log_marginal, fine_points, nearby_groups
 from algorithms.posterior import posterior_on_lattice
 from nn import bernoulli_log_likelihood, gaussian_kl_from_standard_normal, log_mean_exp
 from nn.functional import softplus
@@ -130,6 +130,23 @@ def test_refining_the_lattice_changes_log_p_by_less_than_the_reported_accuracy(t
                                dtype=np.float64)
     reported = np.abs(default.spacing_change) + np.abs(default.range_change)
     assert np.all(np.abs(finer.log_px - default.log_px) <= reported + 1e-12)
+
+
+def test_groups_of_nearby_images_change_no_answer(trained):
+    """Groups of 5 images each take the hot cells of their own images; every image's log p(x) is as when all 12
+    share one lattice, up to the mass beyond the hot cells (below e^-40 of each image's peak) and the tolerance."""
+    model, x = trained
+    together = exact_log_marginal(model, x, **LATTICE)
+    grouped = exact_log_marginal(model, x, group_size=5, **LATTICE)
+    np.testing.assert_allclose(grouped.log_px, together.log_px, rtol=0, atol=1e-8)
+    assert len(grouped.rounds) > len(together.rounds) and grouped.points < 3 * together.points
+
+
+def test_nearby_groups_partition_the_images_by_where_they_peak():
+    peaks = np.array([[34, 34], [-3, 5], [35, 33], [-2, 6], [33, 35], [-4, 4], [90, 0]])
+    groups = nearby_groups(peaks, group_size=3, block=8)
+    assert sorted(np.concatenate(groups).tolist()) == list(range(7))
+    assert {frozenset(g.tolist()) for g in groups} == {frozenset({0, 2, 4}), frozenset({1, 3, 5}), frozenset({6})}
 
 
 def test_float32_products_agree_with_float64(trained):
