@@ -38,7 +38,8 @@ class ExactLogMarginal:
     (2h -> h) and when the range is widened (r -> R), log p(x) being the refined value in both; and an estimate of the
     mass left off the fine lattice, log(1 + outside / inside), by the scan's rule over the scan points that are not hot
     for that image (those within [-R, R]^2; it is an estimate, not a bound). points: fine lattice points evaluated;
-    rounds: per round, its spacing, images and fine points (what bench/exact.py replays)."""
+    rounds: per round, its spacing, images, fine points and scan points; peak_scans: per square, its images and scan
+    points (scan_peaks' pass): what bench/exact.py replays."""
     log_px: np.ndarray
     spacing: np.ndarray
     spacing_change: np.ndarray
@@ -46,6 +47,7 @@ class ExactLogMarginal:
     outside: np.ndarray
     points: int = 0
     rounds: list = field(default_factory=list)
+    peak_scans: list = field(default_factory=list)
 
 
 @dataclass
@@ -186,53 +188,76 @@ def scan_peaks(scan, x, image_chunk):
     index, terms = scan
     peak, where = np.full(x.shape[0], -np.inf), np.zeros(x.shape[0], int)
     for rows, columns, block in log_joint_blocks(terms, x, image_chunk):
-        better = block.max(axis=1) > peak[rows]
-        peak[rows] = np.where(better, block.max(axis=1), peak[rows])
-        where[rows] = np.where(better, columns.start + block.argmax(axis=1), where[rows])
+        best = block.argmax(axis=1)
+        value = block[np.arange(len(best)), best]
+        better = value > peak[rows]
+        peak[rows] = np.where(better, value, peak[rows])
+        where[rows] = np.where(better, columns.start + best, where[rows])
     return where
 
 
 def nearby_groups(peak_index, group_size, block=8):
     """The images in groups of at most group_size whose integrands peak close together: ordered by the
-    block x block square of scan cells that holds each peak (and by the peak within it), then cut in order. A group
-    then needs the fine lattice over its own images' cells only, not over every image's."""
+    block x block square of scan cells that holds each peak (and by the peak within it), then cut in order. The rule
+    of Eq. (X3) then runs on each group, over the fine lattice of its own images' cells, not of every image's.
+    peak_index: (N, 2) integer scan indices (scan_peaks)."""
     blocks = np.floor_divide(peak_index, block)
     order = np.lexsort((peak_index[:, 1], peak_index[:, 0], blocks[:, 1], blocks[:, 0]))
     return [order[start:start + group_size] for start in range(0, len(order), group_size)]
 
 
 def exact_log_marginal(model, x, tolerance=1e-3, scan_spacing=0.08, limit=8.0, inner_limit=7.0, hot_nats=40.0,
-                       halvings=5, dtype=np.float32, point_chunk=2048, image_chunk=4096, group_size=1000):
+                       halvings=5, widenings=3, dtype=np.float32, point_chunk=2048, image_chunk=4096, group_size=1000):
     """log p(x) of Eq. (X1) for every row of x, a model with J = 2: the lattice rule of Eq. (X3) in two levels,
     with the error of Eq. (X5) measured per image.
 
-    The images are taken in groups of at most group_size whose integrands peak close together on the scan
-    (nearby_groups). Within a group the fine spacing starts at half the scan's and is halved, for the images whose
-    answer still changed by more than tolerance nats when it was last halved, at most `halvings` times; each round
-    scans again for those images alone, so that a narrow posterior costs a fine lattice over its own cells only.
+    The range grows where it must: the images whose answer changed by more than tolerance nats between the inner
+    square [-inner_limit, inner_limit]^2 and the whole one are computed again on a square 4 wider each way, whose inner
+    square is the last whole one, at most `widenings` times (codes far out, where the prior alone does not hold a
+    posterior in: the continuous Bernoulli's). On each square, lattice_on_square.
     x: (N, D) in [0, 1] -> ExactLogMarginal with (N,) float64 arrays. dtype: the matrix product's precision.
     """
     if model.latent_dim != 2:
         raise ValueError(f"the exact log p(x) is computed for a 2-D latent only; this model's has {model.latent_dim}")
     net, x = generative_in(model, dtype), np.asarray(x, dtype)
+    result = ExactLogMarginal(*(np.full(x.shape[0], np.nan) for _ in range(5)))
+    todo = np.arange(x.shape[0])
+    for _ in range(widenings + 1):
+        lattice_on_square(result, todo, net, x, tolerance, scan_spacing, limit, inner_limit, hot_nats, halvings,
+                          dtype, point_chunk, image_chunk, group_size)
+        todo = todo[np.abs(result.range_change[todo]) > tolerance]
+        if todo.size == 0:
+            break
+        inner_limit, limit = limit, limit + 4
+    return result
+
+
+def lattice_on_square(result, todo, net, x, tolerance, scan_spacing, limit, inner_limit, hot_nats, halvings, dtype,
+                      point_chunk, image_chunk, group_size):
+    """exact_log_marginal's rule over [-limit, limit]^2 for the images x[todo], written into result at todo.
+
+    The images are taken in groups of at most group_size whose integrands peak close together on the scan
+    (nearby_groups). Within a group the fine spacing starts at half the scan's and is halved, for the images whose
+    answer still changed by more than tolerance nats when it was last halved, at most `halvings` times; each round
+    scans again for those images alone, so that a narrow posterior costs a fine lattice over its own cells only."""
     index = square_lattice(scan_spacing, limit)
     # the scan's terms are kept (a fixed size, whatever N): every round scans again for its images
     scan = index, list(chunked_terms(net, scan_spacing * index.astype(np.float64), dtype, point_chunk))
-    result = ExactLogMarginal(*(np.full(x.shape[0], np.nan) for _ in range(5)))
-    for group in nearby_groups(index[scan_peaks(scan, x, image_chunk)], group_size):
-        todo, spacing = group, scan_spacing / 2
+    result.peak_scans.append({"images": len(todo), "scan_points": len(index)})
+    for group in nearby_groups(index[scan_peaks(scan, x[todo], image_chunk)], group_size):
+        rows, spacing = todo[group], scan_spacing / 2
         for _ in range(halvings + 1):
-            images = x[todo]
+            images = x[rows]
             cells, cold = hot_cells(scan, images, scan_spacing, hot_nats, image_chunk)
             log_px, coarse, narrow, points = lattice_sums(net, images, cells, scan_spacing, spacing, inner_limit,
                                                           dtype, point_chunk, image_chunk)
-            result.log_px[todo], result.spacing[todo] = log_px, spacing
-            result.spacing_change[todo], result.range_change[todo] = log_px - coarse, log_px - narrow
-            result.outside[todo] = np.logaddexp(0, cold - log_px)
+            result.log_px[rows], result.spacing[rows] = log_px, spacing
+            result.spacing_change[rows], result.range_change[rows] = log_px - coarse, log_px - narrow
+            result.outside[rows] = np.logaddexp(0, cold - log_px)
             result.points += points
-            result.rounds.append({"spacing": spacing, "images": len(todo), "points": points})
-            todo = todo[np.abs(log_px - coarse) > tolerance]
-            if todo.size == 0:
+            result.rounds.append({"spacing": spacing, "images": len(rows), "points": points,
+                                  "scan_points": len(index)})
+            rows = rows[np.abs(log_px - coarse) > tolerance]
+            if rows.size == 0:
                 break
             spacing /= 2
-    return result

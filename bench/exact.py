@@ -1,7 +1,8 @@
 """Speed of the exact log p(x): python bench/exact.py [--checkpoint PATH] [--images N] [--json PATH]
 
-Times algorithms/exact.py::exact_log_marginal on the first N test images (default all 10000) for a trained model
-with a 2-D latent (default: results/aevb/checkpoint.npz, the default 784-500-500-2 model after python run.py aevb),
+Times algorithms/exact.py::exact_log_marginal on the first N test images (default all 10000), as the run saw them
+(binarized or dequantized if it was), for a trained model with a 2-D latent (default: results/aevb/checkpoint.npz,
+the default 784-500-500-2 model after python run.py aevb),
 then replays its matrix products alone, the same shapes in the same chunks, to give their share of the time and
 their speed against this machine's float32 matrix-product peak (measured as bench/run.py measures it).
 A trained model, not a fresh one: the work depends on how narrow its posteriors are.
@@ -18,13 +19,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from algorithms.exact import exact_log_marginal, square_lattice  # noqa: E402
+from algorithms.exact import exact_log_marginal  # noqa: E402
 from experiments.checkpoint import read_checkpoint  # noqa: E402
 from experiments.errors import Fault  # noqa: E402
 from experiments.mnist import load_dataset  # noqa: E402
-from experiments.training import build  # noqa: E402
+from experiments.training import build, select_data  # noqa: E402
 
-SCAN_SPACING, LIMIT, POINT_CHUNK, IMAGE_CHUNK = 0.08, 8.0, 2048, 4096    # exact_log_marginal's defaults
+POINT_CHUNK, IMAGE_CHUNK = 2048, 4096    # exact_log_marginal's defaults
 
 
 def bench_run():
@@ -36,23 +37,25 @@ def bench_run():
 
 
 def trained_model(path):
+    """(the model of the checkpoint at path, its settings)."""
     meta, arrays = read_checkpoint(path)
     model, _, _ = build(meta["settings"])
     model.load_parameters({key[len("param/"):]: value for key, value in arrays.items() if key.startswith("param/")})
-    return model
+    return model, meta["settings"]
 
 
 def product_shapes(result, data_dim):
-    """(rows, D, columns) of every matrix product the run made: per round, two passes over the scan's points and
-    one over the fine points, in chunks of IMAGE_CHUNK rows and POINT_CHUNK columns."""
-    scan_points = len(square_lattice(SCAN_SPACING, LIMIT))
-    shapes = []
+    """(rows, D, columns) of every matrix product the run made: per square, one pass over the scan's points to find
+    each image's peak; per round, two passes over the scan's points and one over the fine points; in chunks of
+    IMAGE_CHUNK rows and POINT_CHUNK columns."""
+    passes = [(scan["images"], scan["scan_points"]) for scan in result.peak_scans]
     for round_ in result.rounds:
-        for columns in (scan_points, scan_points, round_["points"]):
-            for rows_start in range(0, round_["images"], IMAGE_CHUNK):
-                rows = min(IMAGE_CHUNK, round_["images"] - rows_start)
-                shapes += [(rows, data_dim, min(POINT_CHUNK, columns - start))
-                           for start in range(0, columns, POINT_CHUNK)]
+        passes += [(round_["images"], round_["scan_points"])] * 2 + [(round_["images"], round_["points"])]
+    shapes = []
+    for images, columns in passes:
+        for rows_start in range(0, images, IMAGE_CHUNK):
+            rows = min(IMAGE_CHUNK, images - rows_start)
+            shapes += [(rows, data_dim, min(POINT_CHUNK, columns - start)) for start in range(0, columns, POINT_CHUNK)]
     return shapes
 
 
@@ -78,13 +81,13 @@ def main():
     if args.peak_size < 1:
         parser.error(f"--peak-size must be at least 1 (got {args.peak_size})")
     try:
-        model = trained_model(args.checkpoint)
+        model, settings = trained_model(args.checkpoint)
     except Fault as fault:
         parser.exit(2, f"bench: {fault} (train one first: python run.py aevb)\n")
     if model.latent_dim != 2:
         parser.exit(2, f"bench: {args.checkpoint}: the exact log p(x) needs a 2-D latent, this model's has "
                        f"{model.latent_dim}\n")
-    images = load_dataset().test_images[:args.images]
+    images = select_data(load_dataset(settings["data_dir"]), settings)[1][:args.images]
     peak_before = bench_run().matmul_peak_gflops(args.peak_size)
     began = time.perf_counter()
     result = exact_log_marginal(model, images)
@@ -97,6 +100,7 @@ def main():
                "product_seconds": product_seconds, "product_tflop": flops / 1e12,
                "product_gflops": flops / product_seconds / 1e9, "matmul_peak_gflops": peak,
                "product_fraction_of_peak": flops / product_seconds / 1e9 / peak, "rounds": result.rounds,
+               "peak_scans": result.peak_scans,
                "mean_log_px": float(result.log_px.mean()),
                "largest_spacing_change": float(np.abs(result.spacing_change).max())}
     print(f"exact log p(x) of {len(images)} test images: {seconds:.1f} s (mean {summary['mean_log_px']:.3f}, "

@@ -95,8 +95,9 @@ def test_bench_names_the_side_whose_worker_stopped(tmp_path):
 
 
 def test_exact_bench_counts_the_products_it_replays(tmp_path):
-    """bench/exact.py on a small trained-for-one-epoch 2-D run: its product count is the sum over its rounds of
-    two scan passes and one fine pass, each 2 N D G; it runs, it does not time well (not a test's job)."""
+    """bench/exact.py on a small trained-for-one-epoch 2-D run: its product count is one scan pass over every image
+    (to group them by their peaks) and, per round, two scan passes and one fine pass, each 2 N D G; it runs, it does
+    not time well (not a test's job)."""
     from experiments.cli import main
     run = tmp_path / "run"
     assert main(["aevb", "--train-size", "300", "--test-size", "50", "--eval-train-size", "50", "--eval-k", "2",
@@ -106,8 +107,9 @@ def test_exact_bench_counts_the_products_it_replays(tmp_path):
                     "--images", "30", "--peak-size", "200", "--json", str(out)], check=True, capture_output=True, text=True)
     summary = json.loads(out.read_text())
     scan = (2 * round(8.0 / 0.08) + 1) ** 2
-    expected = sum(2 * r["images"] * 784 * (2 * scan + r["points"]) for r in summary["rounds"])
+    expected = 2 * 30 * 784 * scan + sum(2 * r["images"] * 784 * (2 * scan + r["points"]) for r in summary["rounds"])
     assert summary["images"] == 30 and summary["rounds"][0]["images"] == 30
+    assert summary["peak_scans"] == [{"images": 30, "scan_points": scan}]
     assert summary["product_tflop"] * 1e12 == pytest.approx(expected)
     assert summary["seconds"] > 0 and summary["product_gflops"] > 0
 

@@ -47,6 +47,25 @@ def test_one_pixel_with_linear_logits_agrees_with_scipy(x, likelihood):
     assert result.log_px[0] == pytest.approx(np.log(reference), abs=1e-8)
 
 
+def test_a_posterior_beyond_the_first_square_is_found_by_widening_it():
+    """200 pixels, all 1, with logits 2 z1 - 16: the likelihood outweighs the prior out to z1 = 9.9, beyond the
+    first square [-8, 8]^2, so the rule must widen (to 12, then 16). Logits that do not depend on z2 leave a 1-D
+    integral, by scipy's quad around the peak."""
+    model = HelmholtzMachine(np.random.default_rng(2), data_dim=200, latent_dim=2, hidden=(), dtype=np.float64)
+    model.generative.layers[0].params["W"][...] = np.array([[2.0], [0.0]])
+    model.generative.layers[0].params["b"][...] = -16.0
+
+    def log_integrand(z1):
+        return -200 * np.logaddexp(0, 16 - 2 * z1) - z1 * z1 / 2 - 0.5 * np.log(2 * np.pi)
+
+    peak = log_integrand(9.9)
+    integral, _ = integrate.quad(lambda z1: np.exp(log_integrand(z1) - peak), 0, 20, points=[9.9], epsabs=0,
+                                 epsrel=1e-13)
+    result = exact_log_marginal(model, np.ones((1, 200)), tolerance=1e-9, scan_spacing=0.16, dtype=np.float64)
+    assert result.log_px[0] == pytest.approx(peak + np.log(integral), abs=1e-8)
+    assert abs(result.range_change[0]) < 1e-9 and result.rounds[-1]["scan_points"] == (2 * 100 + 1) ** 2
+
+
 def test_fine_points_partition_the_cells_and_nest_the_even_sublattice():
     cells = np.array([[0, 0], [0, 1], [3, -2]])
     sets = fine_points(cells, scan_spacing=0.5, spacing=0.125, inner_limit=1.0)
