@@ -37,14 +37,16 @@ class ExactLogMarginal:
     """Per image (N,): log p(x); the lattice spacing h it was computed at; the change when the spacing is halved
     (2h -> h) and when the range is widened (r -> R), log p(x) being the refined value in both; and an estimate of the
     mass left off the fine lattice, log(1 + outside / inside), by the scan's rule over the scan points that are not hot
-    for that image (those within [-R, R]^2; it is an estimate, not a bound). points: fine lattice points evaluated;
-    rounds: per round, its spacing, images, fine points and scan points; peak_scans: per square, its images and scan
-    points (scan_peaks' pass): what bench/exact.py replays."""
+    for that image (those within [-R, R]^2; it is an estimate, not a bound); the half-width R of the square it was
+    computed on. points: fine lattice points evaluated; rounds: per round, its square's half-width, spacing, images,
+    fine points and scan points; peak_scans: per square, its images and scan points (scan_peaks' pass): what
+    bench/exact.py replays."""
     log_px: np.ndarray
     spacing: np.ndarray
     spacing_change: np.ndarray
     range_change: np.ndarray
     outside: np.ndarray
+    limit: np.ndarray
     points: int = 0
     rounds: list = field(default_factory=list)
     peak_scans: list = field(default_factory=list)
@@ -131,10 +133,10 @@ def square_lattice(spacing, limit):
     return np.stack([a.ravel() for a in np.meshgrid(index, index, indexing="ij")], axis=1)
 
 
-def hot_cells(scan, x, scan_spacing, hot_nats, image_chunk):
+def hot_cells(scan, x, scan_spacing, hot_nats, image_chunk, also_hot=None):
     """Indices (M, 2) of the scan cells where some image's integrand is within hot_nats of its largest value on
-    the scan, dilated by one cell; and per image the log of the scan's mass elsewhere (its 'cold' points), by the
-    rule of Eq. (X3) at the scan's spacing.
+    the scan, and the cells also_hot (integer indices (K, 2), or None), all dilated by one cell; and per image the log
+    of the scan's mass elsewhere (its 'cold' points), by the rule of Eq. (X3) at the scan's spacing.
     scan: (integer indices (G, 2) of the scan's points, their chunked_terms)."""
     index, terms = scan
     peak = np.full(x.shape[0], -np.inf)
@@ -149,6 +151,8 @@ def hot_cells(scan, x, scan_spacing, hot_nats, image_chunk):
     offset = index.max() + 1                        # one cell of margin on every side, for the dilation
     grid = np.zeros((2 * offset + 1, 2 * offset + 1), bool)
     grid[tuple((index[hot] + offset).T)] = True
+    if also_hot is not None:
+        grid[tuple((np.clip(also_hot, -offset + 1, offset - 1) + offset).T)] = True
     grid = ndimage.binary_dilation(grid, structure=np.ones((3, 3), bool))
     return np.argwhere(grid) - offset, 2 * math.log(scan_spacing) + cold.value()
 
@@ -184,7 +188,7 @@ def lattice_sums(net, x, cells, scan_spacing, spacing, inner_limit, dtype, point
 
 
 def scan_peaks(scan, x, image_chunk):
-    """Per image, the index (into the scan's points) of its largest integrand on the scan. scan: as hot_cells'."""
+    """Per image, the position in the scan's points of its largest integrand on the scan. scan: as hot_cells'."""
     index, terms = scan
     peak, where = np.full(x.shape[0], -np.inf), np.zeros(x.shape[0], int)
     for rows, columns, block in log_joint_blocks(terms, x, image_chunk):
@@ -196,68 +200,74 @@ def scan_peaks(scan, x, image_chunk):
     return where
 
 
-def nearby_groups(peak_index, group_size, block=8):
+def nearby_groups(peak_cell, group_size, block=8):
     """The images in groups of at most group_size whose integrands peak close together: ordered by the
     block x block square of scan cells that holds each peak (and by the peak within it), then cut in order. The rule
     of Eq. (X3) then runs on each group, over the fine lattice of its own images' cells, not of every image's.
-    peak_index: (N, 2) integer scan indices (scan_peaks)."""
-    blocks = np.floor_divide(peak_index, block)
-    order = np.lexsort((peak_index[:, 1], peak_index[:, 0], blocks[:, 1], blocks[:, 0]))
+    peak_cell: (N, 2) integer indices of the scan cells where each image peaks."""
+    blocks = np.floor_divide(peak_cell, block)
+    order = np.lexsort((peak_cell[:, 1], peak_cell[:, 0], blocks[:, 1], blocks[:, 0]))
     return [order[start:start + group_size] for start in range(0, len(order), group_size)]
 
 
 def exact_log_marginal(model, x, tolerance=1e-3, scan_spacing=0.08, limit=8.0, inner_limit=7.0, hot_nats=40.0,
-                       halvings=5, widenings=3, dtype=np.float32, point_chunk=2048, image_chunk=4096, group_size=1000):
+                       halvings=5, widenings=3, dtype=np.float32, point_chunk=2048, image_chunk=4096, group_size=1000,
+                       look_at=None):
     """log p(x) of Eq. (X1) for every row of x, a model with J = 2: the lattice rule of Eq. (X3) in two levels,
     with the error of Eq. (X5) measured per image.
 
     The range grows where it must: the images whose answer changed by more than tolerance nats between the inner
     square [-inner_limit, inner_limit]^2 and the whole one are computed again on a square 4 wider each way, whose inner
     square is the last whole one, at most `widenings` times (codes far out, where the prior alone does not hold a
-    posterior in: the continuous Bernoulli's). On each square, lattice_on_square.
+    posterior in: the continuous Bernoulli's). On each square, lattice_on_square. look_at: (N, 2) points, one per
+    image (q's means), whose scan cells are hot for it whatever the scan saw there, or None.
     x: (N, D) in [0, 1] -> ExactLogMarginal with (N,) float64 arrays. dtype: the matrix product's precision.
     """
     if model.latent_dim != 2:
         raise ValueError(f"the exact log p(x) is computed for a 2-D latent only; this model's has {model.latent_dim}")
     net, x = generative_in(model, dtype), np.asarray(x, dtype)
-    result = ExactLogMarginal(*(np.full(x.shape[0], np.nan) for _ in range(5)))
-    todo = np.arange(x.shape[0])
+    result = ExactLogMarginal(*(np.full(x.shape[0], np.nan) for _ in range(6)))
+    square = {"tolerance": tolerance, "scan_spacing": scan_spacing, "hot_nats": hot_nats, "halvings": halvings,
+              "dtype": dtype, "point_chunk": point_chunk, "image_chunk": image_chunk, "group_size": group_size}
+    image_ids = np.arange(x.shape[0])
     for _ in range(widenings + 1):
-        lattice_on_square(result, todo, net, x, tolerance, scan_spacing, limit, inner_limit, hot_nats, halvings,
-                          dtype, point_chunk, image_chunk, group_size)
-        todo = todo[np.abs(result.range_change[todo]) > tolerance]
-        if todo.size == 0:
+        lattice_on_square(result, image_ids, net, x, look_at, limit, inner_limit, **square)
+        image_ids = image_ids[np.abs(result.range_change[image_ids]) > tolerance]
+        if image_ids.size == 0:
             break
         inner_limit, limit = limit, limit + 4
     return result
 
 
-def lattice_on_square(result, todo, net, x, tolerance, scan_spacing, limit, inner_limit, hot_nats, halvings, dtype,
-                      point_chunk, image_chunk, group_size):
-    """exact_log_marginal's rule over [-limit, limit]^2 for the images x[todo], written into result at todo.
+def lattice_on_square(result, image_ids, net, x, look_at, limit, inner_limit, tolerance, scan_spacing, hot_nats,
+                      halvings, dtype, point_chunk, image_chunk, group_size):
+    """exact_log_marginal's rule over [-limit, limit]^2 for the images x[image_ids], written into result there.
 
     The images are taken in groups of at most group_size whose integrands peak close together on the scan
     (nearby_groups). Within a group the fine spacing starts at half the scan's and is halved, for the images whose
     answer still changed by more than tolerance nats when it was last halved, at most `halvings` times; each round
-    scans again for those images alone, so that a narrow posterior costs a fine lattice over its own cells only."""
+    scans again for those images alone, so that a narrow posterior costs a fine lattice over its own cells only. An
+    image whose answer changed by more than tolerance when the range was widened is not refined here."""
     index = square_lattice(scan_spacing, limit)
-    # the scan's terms are kept (a fixed size, whatever N): every round scans again for its images
+    # the scan's terms are kept: (2 limit / scan_spacing + 1)^2 points, whatever N; every round scans again
     scan = index, list(chunked_terms(net, scan_spacing * index.astype(np.float64), dtype, point_chunk))
-    result.peak_scans.append({"images": len(todo), "scan_points": len(index)})
-    for group in nearby_groups(index[scan_peaks(scan, x[todo], image_chunk)], group_size):
-        rows, spacing = todo[group], scan_spacing / 2
+    result.peak_scans.append({"images": len(image_ids), "scan_points": len(index)})
+    for group in nearby_groups(index[scan_peaks(scan, x[image_ids], image_chunk)], group_size):
+        ids, spacing = image_ids[group], scan_spacing / 2
         for _ in range(halvings + 1):
-            images = x[rows]
-            cells, cold = hot_cells(scan, images, scan_spacing, hot_nats, image_chunk)
+            images = x[ids]
+            looked_at = None if look_at is None else np.rint(look_at[ids] / scan_spacing).astype(int)
+            cells, cold = hot_cells(scan, images, scan_spacing, hot_nats, image_chunk, also_hot=looked_at)
             log_px, coarse, narrow, points = lattice_sums(net, images, cells, scan_spacing, spacing, inner_limit,
                                                           dtype, point_chunk, image_chunk)
-            result.log_px[rows], result.spacing[rows] = log_px, spacing
-            result.spacing_change[rows], result.range_change[rows] = log_px - coarse, log_px - narrow
-            result.outside[rows] = np.logaddexp(0, cold - log_px)
+            result.log_px[ids], result.spacing[ids], result.limit[ids] = log_px, spacing, limit
+            result.spacing_change[ids], result.range_change[ids] = log_px - coarse, log_px - narrow
+            result.outside[ids] = np.logaddexp(0, cold - log_px)
             result.points += points
-            result.rounds.append({"spacing": spacing, "images": len(rows), "points": points,
+            result.rounds.append({"limit": limit, "spacing": spacing, "images": len(ids), "points": points,
                                   "scan_points": len(index)})
-            rows = rows[np.abs(log_px - coarse) > tolerance]
-            if rows.size == 0:
+            # an image whose mass reaches the square's edge goes to a wider square instead (exact_log_marginal)
+            ids = ids[(np.abs(log_px - coarse) > tolerance) & (np.abs(log_px - narrow) <= tolerance)]
+            if ids.size == 0:
                 break
             spacing /= 2

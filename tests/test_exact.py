@@ -5,7 +5,8 @@ import pytest
 from scipy import integrate
 
 from algorithms import AEVB, HelmholtzMachine, log_importance_weights
-from algorithms.exact import exact_log_marginal, fine_points, nearby_groups
+from algorithms.exact import (chunked_terms, exact_log_marginal, fine_points, generative_in, hot_cells, nearby_groups,
+                              square_lattice)
 from algorithms.posterior import posterior_on_lattice
 from nn import bernoulli_log_likelihood, gaussian_kl_from_standard_normal, log_mean_exp
 from nn.functional import softplus
@@ -48,7 +49,7 @@ def test_one_pixel_with_linear_logits_agrees_with_scipy(x, likelihood):
 
 
 def test_a_posterior_beyond_the_first_square_is_found_by_widening_it():
-    """200 pixels, all 1, with logits 2 z1 - 16: the likelihood outweighs the prior out to z1 = 9.9, beyond the
+    """200 pixels, all 1, with logits 2 z1 - 16: the likelihood outweighs the prior out to z1 = 9.84, beyond the
     first square [-8, 8]^2, so the rule must widen (to 12, then 16). Logits that do not depend on z2 leave a 1-D
     integral, by scipy's quad around the peak."""
     model = HelmholtzMachine(np.random.default_rng(2), data_dim=200, latent_dim=2, hidden=(), dtype=np.float64)
@@ -58,12 +59,29 @@ def test_a_posterior_beyond_the_first_square_is_found_by_widening_it():
     def log_integrand(z1):
         return -200 * np.logaddexp(0, 16 - 2 * z1) - z1 * z1 / 2 - 0.5 * np.log(2 * np.pi)
 
-    peak = log_integrand(9.9)
-    integral, _ = integrate.quad(lambda z1: np.exp(log_integrand(z1) - peak), 0, 20, points=[9.9], epsabs=0,
+    peak = log_integrand(9.84)
+    integral, _ = integrate.quad(lambda z1: np.exp(log_integrand(z1) - peak), 0, 20, points=[9.84], epsabs=0,
                                  epsrel=1e-13)
-    result = exact_log_marginal(model, np.ones((1, 200)), tolerance=1e-9, scan_spacing=0.16, dtype=np.float64)
-    assert result.log_px[0] == pytest.approx(peak + np.log(integral), abs=1e-8)
-    assert abs(result.range_change[0]) < 1e-9 and result.rounds[-1]["scan_points"] == (2 * 100 + 1) ** 2
+    x = np.stack([np.ones(200), np.zeros(200), np.ones(200)])      # the blank image's posterior is near 0
+    result = exact_log_marginal(model, x, tolerance=1e-6, scan_spacing=0.16, dtype=np.float64)
+    assert result.log_px[[0, 2]] == pytest.approx(peak + np.log(integral), abs=1e-6)
+    alone = exact_log_marginal(model, x[1:2], tolerance=1e-6, scan_spacing=0.16, dtype=np.float64)
+    assert result.log_px[1] == alone.log_px[0] and alone.limit[0] == 8
+    assert np.all(np.abs(result.range_change) < 1e-6) and result.limit.tolist() == [16, 8, 16]
+
+
+def test_the_cells_it_is_told_to_look_at_are_hot():
+    """hot_cells marks the cells also_hot (q's means, in the exact evaluation) and their neighbours, whatever the scan
+    saw there: here a decoder that ignores z, whose integrand peaks at 0 and is 10 nats below it at (3.2, -3.2)."""
+    model = HelmholtzMachine(np.random.default_rng(3), data_dim=4, latent_dim=2, hidden=(), dtype=np.float64)
+    model.generative.layers[0].params["W"][...] = 0
+    net = generative_in(model, np.float64)
+    index = square_lattice(0.2, 4.0)
+    scan = index, list(chunked_terms(net, 0.2 * index.astype(np.float64), np.float64, 512))
+    plain, _ = hot_cells(scan, np.zeros((1, 4)), 0.2, 5.0, 16)
+    told, _ = hot_cells(scan, np.zeros((1, 4)), 0.2, 5.0, 16, also_hot=np.array([[16, -16]]))
+    added = {tuple(cell) for cell in told} - {tuple(cell) for cell in plain}
+    assert added == {(16 + i, -16 + j) for i in (-1, 0, 1) for j in (-1, 0, 1)}
 
 
 def test_fine_points_partition_the_cells_and_nest_the_even_sublattice():
