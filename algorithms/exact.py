@@ -175,7 +175,7 @@ def fine_points(cells, scan_spacing, spacing, inner_limit):
 
 def lattice_sums(net, x, cells, scan_spacing, spacing, inner_limit, dtype, point_chunk, image_chunk):
     """On the fine lattice of the given cells, per image: log p(x) by Eq. (X3) at the spacing, at twice it (the even
-    sublattice), and on the inner square alone (the sets of Eq. (X5)); and the number of points."""
+    sublattice), and on the inner square alone (the sets of Eq. (X5)); and the number of points in each set."""
     sets = fine_points(cells, scan_spacing, spacing, inner_limit)
     sums = {key: StreamingLogSumExp(x.shape[0]) for key in sets}
     for key, z in sets.items():
@@ -184,7 +184,7 @@ def lattice_sums(net, x, cells, scan_spacing, spacing, inner_limit, dtype, point
     log_px = 2 * math.log(spacing) + combine(sums.values())
     coarse = 2 * math.log(2 * spacing) + combine([sums[(True, True)], sums[(True, False)]])
     narrow = 2 * math.log(spacing) + combine([sums[(True, True)], sums[(False, True)]])
-    return log_px, coarse, narrow, sum(len(z) for z in sets.values())
+    return log_px, coarse, narrow, [len(z) for z in sets.values()]
 
 
 def scan_peaks(scan, x, image_chunk):
@@ -258,14 +258,14 @@ def lattice_on_square(result, image_ids, net, x, look_at, limit, inner_limit, to
             images = x[ids]
             looked_at = None if look_at is None else np.rint(look_at[ids] / scan_spacing).astype(int)
             cells, cold = hot_cells(scan, images, scan_spacing, hot_nats, image_chunk, also_hot=looked_at)
-            log_px, coarse, narrow, points = lattice_sums(net, images, cells, scan_spacing, spacing, inner_limit,
+            log_px, coarse, narrow, set_sizes = lattice_sums(net, images, cells, scan_spacing, spacing, inner_limit,
                                                           dtype, point_chunk, image_chunk)
             result.log_px[ids], result.spacing[ids], result.limit[ids] = log_px, spacing, limit
             result.spacing_change[ids], result.range_change[ids] = log_px - coarse, log_px - narrow
             result.outside[ids] = np.logaddexp(0, cold - log_px)
-            result.points += points
-            result.rounds.append({"limit": limit, "spacing": spacing, "images": len(ids), "points": points,
-                                  "scan_points": len(index)})
+            result.points += sum(set_sizes)
+            result.rounds.append({"limit": limit, "spacing": spacing, "images": len(ids), "points": sum(set_sizes),
+                                  "fine_sets": set_sizes, "scan_points": len(index)})
             # an image whose mass reaches the square's edge goes to a wider square instead (exact_log_marginal)
             ids = ids[(np.abs(log_px - coarse) > tolerance) & (np.abs(log_px - narrow) <= tolerance)]
             if ids.size == 0:

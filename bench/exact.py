@@ -46,11 +46,11 @@ def trained_model(path):
 
 def product_shapes(result, data_dim):
     """(rows, D, columns) of every matrix product the run made: per square, one pass over the scan's points to find
-    each image's peak; per round, two passes over the scan's points and one over the fine points; in chunks of
-    IMAGE_CHUNK rows and POINT_CHUNK columns."""
+    each image's peak; per round, two passes over the scan's points and one over each of the four sets of fine
+    points; in chunks of IMAGE_CHUNK rows and POINT_CHUNK columns."""
     passes = [(scan["images"], scan["scan_points"]) for scan in result.peak_scans]
-    for round_ in result.rounds:
-        passes += [(round_["images"], round_["scan_points"])] * 2 + [(round_["images"], round_["points"])]
+    for round_ in result.rounds:     # the fine points in their four sets (algorithms/exact.py::lattice_sums)
+        passes += [(round_["images"], round_["scan_points"])] * 2 + [(round_["images"], n) for n in round_["fine_sets"]]
     shapes = []
     for images, columns in passes:
         for rows_start in range(0, images, IMAGE_CHUNK):

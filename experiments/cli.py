@@ -37,8 +37,8 @@ SHARED_HELP = {
     "lr_drop_epoch": "with --lr-schedule drop, the last epoch at the initial learning rates",
     "lr_schedule": "constant; decay: every learning rate times 10^(-(epoch - 1) / T), T = --lr-decay-epochs "
                    "(derivations/wake-sleep-diagnosis.md); drop: every learning rate a tenth after epoch "
-                   "--lr-drop-epoch (derivations/likelihoods.md); or the IWAE paper's: every learning rate times 10^(-i/7) in "
-                   "the i-th stage of 3^i epochs, i = 0, 1, ... (epoch 1; 2-4; 5-13; 14-40; 41-121; ...)",
+                   "--lr-drop-epoch (derivations/likelihoods.md); or the IWAE paper's: every learning rate times "
+                   "10^(-i/7) in the i-th stage of 3^i epochs, i = 0, 1, ... (epoch 1; 2-4; 5-13; 14-40; 41-121; ...)",
     "nll_k": "a binarized run ends with the test negative log-likelihood estimate -L_k with this k",
     "k": "importance samples of the bound L_k that evaluates every run",
     "eval_every": "evaluate L_k every this many epochs, and after the last",

@@ -144,9 +144,10 @@ def learning_rate_factor(schedule, epoch, decay_epochs=None, drop_epoch=None):
     T = decay_epochs, tenfold smaller every T epochs, a summable schedule: the factors of all epochs add up to
     1 / (1 - 10^(-1/T)), about T / ln 10 + 1/2 epochs at the initial rate (derivations/wake-sleep-diagnosis.md says why
     Wake-Sleep wants that). drop: 1 up to epoch drop_epoch, 1/10 after it, so that the last epochs take smaller
-    steps about the point the constant rate reached (derivations/likelihoods.md measures what that buys). iwae: the IWAE paper's schedule (Burda, Grosse and Salakhutdinov 2015, section 5),
-    10^(-i/7) in stage i, which lasts 3^i epochs: epoch 1 is stage 0, epochs 2-4 stage 1, 5-13 stage 2, 14-40
-    stage 3, 41-121 stage 4, ...; the paper stops after stage 7."""
+    steps about the point the constant rate reached (derivations/likelihoods.md measures what that buys). iwae: the
+    IWAE paper's schedule (Burda, Grosse and Salakhutdinov 2015, section 5), 10^(-i/7) in stage i, which lasts 3^i
+    epochs: epoch 1 is stage 0, epochs 2-4 stage 1, 5-13 stage 2, 14-40 stage 3, 41-121 stage 4, ...; the paper
+    stops after stage 7."""
     if schedule == "constant":
         return 1.0
     if schedule == "decay":
