@@ -26,14 +26,16 @@ def train_images_exactly(model, train_subset, settings, last_train_bounds):
 
 
 # exact_log_marginal's: the per-image change allowed on halving, the hot cells' reach, the first square's half-width
-TOLERANCE, HOT_NATS, SQUARE = 1e-3, 40.0, 8.0
+# and how often it may widen by 4 (to 32: a continuous-Bernoulli Wake-Sleep model's posteriors lie out to 20 and
+# beyond; the widest scan's logits take 2 GB)
+TOLERANCE, HOT_NATS, SQUARE, WIDENINGS = 1e-3, 40.0, 8.0, 6
 
 
 def exact_log_marginal_of(model, images):
     """exact_log_marginal with the cell of q's mean hot for each image: a peak narrower than the scan's spacing,
     which the scan can see more than HOT_NATS below its largest value, is integrated where q points."""
     return exact_log_marginal(model, images, tolerance=TOLERANCE, hot_nats=HOT_NATS, limit=SQUARE,
-                              inner_limit=SQUARE - 1, look_at=model.encode(images)[0])
+                              inner_limit=SQUARE - 1, widenings=WIDENINGS, look_at=model.encode(images)[0])
 
 
 def exact_evaluation(model, test, train_subset, settings, log=print, last_train_bounds=None):
