@@ -39,7 +39,7 @@ class ExactLogMarginal:
     mass left off the fine lattice, log(1 + outside / inside), by the scan's rule over the scan points that are not hot
     for that image (those within [-R, R]^2; it is an estimate, not a bound); the half-width R of the square it was
     computed on. points: fine lattice points evaluated; rounds: per round, its square's half-width, spacing, images,
-    fine points and scan points; peak_scans: per square, its images and scan points (scan_peaks' pass): what
+    fine points (in all, and in each of lattice_sums' four sets) and scan points; peak_scans: per square, its images and scan points (scan_peaks' pass): what
     bench/exact.py replays."""
     log_px: np.ndarray
     spacing: np.ndarray
@@ -189,7 +189,7 @@ def lattice_sums(net, x, cells, scan_spacing, spacing, inner_limit, dtype, point
 
 def scan_peaks(scan, x, image_chunk):
     """Per image, the position in the scan's points of its largest integrand on the scan. scan: as hot_cells'."""
-    index, terms = scan
+    _, terms = scan
     peak, where = np.full(x.shape[0], -np.inf), np.zeros(x.shape[0], int)
     for rows, columns, block in log_joint_blocks(terms, x, image_chunk):
         best = block.argmax(axis=1)
