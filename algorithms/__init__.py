@@ -1,7 +1,36 @@
-"""Wake-Sleep, AEVB and the bound L_k, built on nn/."""
-from algorithms.aevb import AEVB, aevb_objective
-from algorithms.bound import importance_weighted_bound, log_importance_weights
-from algorithms.iwae import IWAE, iwae_objective
-from algorithms.model import HelmholtzMachine
-from algorithms.rws import ReweightedWakeSleep, rws_wake_objective
-from algorithms.wake_sleep import WakeSleep, dream, sleep_objective, wake_objective
+"""Wake-Sleep, AEVB and the importance-weighted methods, built on nn/, and the registry that finds them.
+
+Each algorithm is one small file: its objectives as value-and-gradients functions, and a trainer whose
+step(x, rng) takes one minibatch. The registry below names every algorithm and every extension a model can take
+(a likelihood, bounded recognition heads) by "module:attribute", and load() imports one when a run asks for it:
+a run imports what it uses and nothing else. Adding an algorithm is a new file and a line here (and its settings in
+experiments/harness/settings.py).
+"""
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    name: str          # as reports write it
+    trainer: str       # "module:Class" of its trainer: Class(model, **its settings), .step(x, rng) -> {loss: value}
+
+
+ALGORITHMS = {
+    "aevb": Algorithm("AEVB", "algorithms.aevb:AEVB"),
+    "wake-sleep": Algorithm("Wake-Sleep", "algorithms.wake_sleep:WakeSleep"),
+    "iwae": Algorithm("IWAE", "algorithms.iwae:IWAE"),
+    "rws": Algorithm("RWS", "algorithms.rws:ReweightedWakeSleep"),
+}
+# p(x | z) from the decoder's logits: the write-up's Bernoulli, or the continuous Bernoulli (derivations/likelihoods.md)
+LIKELIHOODS = {"bernoulli": "nn.densities:Bernoulli",
+               "continuous-bernoulli": "nn.continuous_bernoulli:ContinuousBernoulli"}
+# layers that bound q's outputs, keyed by the setting that asks for one, in the order they follow the network
+HEADS = {"log_var_floor": "nn.heads:LogVarianceFloor", "log_var_ceiling": "nn.heads:LogVarianceCeiling",
+         "mean_bound": "nn.heads:MeanBound"}
+
+
+def load(path):
+    """The object at "module:attribute", imported now (the registries' lazy import)."""
+    module, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module), attribute)

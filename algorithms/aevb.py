@@ -36,6 +36,8 @@ def aevb_objective(model, x, eps):
 class AEVB:
     """One optimizer (Adam) over theta and phi together; step() returns the minibatch's mean -ELBO."""
 
+    losses = ("loss",)
+
     def __init__(self, model, lr=1e-3, n_samples=1):
         self.model, self.n_samples = model, n_samples
         self.optimizers = {"adam": Adam([(p, g) for _, p, g in model.named_parameters()], lr=lr)}

@@ -1,4 +1,7 @@
-"""The importance-weighted bound L_k of Eq. (10) (write-up section 1.5; derivations/1.5-bound.md)."""
+"""The importance-weighted bound L_k of Eq. (10) (write-up section 1.5; derivations/1.5-bound.md), and the estimate
+of its mean over a set of images with a standard error."""
+import math
+
 import numpy as np
 
 from algorithms.model import reparameterize
@@ -62,3 +65,11 @@ def importance_weighted_bounds(model, x, ks, seed, chunk_size=20):
             bounds[k][start:start + rows.shape[0]] = log_mean_exp(groups, axis=1).mean(axis=0)
         elbo[start:start + rows.shape[0]] = log_w.mean(axis=0)
     return bounds, elbo
+
+
+def mean_and_standard_error(values):
+    """The mean of per-image values (a bound, a log-likelihood, a paired difference) and its standard error,
+    sd / sqrt(n) with the n - 1 standard deviation (0 for a single image): what every reported average carries."""
+    values = np.asarray(values, np.float64)
+    se = float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else 0.0
+    return float(values.mean()), se

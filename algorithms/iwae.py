@@ -62,6 +62,8 @@ class IWAE:
     """One Adam over theta and phi together on the IWAE objective with k samples per image (Eq. (I1));
     step() returns the minibatch's mean -L^_k."""
 
+    losses = ("loss",)
+
     def __init__(self, model, lr=1e-3, k=5, dreg=False):
         self.model, self.k, self.dreg = model, k, dreg
         self.optimizers = {"adam": Adam([(p, g) for _, p, g in model.named_parameters()], lr=lr)}

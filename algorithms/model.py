@@ -2,31 +2,27 @@
 
 Recognition network  q_phi(z | x) = N(z; mu_phi(x), diag exp(log_var_phi(x)))
 Generative network   p_theta(x | z) = Bernoulli(x; sigmoid(f_theta(z))),   prior p(z) = N(0, I)
-                     (or the continuous Bernoulli with the same logits: algorithms/likelihoods.py)
 
 The recognition MLP ends in 2J outputs: the first J are the mean, the last J the log-variance
 (equivalent to two linear heads on the last hidden layer). The generative MLP ends in D logits.
+
+Two things plug in without changing this file: the likelihood (any object with nn/densities.py::Bernoulli's five
+methods, such as the continuous Bernoulli) and heads, layers appended to the recognition network that bound its
+outputs (nn/heads.py). The caller composes them; algorithms/__init__.py names those a run can ask for.
 """
 import numpy as np
 
-from algorithms.likelihoods import LIKELIHOODS
-from nn import MLP, LogVarianceCeiling, LogVarianceFloor, MeanBound
+from nn import MLP, Bernoulli
 
 
 class HelmholtzMachine:
     def __init__(self, rng, data_dim=784, latent_dim=2, hidden=(500, 500), activation="softplus",
-                 dtype=np.float32, likelihood="bernoulli", log_var_floor=None, log_var_ceiling=None,
-                 mean_bound=None):
+                 dtype=np.float32, likelihood=None, heads=()):
         hidden = list(hidden)
         self.data_dim, self.latent_dim, self.dtype = data_dim, latent_dim, np.dtype(dtype)
-        self.likelihood = LIKELIHOODS[likelihood]
+        self.likelihood = Bernoulli() if likelihood is None else likelihood
         self.recognition = MLP([data_dim, *hidden, 2 * latent_dim], activation, rng, dtype)
-        if log_var_floor is not None:       # q's log-variances bounded below (derivations/iwae.md, RWS's divergence)
-            self.recognition.layers.append(LogVarianceFloor(latent_dim, log_var_floor))
-        if log_var_ceiling is not None:     # ... and above (derivations/wake-sleep-diagnosis.md)
-            self.recognition.layers.append(LogVarianceCeiling(latent_dim, log_var_ceiling))
-        if mean_bound is not None:          # q's means kept where the dreams are (derivations/wake-sleep-diagnosis.md)
-            self.recognition.layers.append(MeanBound(latent_dim, mean_bound))
+        self.recognition.layers.extend(heads)
         self.generative = MLP([latent_dim, *reversed(hidden), data_dim], activation, rng, dtype)
 
     def split(self, out):

@@ -36,6 +36,7 @@ class ReweightedWakeSleep:
 
     def __init__(self, model, lr=1e-3, phi_lr=1e-3, k=5, sleep_phi=False, sleep_samples=100, dreams="samples"):
         self.model, self.k, self.sleep_phi, self.sleep_samples, self.dreams = model, k, sleep_phi, sleep_samples, dreams
+        self.losses = ("loss", "sleep_loss") if sleep_phi else ("loss",)
         self.optimizers = {
             "theta": Adam([(p, g) for _, p, g in model.generative.named_parameters()], lr=lr),
             "phi": Adam([(p, g) for _, p, g in model.recognition.named_parameters()], lr=phi_lr),

@@ -54,6 +54,8 @@ def sleep_objective(model, z, uniforms, dreams="samples"):
 class WakeSleep:
     """A wake step on theta, then a sleep step on phi, each with its own Adam and learning rate."""
 
+    losses = ("wake_loss", "sleep_loss")
+
     def __init__(self, model, wake_lr=1e-3, sleep_lr=1e-5, sleep_samples=100, n_samples=1, dreams="samples"):
         self.model, self.sleep_samples, self.n_samples, self.dreams = model, sleep_samples, n_samples, dreams
         self.optimizers = {

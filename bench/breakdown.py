@@ -21,8 +21,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from algorithms import AEVB, HelmholtzMachine, WakeSleep  # noqa: E402
-from experiments.mnist import load_dataset  # noqa: E402
+from algorithms.aevb import AEVB  # noqa: E402
+from algorithms.model import HelmholtzMachine  # noqa: E402
+from algorithms.wake_sleep import WakeSleep  # noqa: E402
+from experiments.data.mnist import load_dataset  # noqa: E402
 from nn.layers import Linear  # noqa: E402
 
 BATCH, REPEATS = 100, 50

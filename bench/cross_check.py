@@ -18,8 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from algorithms import AEVB, HelmholtzMachine, importance_weighted_bound  # noqa: E402
-from experiments.mnist import load_dataset  # noqa: E402
+from algorithms.aevb import AEVB  # noqa: E402
+from algorithms.bound import importance_weighted_bound  # noqa: E402
+from algorithms.model import HelmholtzMachine  # noqa: E402
+from experiments.data.mnist import load_dataset  # noqa: E402
 
 
 def copy_torch_weights(torch_model, model):

@@ -20,10 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from algorithms.exact import exact_log_marginal  # noqa: E402
-from experiments.checkpoint import read_checkpoint  # noqa: E402
+from experiments.harness.checkpoint import read_checkpoint  # noqa: E402
 from experiments.errors import Fault  # noqa: E402
-from experiments.mnist import load_dataset  # noqa: E402
-from experiments.training import build, select_data  # noqa: E402
+from experiments.data.mnist import load_dataset  # noqa: E402
+from experiments.data import kind_of  # noqa: E402
+from experiments.data.mnist import select_images  # noqa: E402
+from experiments.harness.training import build  # noqa: E402
 
 POINT_CHUNK, IMAGE_CHUNK = 2048, 4096    # exact_log_marginal's defaults
 
@@ -87,7 +89,7 @@ def main():
     if model.latent_dim != 2:
         parser.exit(2, f"bench: {args.checkpoint}: the exact log p(x) needs a 2-D latent, this model's has "
                        f"{model.latent_dim}\n")
-    images = select_data(load_dataset(settings["data_dir"]), settings)[1][:args.images]
+    images = select_images(load_dataset(settings["data_dir"]), settings, kind_of(settings)).test[:args.images]
     peak_before = bench_run().matmul_peak_gflops(args.peak_size)
     began = time.perf_counter()
     result = exact_log_marginal(model, images)

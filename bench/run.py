@@ -34,8 +34,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from algorithms import AEVB, IWAE, HelmholtzMachine, WakeSleep, importance_weighted_bound  # noqa: E402
-from experiments.mnist import load_dataset  # noqa: E402
+from algorithms.aevb import AEVB  # noqa: E402
+from algorithms.bound import importance_weighted_bound  # noqa: E402
+from algorithms.iwae import IWAE  # noqa: E402
+from algorithms.model import HelmholtzMachine  # noqa: E402
+from algorithms.wake_sleep import WakeSleep  # noqa: E402
+from experiments.data.mnist import load_dataset  # noqa: E402
 
 STEPS_PER_EPOCH, BATCH, K, IWAE_K = 600, 100, 100, 5
 HIDDEN, LATENT, DATA = (500, 500), 2, 784

@@ -1,12 +1,12 @@
-"""A minimal MLP library with hand-derived backprop; no autodiff anywhere."""
+"""A minimal MLP library with hand-derived backprop; no autodiff anywhere.
+
+The write-up's pieces are imported here. Two extensions are not, and load only when a run asks for them:
+nn/heads.py (bounded recognition heads) and nn/continuous_bernoulli.py (the continuous Bernoulli likelihood).
+"""
 from nn.densities import (
+    Bernoulli,
     bernoulli_log_likelihood,
     bernoulli_log_likelihood_backward,
-    continuous_bernoulli_log_likelihood,
-    continuous_bernoulli_log_likelihood_backward,
-    continuous_bernoulli_log_normalizer,
-    continuous_bernoulli_log_normalizer_derivative,
-    continuous_bernoulli_mean,
     gaussian_kl_from_standard_normal,
     gaussian_kl_from_standard_normal_backward,
     gaussian_log_density,
@@ -14,6 +14,6 @@ from nn.densities import (
     log_mean_exp,
     log_mean_exp_backward,
 )
-from nn.layers import ACTIVATIONS, Linear, LogVarianceCeiling, LogVarianceFloor, MeanBound, ReLU, Sigmoid, Softplus, Tanh
+from nn.layers import ACTIVATIONS, Linear, ReLU, Sigmoid, Softplus, Tanh
 from nn.mlp import MLP
 from nn.optim import SGD, Adam

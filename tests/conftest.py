@@ -7,11 +7,22 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-import experiments.runner
-from experiments.mnist import load_dataset
+import experiments.harness.runner
+from algorithms import HEADS, LIKELIHOODS, load
+from experiments.data.mnist import load_dataset
 
 settings.register_profile("helmholtz", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("helmholtz")
+
+
+def likelihood_of(name):
+    """The likelihood object a run with --likelihood name gives its model."""
+    return load(LIKELIHOODS[name])()
+
+
+def heads_of(latent_dim, **bounds):
+    """The recognition heads a run with these settings (log_var_floor=..., mean_bound=...) gives its model."""
+    return [load(path)(latent_dim, bounds[name]) for name, path in HEADS.items() if bounds.get(name) is not None]
 
 
 def history_of(out):
@@ -67,5 +78,5 @@ def mnist():
 def embedded_mnist_read_once(monkeypatch):
     """run.py's runs in the tests get embedded_mnist(); other data folders, and the tests of load_dataset itself,
     read as always."""
-    monkeypatch.setattr(experiments.runner, "load_dataset",
+    monkeypatch.setattr(experiments.harness.runner, "load_dataset",
                         lambda directory=None: embedded_mnist() if directory is None else load_dataset(directory))

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from algorithms import HelmholtzMachine
+from algorithms.model import HelmholtzMachine
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,7 +98,7 @@ def test_exact_bench_counts_the_products_it_replays(tmp_path):
     """bench/exact.py on a small trained-for-one-epoch 2-D run: its product count is one scan pass over every image
     (to group them by their peaks) and, per round, two scan passes and one fine pass, each 2 N D G; it runs, it does
     not time well (not a test's job)."""
-    from experiments.cli import main
+    from run import main
     run = tmp_path / "run"
     assert main(["aevb", "--train-size", "300", "--test-size", "50", "--eval-train-size", "50", "--eval-k", "2",
                  "--hidden", "16", "--epochs", "1", "--no-exact", "--out", str(run)]) == 0

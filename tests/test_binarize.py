@@ -1,13 +1,15 @@
-"""Binarized MNIST (experiments/binarize.py, derivations/likelihoods.md): the draws have the pixels as their mean, the
+"""Binarized MNIST (experiments/data/binarize.py, derivations/likelihoods.md): the draws have the pixels as their mean, the
 fixed binarizations do not depend on how many images are taken, and dynamic binarization changes the training
 images between epochs but not between a run and its resume."""
 import json
 
 import numpy as np
 
-from experiments.binarize import TEST_STREAM, binarize_batch, binarized
+from experiments.data.mnist import Images
+from experiments.harness.training import Interrupt, Run, new_position, run_epoch
+from experiments.data.binarize import Binarized, TEST_STREAM, binarize_batch, binarized
 from conftest import history_of
-from experiments.cli import main
+from run import main
 
 
 def test_the_mean_of_the_binary_draws_is_the_grey_level():
@@ -41,10 +43,8 @@ def test_dynamic_binarization_resumes_exactly_and_differs_from_fixed(tmp_path):
 
 def test_dynamic_batches_change_between_epochs():
     """The same image, drawn again in the next epoch, is binarized anew (run_epoch, from the run's generator)."""
-    from experiments.training import Interrupt, new_position, run_epoch
-
     class Recorder:
-        optimizers = {}
+        optimizers, losses = {}, ("loss",)
 
         def __init__(self):
             self.batches = []
@@ -54,11 +54,11 @@ def test_dynamic_batches_change_between_epochs():
             return {"loss": 0.0}
 
     images = np.full((4, 30), 0.5, dtype=np.float32)
-    settings = {"batch_size": 4, "algorithm": "aevb", "binarize": "dynamic", "epochs": 2, "lr_schedule": "constant",
-                "lr_decay_epochs": 25.0, "lr_drop_epoch": None, "dequantize": False}
+    settings = {"batch_size": 4, "algorithm": "aevb", "binarize": "dynamic", "epochs": 2, "lr_schedule": "constant"}
     rng, trainer = np.random.default_rng(0), Recorder()
+    run = Run(settings, Images(images, None, None, None), (30,), Binarized(settings), None, None, trainer, rng)
     with Interrupt(print) as interrupt:
         for epoch in (1, 2):
-            run_epoch(trainer, images, settings, rng, epoch, new_position(4, rng, ["loss"]), interrupt, None)
+            run_epoch(run, epoch, new_position(4, rng, ["loss"]), interrupt, None)
     first, second = trainer.batches
     assert set(np.unique(first)) == {0.0, 1.0} and not np.array_equal(np.sort(first, 0), np.sort(second, 0))

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from algorithms import HelmholtzMachine, importance_weighted_bound, log_importance_weights
+from algorithms.bound import importance_weighted_bound, log_importance_weights
+from algorithms.model import HelmholtzMachine
 from nn import bernoulli_log_likelihood, gaussian_kl_from_standard_normal, gaussian_log_density, log_mean_exp
 
 NODES, WEIGHTS = np.polynomial.hermite_e.hermegauss(120)  # integrates f(t) e^{-t^2/2} dt

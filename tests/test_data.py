@@ -4,8 +4,8 @@ import gzip
 import numpy as np
 import pytest
 
-from experiments.idx import DataError, read_idx
-from experiments.mnist import load_dataset
+from experiments.data.idx import DataError, read_idx
+from experiments.data.mnist import load_dataset
 
 
 def idx_bytes(array):

@@ -1,4 +1,4 @@
-"""Dequantized MNIST (experiments/dequantize.py, derivations/likelihoods.md Eq. (L10)): every value in its pixel's
+"""Dequantized MNIST (experiments/data/dequantize.py, derivations/likelihoods.md Eq. (L10)): every value in its pixel's
 bin, uniform there, the test set the same for every run, and the training images drawn anew every epoch but alike
 in a run and its resume."""
 import json
@@ -6,8 +6,8 @@ import json
 import numpy as np
 
 from conftest import history_of, write_mnist_files
-from experiments.cli import main
-from experiments.dequantize import LEVELS, TEST_STREAM, dequantize_batch, dequantized, discrete_bound
+from run import main
+from experiments.data.dequantize import LEVELS, TEST_STREAM, dequantize_batch, dequantized, discrete_bound
 
 
 def test_each_value_is_uniform_in_its_pixels_bin():

@@ -1,11 +1,13 @@
-"""The per-epoch diagnostics of experiments/diagnostics.py: the effective sample size at its two ends, and the
+"""The per-epoch diagnostics of experiments/outputs/diagnostics.py: the effective sample size at its two ends, and the
 numbers of a model whose q is known."""
 import numpy as np
 import pytest
 
-from algorithms import HelmholtzMachine
-from experiments.diagnostics import (ACTIVE_THRESHOLD, DIAGNOSTICS, dream_diagnostics, effective_sample_size,
-                                     nearest_distances, normalized_weights, recognition_diagnostics, unit_activities)
+from algorithms.model import HelmholtzMachine
+from experiments.outputs.diagnostics import (DIAGNOSTICS, dream_diagnostics, effective_sample_size, nearest_distances,
+                                             normalized_weights, recognition_diagnostics)
+from experiments.outputs.report import ACTIVE_THRESHOLD
+from experiments.outputs.write import unit_activities
 
 
 def test_effective_sample_size_from_equal_to_one_dominant_weight():
@@ -48,7 +50,7 @@ def test_nearest_distances_against_scipy():
 def test_dream_diagnostics_are_the_sleep_loss_on_the_same_dreams():
     """dream_log_q is the sleep objective of Eq. (5) on the dreams drawn from the stream [seed, 3], computed by
     algorithms/wake_sleep.py::sleep_objective; the KL to the prior is Eq. (B13) written out here again."""
-    from algorithms import sleep_objective
+    from algorithms.wake_sleep import sleep_objective
     model = HelmholtzMachine(np.random.default_rng(0), data_dim=6, latent_dim=2, hidden=[4], dtype=np.float64)
     images = np.random.default_rng(1).random((30, 6))
     for dreams in ("samples", "means"):

@@ -4,10 +4,13 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from algorithms import AEVB, HelmholtzMachine, log_importance_weights
+from algorithms.aevb import AEVB
+from algorithms.bound import log_importance_weights
+from algorithms.model import HelmholtzMachine
 from algorithms.exact import (chunked_terms, exact_log_marginal, fine_points, generative_in, hot_cells, nearby_groups,
                               square_lattice)
 from algorithms.posterior import posterior_on_lattice
+from conftest import likelihood_of
 from nn import bernoulli_log_likelihood, gaussian_kl_from_standard_normal, log_mean_exp
 from nn.functional import softplus
 
@@ -30,9 +33,9 @@ def test_a_decoder_that_ignores_z_gives_the_bernoulli_likelihood_exactly():
 @pytest.mark.parametrize("x", [0.0, 1.0, 0.3])
 def test_one_pixel_with_linear_logits_agrees_with_scipy(x, likelihood):
     """p(x) = int int p(x | w . z + b) N(z; 0, I) dz for one pixel, by scipy's adaptive dblquad; the continuous
-    Bernoulli's density written from its closed form C(eta) = eta / tanh(eta / 2), not from nn/densities.py."""
+    Bernoulli's density written from its closed form C(eta) = eta / tanh(eta / 2), not from nn/continuous_bernoulli.py."""
     model = HelmholtzMachine(np.random.default_rng(1), data_dim=1, latent_dim=2, hidden=(), dtype=np.float64,
-                             likelihood=likelihood)
+                             likelihood=likelihood_of(likelihood))
     w, b = np.array([1.7, -0.8]), 0.4
     model.generative.layers[0].params["W"][...] = w[:, None]
     model.generative.layers[0].params["b"][...] = b

@@ -1,9 +1,9 @@
 """The figures put things where they say: tiles with gaps, the manifold's orientation and range, one colour per
-class (experiments/figures.py, experiments/outputs.py)."""
+class (experiments/outputs/figures.py, experiments/outputs/write.py)."""
 import numpy as np
 
-from experiments.figures import class_colours, latent_grid, tile
-from experiments.outputs import manifold_limits
+from experiments.outputs.figures import class_colours, latent_grid, tile
+from experiments.outputs.write import manifold_limits
 
 
 def test_tiles_sit_row_major_with_a_gap_between_neighbours():

@@ -4,15 +4,18 @@ plain gradient's mean."""
 import numpy as np
 import pytest
 
-from algorithms import HelmholtzMachine, log_importance_weights
+from algorithms.bound import log_importance_weights
+from algorithms.model import HelmholtzMachine
 from algorithms.iwae import iwae_objective
 from nn import log_mean_exp
+from conftest import likelihood_of
+from experiments.studies.gradient_snr import gradient_snr
 from nn.gradcheck import numerical_gradient, relative_error
 
 
 def small_model(seed=0, likelihood="bernoulli"):
     return HelmholtzMachine(np.random.default_rng(seed), data_dim=6, latent_dim=2, hidden=(5,), dtype=np.float64,
-                            likelihood=likelihood)
+                            likelihood=likelihood_of(likelihood))
 
 
 def copied(grads):
@@ -84,7 +87,8 @@ def test_dreg_has_the_mean_of_the_plain_phi_gradient():
 
 def test_iwae_training_raises_the_bound_it_trains_on(mnist):
     """200 steps of IWAE (k = 5) on 1000 MNIST digits raise the test L_5 of a small model by a wide margin."""
-    from algorithms import IWAE, importance_weighted_bound
+    from algorithms.bound import importance_weighted_bound
+    from algorithms.iwae import IWAE
     data = mnist
     rng = np.random.default_rng(0)
     model = HelmholtzMachine(rng, latent_dim=2, hidden=(64,))
@@ -99,8 +103,7 @@ def test_iwae_training_raises_the_bound_it_trains_on(mnist):
 
 def test_dreg_keeps_its_signal_as_k_grows_where_the_plain_phi_gradient_loses_it():
     """Rainforth et al.'s effect on a small model: the plain phi-gradient's SNR falls from k = 1 to k = 50, DReG's
-    does not, and at k = 50 DReG's is the larger (experiments/gradient_snr.py)."""
-    from experiments.gradient_snr import gradient_snr
+    does not, and at k = 50 DReG's is the larger (experiments/studies/gradient_snr.py)."""
     rng = np.random.default_rng(5)
     model, x = small_model(6), rng.random((4, 6))
     result = gradient_snr(model, x, (1, 50), replicates=300, rng=rng)

@@ -1,11 +1,11 @@
 """The two KL directions of short answer B (derivations/1.4-short-answers.md), for p = 1/2 N(-3, 1) + 1/2 N(3, 1):
 the mass-covering fit is p's moments, the mode-seeking fit sits on one mode, each wins its own direction
-(experiments/kl_directions.py)."""
+(experiments/studies/kl_directions.py)."""
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from experiments.kl_directions import (bimodal_log_density, fit_mass_covering, fit_mode_seeking,
+from experiments.studies.kl_directions import (bimodal_log_density, fit_mass_covering, fit_mode_seeking,
                                        gaussian_log_density, kl_p_to_q, kl_q_to_p, plot_kl_directions)
 
 

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from nn import ACTIVATIONS, MLP, Linear, Softplus
+from nn.heads import LogVarianceCeiling, LogVarianceFloor, MeanBound
 from nn.gradcheck import numerical_gradient, relative_error
 
 TOLERANCE = 1e-6
@@ -150,7 +151,6 @@ def test_softplus_backward_is_the_sigmoid_in_both_tails():
 def test_log_variance_ceiling_gradients_and_limits():
     """Eq. (B18): central differences in float64; the means untouched; v ~ u far below the ceiling, -> ceiling above;
     float32 inputs to +-3e38 give finite values and gradients."""
-    from nn.layers import LogVarianceCeiling
     layer = LogVarianceCeiling(latent_dim=2, ceiling=0.0)
     x = np.array([[0.3, -1.0, -2.0, 30.0], [1.0, 2.0, 0.0, 4.0], [-2.0, 0.5, -40.0, 8.0]])
     out, cache = layer.forward(x)
@@ -170,7 +170,6 @@ def test_log_variance_ceiling_gradients_and_limits():
 def test_mean_bound_gradients_and_limits():
     """Eq. (B19): central differences in float64; the log-variances untouched; mu ~ u near 0, |mu| < c always;
     float32 inputs to +-3e38 give finite values and gradients."""
-    from nn.layers import MeanBound
     layer = MeanBound(latent_dim=2, bound=3.0)
     x = np.array([[0.03, -1.0, 2.0, -30.0], [10.0, -40.0, -5.0, 4.0], [3.0, 0.5, 40.0, -8.0]])
     out, cache = layer.forward(x)
@@ -188,7 +187,6 @@ def test_mean_bound_gradients_and_limits():
 
 def test_log_variance_floor_gradients_and_limits():
     """Eq. (B17): central differences in float64; the means untouched; v ~ u far above the floor, -> floor below."""
-    from nn.layers import LogVarianceFloor
     layer = LogVarianceFloor(latent_dim=2, floor=-5.0)
     x = np.array([[0.3, -1.0, 2.0, -30.0], [1.0, 2.0, -5.0, -4.0], [-2.0, 0.5, 40.0, -8.0]])
     out, cache = layer.forward(x)

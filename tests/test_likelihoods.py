@@ -9,9 +9,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.integrate import quad
 
-from nn.densities import (SERIES_BELOW, continuous_bernoulli_log_likelihood,
-                          continuous_bernoulli_log_likelihood_backward, continuous_bernoulli_log_normalizer,
-                          continuous_bernoulli_log_normalizer_derivative, continuous_bernoulli_mean)
+from conftest import likelihood_of
+from experiments.harness.training import logits_of_means
+from nn.continuous_bernoulli import (SERIES_BELOW, continuous_bernoulli_log_likelihood,
+                                     continuous_bernoulli_log_likelihood_backward, continuous_bernoulli_log_normalizer,
+                                     continuous_bernoulli_log_normalizer_derivative, continuous_bernoulli_mean)
+from nn.densities import bernoulli_log_likelihood
 from nn.gradcheck import numerical_gradient, relative_error
 
 mpmath.mp.dps = 50
@@ -141,7 +144,6 @@ def test_finite_in_float32_up_to_its_largest_logits(eta):
 def test_density_at_x_is_above_the_bernoulli_by_log_c(eta):
     """log C >= log 2 > 0: the CB's log-density exceeds the Bernoulli cross-entropy it normalizes, pixel by pixel
     (a positive bound on grey levels is no bug)."""
-    from nn.densities import bernoulli_log_likelihood
     x = np.linspace(0, 1, 8)
     gain = continuous_bernoulli_log_likelihood(x, eta) - bernoulli_log_likelihood(x, eta)
     assert gain >= 8 * np.log(2) - 1e-12
@@ -152,9 +154,8 @@ def test_dreams_are_drawn_from_the_continuous_bernoulli(eta):
     """The inverse distribution function of Eq. (L9) against the CB's CDF (expm1(eta x) / expm1(eta)), by
     Kolmogorov-Smirnov on 4000 draws; and the draws stay in [0, 1]."""
     from scipy.stats import kstest
-    from algorithms.likelihoods import LIKELIHOODS
     uniforms = np.random.default_rng(0).random(4000)
-    draws = LIKELIHOODS["continuous-bernoulli"].sample(np.full(4000, eta), uniforms)
+    draws = likelihood_of("continuous-bernoulli").sample(np.full(4000, eta), uniforms)
     assert np.all((draws >= 0) & (draws <= 1))
     if abs(eta) < 1e-6:
         cdf = lambda x: x
@@ -168,9 +169,7 @@ def test_dreams_are_drawn_from_the_continuous_bernoulli(eta):
 @pytest.mark.parametrize("name", ["bernoulli", "continuous-bernoulli"])
 def test_the_output_bias_that_reproduces_the_pixel_means(name):
     """--output-bias pixel-means: the logits whose mean (sigmoid, or the CB's Eq. (L8)) is each pixel's mean."""
-    from algorithms.likelihoods import LIKELIHOODS
-    from experiments.training import logits_of_means
     means = np.array([0.0, 1e-3, 0.2, 0.5, 0.9, 0.97, 1.0])
-    likelihood = LIKELIHOODS[name]
+    likelihood = likelihood_of(name)
     np.testing.assert_allclose(likelihood.mean(logits_of_means(likelihood, means)), np.clip(means, 1e-3, 1 - 1e-3),
                                atol=1e-12)

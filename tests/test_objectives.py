@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 
-from algorithms import HelmholtzMachine, aevb_objective, sleep_objective, wake_objective
+from algorithms.aevb import aevb_objective
+from algorithms.model import HelmholtzMachine
+from algorithms.wake_sleep import sleep_objective, wake_objective
+from conftest import heads_of, likelihood_of
 from nn.gradcheck import numerical_gradient, relative_error
 
 TOLERANCE = 1e-6
@@ -12,8 +15,9 @@ TOLERANCE = 1e-6
 def tiny_model(seed=0, activation="softplus", likelihood="bernoulli", log_var_floor=None, log_var_ceiling=None,
                mean_bound=None):
     return HelmholtzMachine(np.random.default_rng(seed), data_dim=6, latent_dim=2, hidden=(5, 4),
-                            activation=activation, dtype=np.float64, likelihood=likelihood,
-                            log_var_floor=log_var_floor, log_var_ceiling=log_var_ceiling, mean_bound=mean_bound)
+                            activation=activation, dtype=np.float64, likelihood=likelihood_of(likelihood),
+                            heads=heads_of(2, log_var_floor=log_var_floor, log_var_ceiling=log_var_ceiling,
+                                           mean_bound=mean_bound))
 
 
 def check_objective(objective, model, args, names):
@@ -122,7 +126,8 @@ def test_reparameterized_samples_have_the_intended_moments():
 def test_training_steps_stay_float32(trainer_name):
     """A float32 model trains in float32: parameters, gradients and optimizer state keep their dtype
     (NumPy 2 would silently upcast on any stray float64 scalar or array)."""
-    from algorithms import AEVB, WakeSleep
+    from algorithms.aevb import AEVB
+    from algorithms.wake_sleep import WakeSleep
     rng = np.random.default_rng(7)
     model = HelmholtzMachine(rng, data_dim=6, latent_dim=2, hidden=(5,), dtype=np.float32)
     trainer = AEVB(model) if trainer_name == "aevb" else WakeSleep(model, sleep_samples=4)

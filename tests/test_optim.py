@@ -2,6 +2,12 @@
 import numpy as np
 import pytest
 
+from algorithms.model import HelmholtzMachine
+from algorithms.rws import ReweightedWakeSleep
+from experiments.data.mnist import GreyLevels, Images
+from experiments.harness import schedules
+from experiments.harness.settings import BY_NAME
+from experiments.harness.training import Interrupt, Run, new_position, run_epoch
 from nn import SGD, Adam
 
 
@@ -78,24 +84,22 @@ def test_adam_state_round_trip():
 def test_the_schedules_set_every_learning_rate_by_epoch():
     """Stage i lasts 3^i epochs at 10^(-i/7) times the initial rate: epochs 1 | 2-4 | 5-13 | 14-40 | 41-121; run_epoch
     sets both of RWS's optimizers from their own initial rates, for the epoch it runs."""
-    from algorithms import HelmholtzMachine, ReweightedWakeSleep
-    from experiments.training import Interrupt, learning_rate_factor, new_position, run_epoch
-
     stages = {1: 0, 2: 1, 4: 1, 5: 2, 13: 2, 14: 3, 40: 3, 41: 4, 121: 4, 122: 5, 3280: 7}
     for epoch, stage in stages.items():
-        assert learning_rate_factor("iwae", epoch) == pytest.approx(10 ** (-stage / 7), rel=1e-15)
-        assert learning_rate_factor("constant", epoch) == 1.0
+        assert schedules.iwae(epoch, {}) == pytest.approx(10 ** (-stage / 7), rel=1e-15)
+        assert schedules.constant(epoch, {}) == 1.0
     for epoch in (1, 11, 26, 51):      # decay: tenfold smaller every T epochs, from 1 at epoch 1
-        assert learning_rate_factor("decay", epoch, 25) == pytest.approx(10 ** (-(epoch - 1) / 25), rel=1e-15)
-    assert learning_rate_factor("decay", 26, 25) == pytest.approx(0.1, rel=1e-15)
-    assert [learning_rate_factor("drop", epoch, drop_epoch=95) for epoch in (1, 95, 96, 100)] == [1, 1, 0.1, 0.1]
+        assert schedules.decay(epoch, {"lr_decay_epochs": 25}) == pytest.approx(10 ** (-(epoch - 1) / 25), rel=1e-15)
+    assert schedules.decay(26, {"lr_decay_epochs": 25}) == pytest.approx(0.1, rel=1e-15)
+    assert [schedules.drop(epoch, {"lr_drop_epoch": 95}) for epoch in (1, 95, 96, 100)] == [1, 1, 0.1, 0.1]
+    assert set(schedules.SCHEDULES) == set(BY_NAME["lr_schedule"].parse.choices)
     rng = np.random.default_rng(0)
     trainer = ReweightedWakeSleep(HelmholtzMachine(rng, data_dim=6, hidden=[4]), lr=1e-3, phi_lr=3e-4, k=2)
-    settings = {"batch_size": 5, "algorithm": "rws", "binarize": "none", "epochs": 20, "lr_schedule": "iwae",
-                "lr_decay_epochs": 25.0, "lr_drop_epoch": None, "dequantize": False, "sleep_phi": False}
+    settings = {"batch_size": 5, "algorithm": "rws", "epochs": 20, "lr_schedule": "iwae"}
+    run = Run(settings, Images(rng.random((10, 6), dtype=np.float32), None, None, None), (6,), GreyLevels(settings),
+              None, trainer.model, trainer, rng)
     with Interrupt(print) as interrupt:
-        run_epoch(trainer, rng.random((10, 6), dtype=np.float32), settings, rng, 14,
-                  new_position(10, rng, ["loss"]), interrupt, None)
+        run_epoch(run, 14, new_position(10, rng, ["loss"]), interrupt, None)
     assert trainer.optimizers["theta"].lr == pytest.approx(1e-3 * 10 ** (-3 / 7), rel=1e-15)
     assert trainer.optimizers["phi"].lr == pytest.approx(3e-4 * 10 ** (-3 / 7), rel=1e-15)
 

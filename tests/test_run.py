@@ -8,16 +8,20 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from experiments.cli import main
-from experiments.diagnostics import DIAGNOSTICS
-from experiments.outputs import FIGURES
+from run import main
+from experiments.outputs.diagnostics import DIAGNOSTICS
+from experiments.outputs.write import FIGURES
+from experiments.studies.comparison import converged_epoch, verdict
+from experiments.studies.replay import main as replay_main
+from experiments.studies.replay import parse_change, replay
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["--train-size", "300", "--test-size", "120", "--eval-train-size", "100", "--eval-k", "5", "--hidden", "32", "16",
          "--eval-every", "1", "--no-exact"]
 TINY = [*SMALL, "--epochs", "2"]
-OWN = {"aevb": [], "wake-sleep": ["--sleep-samples", "20"], "iwae": ["--k", "3"],
-       "rws": ["--k", "3", "--sleep-phi", "--sleep-samples", "20"], "compare": ["--sleep-samples", "20"]}
+OWN = {"aevb": [], "wake-sleep": ["--sleep-samples", "20", "--diagnostics"], "iwae": ["--k", "3"],
+       "rws": ["--k", "3", "--sleep-phi", "--sleep-samples", "20", "--diagnostics"], "compare": ["--sleep-samples", "20"]}
+DIAGNOSED = ("wake-sleep", "rws")      # the runs above that record the per-epoch diagnostics
 PNG_SIZES = {"reconstructions.png": (540, 1000), "latent_manifold.png": (750, 750)}
 
 
@@ -57,10 +61,12 @@ def test_each_algorithm_writes_every_output(finished_run, algorithm):
     assert metrics["algorithm"] == algorithm and metrics["settings"]["k"] == 5
     assert [h["epoch"] for h in metrics["history"]] == [1, 2]
     losses = {"wake-sleep": ["wake_loss", "sleep_loss"], "rws": ["loss", "sleep_loss"]}.get(algorithm, ["loss"])
+    diagnostics = DIAGNOSTICS if algorithm in DIAGNOSED else ()
     with np.load(tmp_path / "bounds.npz") as bounds:
         for record in metrics["history"]:
-            for key in (*losses, "seconds", "test_lk", "test_lk_se", "train_lk", "train_lk_se", *DIAGNOSTICS):
+            for key in (*losses, "seconds", "test_lk", "test_lk_se", "train_lk", "train_lk_se", *diagnostics):
                 assert np.isfinite(record[key]), key
+            assert diagnostics or not set(DIAGNOSTICS) & set(record)
             for split, images in (("test", 120), ("train", 100)):
                 per_image = bounds[f"{split}/{record['epoch']}"]
                 assert per_image.shape == (images,)
@@ -70,17 +76,19 @@ def test_each_algorithm_writes_every_output(finished_run, algorithm):
     other = {"aevb": "sleep_lr", "wake-sleep": "lr", "iwae": "sleep_lr", "rws": "wake_lr"}[algorithm]
     assert other not in metrics["settings"] and f"| {other} |" not in (tmp_path / "report.md").read_text()
     csv_lines = (tmp_path / "metrics.csv").read_text().splitlines()
-    assert len(csv_lines) == 3 and csv_lines[0].split(",")[-len(DIAGNOSTICS):] == list(DIAGNOSTICS)
+    assert len(csv_lines) == 3 and csv_lines[0].split(",")[len(csv_lines[0].split(",")) - len(diagnostics):] == list(
+        diagnostics)
     report = (tmp_path / "report.md").read_text()
     assert all(f"]({name})" in report for name in FIGURES)
+    assert ("](diagnostics.png)" in report) == (tmp_path / "diagnostics.png").is_file() == bool(diagnostics)
     activities = np.array(metrics["final"]["unit_activities"])
     assert activities.shape == (2,) and metrics["final"]["active_units"] == (activities > 0.01).sum()
     assert f"above 0.01 | {metrics['final']['active_units']} of 2 |" in report
 
 
 def test_compare_trains_what_is_missing_and_reuses_the_rest(tmp_path, capsys):
-    assert run("aevb", tmp_path / "aevb") == 0
-    assert run("compare", tmp_path) == 0
+    assert run("aevb", tmp_path / "aevb", "--diagnostics") == 0
+    assert run("compare", tmp_path, "--diagnostics") == 0
     printed = capsys.readouterr().out
     assert "reusing the finished AEVB run" in printed and "training Wake-Sleep" in printed
     report = (tmp_path / "compare" / "report.md").read_text()
@@ -143,7 +151,8 @@ def test_ctrl_c_saves_mid_epoch_and_resume_ends_with_the_uninterrupted_numbers(t
     import os
     import signal
 
-    from algorithms import AEVB, WakeSleep
+    from algorithms.aevb import AEVB
+    from algorithms.wake_sleep import WakeSleep
     trainer_class = AEVB if algorithm == "aevb" else WakeSleep
     straight = finished_run(algorithm)
     original_step, calls = trainer_class.step, []
@@ -175,7 +184,6 @@ def test_compare_verdict_reads_the_numbers():
     """The comparison's answer on made-up histories: the higher final bound is better (with its paired standard
     error when per-image bounds are given); faster is the earlier convergence (within 1 nat of the run's own final
     bound from then on); being ahead at every evaluation is said; a peak before the end is reported."""
-    from experiments.compare import converged_epoch, verdict
 
     def history(bounds):
         return [{"epoch": 10 * (i + 1), "test_lk": value} for i, value in enumerate(bounds)]
@@ -255,9 +263,8 @@ def test_a_run_that_keeps_its_checkpoints_keeps_them_when_resumed(tmp_path):
 
 
 def test_a_replay_as_it_was_reproduces_the_run_dynamic_binarization_included(tmp_path, mnist):
-    """run.py --keep-checkpoints, then experiments/replay.py::replay of epoch 2 from epoch 1's checkpoint: the same
+    """run.py --keep-checkpoints, then experiments/studies/replay.py::replay of epoch 2 from epoch 1's checkpoint: the same
     per-step losses as the run's, so its mean is the run's epoch-2 loss exactly."""
-    from experiments.replay import replay
     assert main(["rws", *TINY, "--k", "3", "--binarize", "dynamic", "--nll-k", "5", "--keep-checkpoints",
                  "--out", str(tmp_path)]) == 0
     history = json.loads((tmp_path / "metrics.json").read_text())["history"]
@@ -268,7 +275,6 @@ def test_a_replay_as_it_was_reproduces_the_run_dynamic_binarization_included(tmp
 
 def test_replay_prints_one_column_pair_per_change(tmp_path, capsys):
     """Each --change is one more replay beside the one as it was, and may change several settings at once."""
-    from experiments.replay import main as replay_main, parse_change
     assert parse_change("phi_lr=3e-4,sleep_phi=true,dreams=means") == {"phi_lr": 3e-4, "sleep_phi": True,
                                                                         "dreams": "means"}
     assert run("rws", tmp_path, "--epochs", "1", "--keep-checkpoints") == 0

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from conftest import write_idx, write_mnist_files
-from experiments.cli import main
-from experiments.run_folder import RunFolder
+from run import main
+from experiments.harness.folder import RunFolder
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["--train-size", "300", "--test-size", "120", "--eval-train-size", "100", "--eval-k", "5", "--eval-every", "1",
@@ -212,7 +212,7 @@ def test_force_starts_over_and_removes_every_old_output(earlier):
 
 
 def test_a_folder_in_use_is_refused_and_freed_when_its_owner_ends(earlier, capsys):
-    owner = subprocess.Popen([sys.executable, "-c", "import sys, time; from experiments.run_folder import RunFolder; "
+    owner = subprocess.Popen([sys.executable, "-c", "import sys, time; from experiments.harness.folder import RunFolder; "
                               f"folder = RunFolder({str(earlier)!r}).lock(); print('locked', flush=True); time.sleep(60)"],
                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
@@ -241,7 +241,7 @@ def test_a_diverged_run_stops_with_its_own_status(tmp_path, capsys, argv, what):
 
 
 def test_divergence_keeps_the_last_finite_checkpoint(tmp_path, capsys, monkeypatch):
-    from algorithms import AEVB
+    from algorithms.aevb import AEVB
     original, calls = AEVB.step, []
 
     def nan_in_epoch_two(self, x, rng):
@@ -284,7 +284,7 @@ def test_the_printed_resume_command_restores_the_run_verbatim(tmp_path, monkeypa
     """An --epochs 2 run stopped in epoch 2 (by Ctrl-C or SIGTERM), resumed with exactly the command it printed:
     two epochs, the same numbers as a straight run. (A 1-D latent: the resumed run has no --no-exact, and the exact
     evaluation of a 2-D run would only add time here.)"""
-    from algorithms import AEVB
+    from algorithms.aevb import AEVB
     one_d = [*TINY, "--latent-dim", "1"]
     assert main(["aevb", *one_d, "--out", str(tmp_path / "straight")]) == 0
     restore = interrupt_at(monkeypatch, AEVB, 4, signum)
@@ -298,7 +298,7 @@ def test_the_printed_resume_command_restores_the_run_verbatim(tmp_path, monkeypa
 
 
 def test_an_interrupted_quick_run_resumes_as_quick(tmp_path, monkeypatch, capsys):
-    from algorithms import AEVB
+    from algorithms.aevb import AEVB
     monkeypatch.chdir(tmp_path)
     small = ["--train-size", "200", "--test-size", "50", "--eval-train-size", "50", "--eval-k", "2", "--hidden", "8",
              "--latent-dim", "1"]
@@ -313,11 +313,11 @@ def test_an_interrupted_quick_run_resumes_as_quick(tmp_path, monkeypatch, capsys
 
 
 def test_ctrl_c_while_loading_the_data_says_so(tmp_path, monkeypatch, capsys):
-    import experiments.runner
+    import experiments.harness.runner
 
     def interrupted(directory):
         raise KeyboardInterrupt
-    monkeypatch.setattr(experiments.runner, "load_dataset", interrupted)
+    monkeypatch.setattr(experiments.harness.runner, "load_dataset", interrupted)
     assert main(["aevb", "--out", str(tmp_path)]) == 130
     assert capsys.readouterr().err == ("run.py: stopped while loading the data (the embedded MNIST); "
                                        "kept: nothing was written\n")
@@ -333,7 +333,7 @@ def test_any_image_size_and_labels_beyond_nine(tmp_path, labels, shape):
 
 
 def test_compare_resume_finishes_whichever_runs_are_unfinished(tmp_path, monkeypatch, capsys):
-    from algorithms import WakeSleep
+    from algorithms.wake_sleep import WakeSleep
     restore = interrupt_at(monkeypatch, WakeSleep, 2, signal.SIGINT)
     assert main(["compare", *TINY, "--sleep-samples", "20", "--out", str(tmp_path)]) == 130
     printed = capsys.readouterr().out

@@ -4,19 +4,20 @@ grows its direction approaches that of KL(p(z|x) || q), computed on a lattice fo
 import numpy as np
 import pytest
 
-from algorithms import HelmholtzMachine
+from algorithms.model import HelmholtzMachine
 from algorithms.exact import generative_in
 from algorithms.iwae import iwae_objective
 from algorithms.model import reparameterize
 from algorithms.posterior import log_joint
 from algorithms.rws import rws_wake_objective
 from nn import gaussian_log_density, gaussian_log_density_backward, log_mean_exp_backward
+from conftest import likelihood_of
 from nn.gradcheck import numerical_gradient, relative_error
 
 
 def small_model(seed=0, latent=2, likelihood="bernoulli"):
     return HelmholtzMachine(np.random.default_rng(seed), data_dim=6, latent_dim=latent, hidden=(5,), dtype=np.float64,
-                            likelihood=likelihood)
+                            likelihood=likelihood_of(likelihood))
 
 
 def copied(grads, prefix=""):
@@ -43,7 +44,7 @@ def test_wake_phi_is_the_gradient_of_the_weighted_log_q_with_samples_and_weights
     grads = copied(rws_wake_objective(model, x, eps)[1], "recognition.")
     mean, log_var = model.encode(x)
     z = reparameterize(mean, log_var, eps)
-    from algorithms import log_importance_weights
+    from algorithms.bound import log_importance_weights
     weights = log_mean_exp_backward(np.ones(3), log_importance_weights(model, x, eps), axis=0)     # w~, (k, N)
 
     def surrogate():

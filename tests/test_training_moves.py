@@ -3,7 +3,10 @@ margins, at a quarter of its time)."""
 import numpy as np
 import pytest
 
-from algorithms import AEVB, HelmholtzMachine, WakeSleep, importance_weighted_bound
+from algorithms.aevb import AEVB
+from algorithms.bound import importance_weighted_bound
+from algorithms.model import HelmholtzMachine
+from algorithms.wake_sleep import WakeSleep
 
 STEPS, BATCH, HIDDEN = 200, 100, (200, 200)
 

@@ -11,20 +11,20 @@ import zipfile
 import numpy as np
 
 from experiments.errors import Fault
-from experiments.settings import ADDED_LATER, OWN_ADDED_LATER
+from experiments.harness.settings import with_settings_added_later
 
 META_KEYS = ("epoch", "history", "settings", "rng", "position")
 
 
-def save_checkpoint(path, model, trainer, rng, epoch, history, settings, bounds, position=None):
+def save_checkpoint(path, model, trainer, rng, epoch, history, settings, bounds, position=None, config=None):
     """epoch: the last finished epoch; bounds: {'test/10': per-image L_k, ...}; position: where an unfinished
-    next epoch stopped (or None)."""
+    next epoch stopped (or None); config: the configuration file's name and values, or None."""
     arrays = {f"param/{name}": value for name, value in model.parameters().items()}
     for opt_name, optimizer in trainer.optimizers.items():
         arrays.update({f"optim/{opt_name}/{key}": value for key, value in optimizer.state().items()})
     arrays.update({f"bounds/{key}": value for key, value in bounds.items()})
     meta = {"epoch": epoch, "history": history, "settings": settings, "rng": rng.bit_generator.state,
-            "position": None}
+            "position": None, "config": config}
     if position is not None:
         arrays["position/order"] = position["order"]
         meta["position"] = {key: value for key, value in position.items() if key != "order"}
@@ -67,9 +67,8 @@ def read_checkpoint(path):
         raise Fault(f"{path}: not a checkpoint of this version of run.py (its metadata lacks {', '.join(missing)})")
     if meta["position"] is not None:
         meta["position"]["order"] = arrays["position/order"]
-    if isinstance(meta["settings"], dict):     # a run made before a setting existed had its value of today's default
-        added = {**ADDED_LATER, **OWN_ADDED_LATER.get(meta["settings"].get("algorithm"), {})}
-        meta["settings"].update({key: value for key, value in added.items() if key not in meta["settings"]})
+    if isinstance(meta["settings"], dict):     # a run made before a setting existed had the value it had then
+        with_settings_added_later(meta["settings"])
     return meta, arrays
 
 

@@ -8,9 +8,9 @@ import json
 import os
 from pathlib import Path
 
-from experiments.checkpoint import read_checkpoint
+from algorithms import ALGORITHMS
 from experiments.errors import Fault
-from experiments.settings import NAMES
+from experiments.harness.checkpoint import read_checkpoint
 
 # every file a run writes into its folder; --force removes exactly these and nothing else
 RUN_FILES = ("checkpoint.npz", "checkpoint.npz.tmp", "metrics.json", "metrics.json.tmp", "metrics.csv", "report.md",
@@ -71,7 +71,7 @@ class RunFolder:
         metrics = self.path / "metrics.json"
         if metrics.exists():
             try:
-                name = NAMES.get(json.loads(metrics.read_text())["algorithm"], "unknown")
+                name = name_of(json.loads(metrics.read_text())["algorithm"])
             except (ValueError, KeyError, TypeError, OSError):
                 name = "unknown"
             return f"the outputs of a finished {name} run, without its checkpoint"
@@ -89,7 +89,7 @@ class RunFolder:
 def describe_progress(meta):
     """'a finished AEVB run (100 epochs)', 'an AEVB run stopped at step 40 of epoch 3 (of 100)', ..."""
     settings = meta["settings"]
-    name, epochs = NAMES.get(settings.get("algorithm"), "unknown"), settings.get("epochs")
+    name, epochs = name_of(settings.get("algorithm")), settings.get("epochs")
     article = "an" if name[0] in "AEIOU" else "a"
     if meta["position"] is not None:
         return (f"{article} {name} run stopped at step {meta['position']['step']} of epoch {meta['epoch'] + 1} "
@@ -101,3 +101,8 @@ def describe_progress(meta):
 
 def finished(meta):
     return meta["position"] is None and meta["epoch"] >= meta["settings"]["epochs"]
+
+
+def name_of(algorithm):
+    """'AEVB' for 'aevb'; 'unknown' for what is not an algorithm (a damaged file's)."""
+    return ALGORITHMS[algorithm].name if isinstance(algorithm, str) and algorithm in ALGORITHMS else "unknown"

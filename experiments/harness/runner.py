@@ -1,12 +1,10 @@
-"""One training run from its flags to its outputs: the folder, the settings, the data, training, and what it
-writes. Every check that can refuse a run happens before training starts, and none of them writes a file."""
-import time
-
-from experiments.checkpoint import read_checkpoint
+"""What one run will do, decided before anything is written: a new run, or the continuation of the one in its
+folder (--resume), with its settings and data. Every check that can refuse a run happens here, and none writes."""
+from experiments.data.mnist import load_dataset
 from experiments.errors import Fault, status
-from experiments.mnist import load_dataset
-from experiments.run_folder import describe_progress, finished
-from experiments.settings import NAMES, make_effective, new_settings, resumed_settings
+from experiments.harness.checkpoint import read_checkpoint
+from experiments.harness.folder import describe_progress, finished
+from experiments.harness.settings import make_effective, new_settings, resumed_settings
 
 
 class DataCache:
@@ -48,19 +46,20 @@ def resume_plan(folder, algorithm, explicit, data_cache):
     return settings, data, (meta, arrays)
 
 
-def plan(folder, algorithm, explicit, quick, resume, force, data_cache):
+def plan(folder, algorithm, explicit, quick, resume, force, data_cache, configured=None):
     """(settings, data, resume_from) for one run into a locked folder, or a Fault that says why not.
 
     A folder holding a run is never overwritten unasked: --resume continues it, --force starts over (its files
-    are removed only when training starts, after every check has passed).
+    are removed only when training starts, after every check has passed). configured: a configuration file's
+    values, under the flags given (explicit).
     """
     if resume:
-        return resume_plan(folder, algorithm, explicit, data_cache)
+        return resume_plan(folder, algorithm, {**(configured or {}), **explicit}, data_cache)
     held = folder.holds()
     if held and not force:
         raise Fault(f"{folder.path}: holds {held}; continue it with --resume, or start over with --force "
                     "(which deletes its outputs)")
-    settings = new_settings(algorithm, explicit, quick)
+    settings = new_settings(algorithm, explicit, quick, configured)
     data = data_cache.get(settings["data_dir"])
     return make_effective(settings, data), data, None
 
@@ -71,25 +70,6 @@ def reusable_history(folder, settings):
     if run is None or not finished(run[0]):
         return None
     return run if run[0]["settings"] == settings else None
-
-
-def train_and_write(folder, settings, data, resume_from, exact=True, log=print, keep=False):
-    """Trains (or resumes) the run, then writes its metrics, figures and report (with exact and a 2-D latent, the
-    exact evaluation too); returns (history, bounds)."""
-    from experiments.outputs import write_outputs
-    from experiments.training import train
-
-    began = time.perf_counter()
-    if resume_from is None:
-        folder.clear()                                   # --force: no stale output survives
-    status.doing, status.kept = f"training {NAMES[settings['algorithm']]}", f"the checkpoints in {folder.path}/"
-    model, history, bounds = train(settings, data, folder, resume_from, log, keep)
-    status.doing = f"writing the outputs into {folder.path}/"
-    status.kept = (f"the finished run's checkpoint; python run.py {settings['algorithm']} --resume --out "
-                   f"{folder.path} writes its outputs again")
-    write_outputs(folder.path, settings, model, data, history, bounds, began, exact, log)
-    log(f"wrote {folder.path}/: report.md, metrics.json, metrics.csv, bounds.npz and the figures")
-    return history, bounds
 
 
 def exact_plan(folder, data_cache):

@@ -1,7 +1,7 @@
 """The signal-to-noise ratio of IWAE's gradients against k, plain (Eq. (I4)) and doubly reparameterized (Eq. (I5))
 (Rainforth et al. 2018; derivations/iwae.md).
 
-    python -m experiments.gradient_snr --checkpoint results/aevb/checkpoint.npz --out derivations/figures/iwae-snr.png
+    python -m experiments.studies.gradient_snr --checkpoint results/aevb/checkpoint.npz --out derivations/figures/iwae-snr.png
 
 For each k, the gradient is estimated `replicates` times on the same minibatch with fresh noise; a parameter's SNR is
 |mean| / standard deviation over the replicates, and the figure shows the median over each network's parameters.
@@ -12,6 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from algorithms.iwae import iwae_objective
+from experiments.data.mnist import load_dataset
+from experiments.harness.checkpoint import read_checkpoint
+from experiments.harness.training import build
+from experiments.outputs.figures import plt
 
 KS = (1, 3, 10, 30, 100)
 
@@ -42,7 +46,6 @@ def median_snr(draws):
 
 
 def plot_snr(path, result, title):
-    from experiments.figures import plt
     fig, ax = plt.subplots(figsize=(6, 4))
     ks = sorted(result)
     for name, style in (("phi (plain)", "o-"), ("phi (DReG)", "s-"), ("theta", "^--")):
@@ -60,10 +63,6 @@ def plot_snr(path, result, title):
 
 
 def main():
-    from experiments.checkpoint import read_checkpoint
-    from experiments.mnist import load_dataset
-    from experiments.training import build
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)

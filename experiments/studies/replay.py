@@ -2,7 +2,7 @@
 once per change of settings, every step's loss recorded: a paired comparison, since each replay draws the same
 minibatches and noise from the checkpoint's random state (derivations/iwae.md, when one image's q runs away).
 
-    python -m experiments.replay results/rws/checkpoints/epoch-80.npz --epochs 10 --change log_var_floor=-12
+    python -m experiments.studies.replay results/rws/checkpoints/epoch-80.npz --epochs 10 --change log_var_floor=-12
 
 Each --change is one more replay, beside the one as it was; it may change several settings at once
 (--change phi_lr=3e-4,sleep_phi=true), any that leave the parameters' shapes alone (a floor, a learning rate,
@@ -15,21 +15,22 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.checkpoint import read_checkpoint, restore
+from experiments.data import kind_of
+from experiments.data.mnist import load_dataset, select_images
 from experiments.errors import Fault
-from experiments.mnist import load_dataset
-from experiments.training import Interrupt, build, loss_names, new_position, run_epoch, select_data
+from experiments.harness.checkpoint import read_checkpoint, restore
+from experiments.harness.training import Interrupt, Run, build, new_position, run_epoch
 
 
 class Recording:
     """A trainer that remembers every step's loss (its optimizers are the trainer's, for the schedule)."""
 
     def __init__(self, trainer):
-        self.trainer, self.optimizers, self.losses = trainer, trainer.optimizers, []
+        self.trainer, self.optimizers, self.losses, self.recorded = trainer, trainer.optimizers, trainer.losses, []
 
     def step(self, x, rng):
         losses = self.trainer.step(x, rng)
-        self.losses.append(losses["loss"])
+        self.recorded.append(losses["loss"])
         return losses
 
 
@@ -43,13 +44,13 @@ def replay(path, epochs, changes, data):
     settings = {**meta["settings"], **changes}
     model, trainer, rng = build(settings)
     restore(path, arrays, model, trainer, rng, meta)
-    train, _, _, _ = select_data(data, settings)
-    recording = Recording(trainer)
+    kind, recording = kind_of(settings), Recording(trainer)
+    run = Run(settings, select_images(data, settings, kind), data.image_shape, kind, None, model, recording, rng)
     with Interrupt(print) as interrupt:
         for epoch in range(meta["epoch"] + 1, meta["epoch"] + epochs + 1):
-            position = new_position(len(train), rng, loss_names(settings))
-            run_epoch(recording, train, settings, rng, epoch, position, interrupt, diverged=lambda what, when: None)
-    return meta["epoch"], np.array(recording.losses).reshape(epochs, -1)
+            position = new_position(len(run.images.train), rng, trainer.losses)
+            run_epoch(run, epoch, position, interrupt, diverged=lambda what, when: None)
+    return meta["epoch"], np.array(recording.recorded).reshape(epochs, -1)
 
 
 def parse_change(text):
@@ -65,7 +66,7 @@ def parse_change(text):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiments.replay", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m experiments.studies.replay", description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--change", action="append", default=[], type=parse_change, metavar="KEY=VALUE",

@@ -55,7 +55,7 @@ def plot_lk(path, histories, k):
 
 
 def plot_diagnostics(path, histories, k):
-    """The recognition network epoch by epoch (experiments/diagnostics.py), one colour per run, on the test images
+    """The recognition network epoch by epoch (experiments/outputs/diagnostics.py), one colour per run, on the test images
     (solid) and on the model's dreams (dashed), where they were recorded: q's log-variances (median, the 1st-99th
     percentile band, and the extremes dotted), the largest |mean|, the mean KL(q || p(z)), the effective sample size
     of k importance weights over k with the fraction of images one sample dominates (dashed), -log q(z | x) on real

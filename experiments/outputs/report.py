@@ -1,33 +1,20 @@
-"""report.md: the figures, the hyperparameters, the final numbers and the time taken."""
+"""report.md: the figures, the final numbers with their standard errors, the settings, the history, and each
+extension's section."""
 import platform
 
 import numpy as np
 
-from experiments.dequantize import discrete_bound
-from experiments.diagnostics import ACTIVE_THRESHOLD, DIAGNOSTICS, diagnostic_k
-from experiments.outputs import FIGURES
-from experiments.settings import NAMES
-from experiments.training import history_columns, loss_names
+from algorithms import ALGORITHMS
+from experiments.data import kind_name
 
+ACTIVE_THRESHOLD = 0.01        # a latent unit is active when Var_x E_q[z_j | x] exceeds it (write.py::unit_activities)
 CAPTIONS = {
     "lk.png": "L_k on test and train data against epoch",
     "losses.png": "training losses against epoch",
-    "diagnostics.png": "the recognition network, epoch by epoch, on the first 1000 test images",
     "reconstructions.png": "100 test images and their reconstructions, sigm(f_theta(mu_phi(x)))",
     "latent_scatter.png": "latent means of test images, coloured by class",
     "latent_manifold.png": "decoded images on a regular 20 x 20 grid of the latent space, each where the axes say",
 }
-DIAGNOSTICS_NOTE = ("Measured after every epoch on the first 1000 test images (derivations/iwae.md, RWS's divergence): "
-                    "q's log-variances (minimum, 1st percentile, median, 99th percentile, maximum over images and "
-                    "latent dimensions), the largest |mean|, the mean KL(q(z|x) || p(z)), and over {k} importance "
-                    "samples per image the mean effective sample size over {k} (ess), the fraction of images whose "
-                    "largest normalized weight exceeds 0.9 (dominated), and -sum_i w~_i log q(z_i | x), the "
-                    "self-normalized estimate of -log q at the true posterior's samples (data_log_q; what the sleep "
-                    "loss measures on dreams). On as many dreams z ~ p(z), x ~ p(x | z) (the same each epoch): "
-                    "-log q(z | x) (dream_log_q), the mean KL(q(z|x) || p(z)) and the largest |mean| of q, and the "
-                    "mean root-mean-square pixel distance from a dream to its nearest test image (dream_nearest), "
-                    "beside that from a test image to its nearest other one (data_nearest).")
-
 
 WHAT_IS_BOUNDED = {
     ("bernoulli", "grey"): "The grey levels in [0, 1] are the Bernoulli targets (the write-up's convention), so L_k "
@@ -46,13 +33,6 @@ WHAT_IS_BOUNDED = {
 }
 
 
-def data_kind(config):
-    """What the run's images are: "dequantized", "binary" (--binarize) or "grey" (the write-up's)."""
-    if config.get("dequantize"):
-        return "dequantized"
-    return "grey" if config["binarize"] == "none" else "binary"
-
-
 def cell(value):
     if value is None:
         return "—"
@@ -66,10 +46,12 @@ def estimate(mean, standard_error):
     return f"{mean:.2f}" if standard_error is None else f"{mean:.2f} ± {standard_error:.2f}"
 
 
-def write_report(out_dir, config, history, final, figure_note):
-    k, losses = config["k"], loss_names(config)
-    lines = [f"# {NAMES[config['algorithm']]} on {final['data']}", "",
-             f"{len(history)} epochs: {final['train_seconds'] / 60:.1f} minutes of training; the invocation that "
+def write_report(run, final, figure_note, sections):
+    config, history, out_dir = run.settings, run.history, run.folder.path
+    k, losses = config["k"], run.trainer.losses
+    epochs = f"{len(history)} epoch{'s' if len(history) != 1 else ''}"
+    lines = [f"# {ALGORITHMS[config['algorithm']].name} on {final['data']}", "",
+             f"{epochs}: {final['train_seconds'] / 60:.1f} minutes of training; the invocation that "
              f"wrote this report took {final['total_seconds'] / 60:.1f} minutes with evaluation and figures "
              f"({platform.machine()}, Python {platform.python_version()}, NumPy {np.__version__}).", "",
              "## Final numbers", "", "| quantity | value |", "| --- | --- |",
@@ -77,39 +59,37 @@ def write_report(out_dir, config, history, final, figure_note):
              f"| train L_{k} ({final['train_bound_images']} training images) | "
              f"{estimate(final['train_lk'], final['train_lk_se'])} |"]
     lines += [f"| last epoch's mean {name.replace('_', ' ')} | {cell(final[name])} |" for name in losses]
-    if "nll" in final:
-        lines.append(f"| test negative log-likelihood, -L_{final['nll_k']} | {estimate(final['nll'], final['nll_se'])} |")
-    if "active_units" in final:
-        lines.append(f"| active units: Var over the test images of E_q[z_j] above {ACTIVE_THRESHOLD:g} | "
-                     f"{final['active_units']} of {config['latent_dim']} |")
-    if config.get("dequantize"):
-        bound = discrete_bound(final["test_lk"], int(np.prod(config["image_shape"])))
-        lines.append(f"| test L_{k} - D log 256: a bound on the 8-bit images' log-probability | "
-                     f"{estimate(bound, final['test_lk_se'])} |")
+    rows = [row for section in sections for row in section.rows]
+    if hasattr(run.kind, "report_rows"):
+        rows += run.kind.report_rows(final, config)
+    lines += [f"| {label} | {estimate(mean, se)} |" for label, mean, se in rows]
+    lines.append(f"| active units: Var over the test images of E_q[z_j] above {ACTIVE_THRESHOLD:g} | "
+                 f"{final['active_units']} of {config['latent_dim']} |")
     lines += ["", "In nats per image; ± is the standard error of the mean over images. " + WHAT_IS_BOUNDED[
-        config["likelihood"], data_kind(config)], "", "## Settings", "", "| setting | value |", "| --- | --- |"]
+        config["likelihood"], kind_name(config)], ""]
+    if run.config:
+        given = ", ".join(f"{key} {describe(value)}" for key, value in run.config["values"].items())
+        lines += [f"Configuration file: `{run.config['file']}` ({given}); flags given beside it override it.", ""]
+    lines += ["## Settings", "", "| setting | value |", "| --- | --- |"]
     lines += [f"| {key} | {cell(value)} |" for key, value in config.items()]
     lines += ["", "## Figures", ""]
-    for name in FIGURES:
+    for name, caption in CAPTIONS.items():
         if (out_dir / name).exists():
-            lines += [f"**{CAPTIONS[name]}**", "", f"![{CAPTIONS[name]}]({name})", ""]
+            lines += [f"**{caption}**", "", f"![{caption}]({name})", ""]
     if figure_note:
         lines += [figure_note, ""]
     if config["algorithm"] == "wake-sleep" and len(history) < 10:
-        lines += [f"{len(history)} epochs are too few for Wake-Sleep to learn visibly: with the sleep phase's learning "
+        lines += [f"{epochs} are too few for Wake-Sleep to learn visibly: with the sleep phase's learning "
                   f"rate of {config['sleep_lr']:g}, the recognition network has barely moved from its initialization, "
                   "so it maps every image to nearly the same code, and the reconstructions are nearly one and the same "
                   "blob. This is expected, not a fault; the 100-epoch run of section 1.6 is where it learns.", ""]
-    if "exact" in final:
-        from experiments.exact_evaluation import report_lines
-        lines += report_lines(final["exact"], k)
-    columns = history_columns(config)
+    for section in sections:
+        lines += section.lines
+    columns = run.columns()
     lines += ["## History", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
     lines += ["| " + " | ".join(cell(record.get(c)) for c in columns) + " |" for record in history]
-    diagnosed = [record for record in history if "ess" in record]
-    if diagnosed:
-        columns = ["epoch", *DIAGNOSTICS]
-        lines += ["", "## Diagnostics", "", DIAGNOSTICS_NOTE.format(k=diagnostic_k(config)), "",
-                  "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
-        lines += ["| " + " | ".join(cell(record.get(c)) for c in columns) + " |" for record in diagnosed]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")
+
+
+def describe(value):
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)

@@ -1,6 +1,6 @@
 """The two directions of the KL, in one dimension (short answer B of derivations/1.4-short-answers.md): the Gaussian q
 closest to a target p in KL(p || q) (mass-covering, the sleep phase's direction) and in KL(q || p) (mode-seeking, the
-ELBO's direction), and a figure of both against p. Remake the figure with `python -m experiments.kl_directions`.
+ELBO's direction), and a figure of both against p. Remake the figure with `python -m experiments.studies.kl_directions`.
 
 Densities are handled as log-densities throughout (callables mapping an array of points z, any shape, to log p(z) of
 the same shape), and every integral is a trapezoidal rule on a fine grid, so that no density is ever exponentiated
@@ -17,7 +17,7 @@ from scipy.special import logsumexp  # noqa: E402
 
 GRID = np.linspace(-20.0, 20.0, 8001)          # (8001,) points at spacing 0.005, where p is integrated
 STANDARD_GRID = np.linspace(-12.0, 12.0, 4801)  # (4801,) points u, z = mean + sd * u, where q is integrated
-FIGURE = Path(__file__).resolve().parent.parent / "derivations" / "figures" / "kl-directions.png"
+FIGURE = Path(__file__).resolve().parents[2] / "derivations" / "figures" / "kl-directions.png"
 
 
 def gaussian_log_density(z, mean, sd):

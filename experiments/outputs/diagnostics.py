@@ -6,9 +6,13 @@ recording them changes no training number and two epochs compare on the same noi
 """
 import numpy as np
 
+from algorithms import ALGORITHMS
 from algorithms.bound import log_importance_weights
 from algorithms.model import reparameterize
 from algorithms.wake_sleep import dream
+from experiments.outputs import Section
+from experiments.outputs.figures import plot_diagnostics
+from experiments.outputs.report import cell
 from nn import gaussian_kl_from_standard_normal, gaussian_log_density, log_mean_exp_backward
 
 # the columns a history record gains, in the order metrics.csv shows them
@@ -97,14 +101,43 @@ def dream_diagnostics(model, images, seed, dreams="samples"):
                 "data_nearest": float(nearest_distances(images, images, exclude_self=True).mean())}
 
 
-ACTIVE_THRESHOLD = 0.01
+DIAGNOSTIC_IMAGES = 1000   # the first test images, on which every epoch's diagnostics are measured
+NOTE = ("Measured after every epoch on the first {n} test images (derivations/iwae.md, RWS's divergence): q's "
+        "log-variances (minimum, 1st percentile, median, 99th percentile, maximum over images and latent dimensions), "
+        "the largest |mean|, the mean KL(q(z|x) || p(z)), and over {k} importance samples per image the mean effective "
+        "sample size over {k} (ess), the fraction of images whose largest normalized weight exceeds 0.9 (dominated), "
+        "and -sum_i w~_i log q(z_i | x), the self-normalized estimate of -log q at the true posterior's samples "
+        "(data_log_q; what the sleep loss measures on dreams). On as many dreams z ~ p(z), x ~ p(x | z) (the same "
+        "each epoch): -log q(z | x) (dream_log_q), the mean KL(q(z|x) || p(z)) and the largest |mean| of q, and the "
+        "mean root-mean-square pixel distance from a dream to its nearest test image (dream_nearest), beside that "
+        "from a test image to its nearest other one (data_nearest).")
 
 
-def unit_activities(model, images, chunk_size=1000):
-    """A_j = Var_x E_q[z_j | x] = Var_x mu_j(x) over the images, per latent unit j (Burda, Grosse & Salakhutdinov
-    2015, section 5.2): a unit whose q-mean does not move with x carries no information about x, and the paper
-    calls it active when A_j > ACTIVE_THRESHOLD. images: (N, D) -> (J,), float64."""
-    means = np.concatenate([model.encode(images[start:start + chunk_size])[0]
-                            for start in range(0, images.shape[0], chunk_size)])
-    return means.astype(np.float64).var(axis=0)
+class Diagnostics:
+    """The extension of --diagnostics (experiments/outputs/__init__.py): after every epoch, recognition_diagnostics
+    and dream_diagnostics on the first DIAGNOSTIC_IMAGES test images, as the record's DIAGNOSTICS columns; at the end,
+    diagnostics.png and a section of report.md with the numbers."""
 
+    columns = DIAGNOSTICS
+
+    def __init__(self, settings):
+        self.k, self.seed, self.dreams = diagnostic_k(settings), settings["seed"], settings.get("dreams", "samples")
+
+    def epoch_end(self, run, record):
+        images = run.images.test[:DIAGNOSTIC_IMAGES]
+        record.update(recognition_diagnostics(run.model, images, self.k, self.seed))
+        record.update(dream_diagnostics(run.model, images, self.seed, self.dreams))
+
+    def run_end(self, run, log):
+        diagnosed = [record for record in run.history if "ess" in record]
+        if not diagnosed:         # a run made before the diagnostics were recorded has none
+            return Section()
+        plot_diagnostics(run.folder.path / "diagnostics.png", {ALGORITHMS[run.settings["algorithm"]].name: run.history},
+                         self.k)
+        columns = ["epoch", *DIAGNOSTICS]
+        n = min(DIAGNOSTIC_IMAGES, len(run.images.test))
+        lines = ["## Diagnostics", "", "**the recognition network, epoch by epoch**", "",
+                 "![the recognition network, epoch by epoch](diagnostics.png)", "", NOTE.format(n=n, k=self.k), "",
+                 "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+        lines += ["| " + " | ".join(cell(record.get(c)) for c in columns) + " |" for record in diagnosed]
+        return Section(lines=lines + [""])

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.idx import DataError, read_idx
+from experiments.data.idx import DataError, read_idx
 
-EMBEDDED_DIR = Path(__file__).resolve().parent.parent / "data" / "mnist"
+EMBEDDED_DIR = Path(__file__).resolve().parents[2] / "data" / "mnist"
 
 # name -> (IDX dimensions, MD5 of the decompressed official file)
 FILES = {
@@ -85,3 +85,40 @@ def load_dataset(directory=None):
     if test_shape != shape:
         raise DataError(f"{directory}: training images are {shape}, test images {test_shape}")
     return Dataset(train_images, train_labels, test_images, test_labels, tuple(shape), digest.hexdigest()[:16])
+
+
+@dataclass
+class Images:
+    """What a run trains and is measured on (select_images): training images (N, D), test images and labels, and the
+    training images of the train bound."""
+    train: np.ndarray
+    test: np.ndarray
+    test_labels: np.ndarray
+    train_subset: np.ndarray
+
+
+class GreyLevels:
+    """The write-up's data kind: the grey levels in [0, 1] as they are, the Bernoulli's targets
+    (experiments/data/__init__.py names the others)."""
+
+    def __init__(self, settings):
+        pass
+
+    def prepare(self, train, test, subset):
+        """(training images, test images, the train bound's images); subset: row indices into train."""
+        return train, test, train[subset]
+
+    def batch(self, x, rng):
+        return x
+
+
+def select_images(data, settings, kind):
+    """The run's Images: the first train_size training images, the first test_size test images and labels, and
+    eval_train_size training images for the train bound, chosen by the seed; then as the run's data kind presents
+    them (kind.prepare: binarized or dequantized once, or as they are)."""
+    train = data.train_images[:settings["train_size"]]
+    test, test_labels = data.test_images[:settings["test_size"]], data.test_labels[:settings["test_size"]]
+    subset_size = min(settings["eval_train_size"], train.shape[0])
+    subset = np.sort(np.random.default_rng([settings["seed"], 1]).choice(train.shape[0], subset_size, replace=False))
+    train, test, train_subset = kind.prepare(train, test, subset)
+    return Images(train, test, test_labels, train_subset)

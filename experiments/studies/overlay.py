@@ -1,7 +1,7 @@
 """Several runs in one figure: their test and train L_k against epoch, and their per-epoch diagnostics, read from
 each run's folder (metrics.json when it finished; its checkpoint's history when it stopped or diverged).
 
-    python -m experiments.overlay --out derivations/figures/ws-regimes "sleep 1e-5=results/ws" "sleep 1e-3=results/ws3"
+    python -m experiments.studies.overlay --out derivations/figures/ws-regimes "sleep 1e-5=results/ws" "sleep 1e-3=results/ws3"
 
 writes OUT-lk.png and, when some run recorded diagnostics, OUT-diagnostics.png; prints a Markdown table of every
 run's evaluations.
@@ -11,11 +11,11 @@ import json
 import sys
 from pathlib import Path
 
-from experiments import figures
-from experiments.checkpoint import read_checkpoint
-from experiments.diagnostics import diagnostic_k
 from experiments.errors import Fault
-from experiments.report import estimate
+from experiments.harness.checkpoint import read_checkpoint
+from experiments.outputs import figures
+from experiments.outputs.diagnostics import diagnostic_k
+from experiments.outputs.report import estimate
 
 
 def labelled_folder(text):
@@ -52,7 +52,7 @@ def table(histories):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m experiments.overlay", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m experiments.studies.overlay", description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=labelled_folder, metavar="LABEL=FOLDER")
     parser.add_argument("--out", type=Path, required=True, help="prefix of the figures' paths")
     args = parser.parse_args(argv)

@@ -5,11 +5,12 @@ import time
 
 import numpy as np
 
-from algorithms.bound import importance_weighted_bound, importance_weighted_bounds
+from algorithms import ALGORITHMS
+from algorithms.bound import importance_weighted_bound, importance_weighted_bounds, mean_and_standard_error
 from algorithms.exact import exact_log_marginal
 from algorithms.posterior import posterior_windows
-from experiments import figures
-from experiments.training import mean_and_standard_error
+from experiments.errors import status
+from experiments.outputs import Section, figures
 
 KS = (1, 10, 100, 1000)
 N_POSTERIORS = 12
@@ -41,7 +42,7 @@ def exact_log_marginal_of(model, images):
 def exact_evaluation(model, test, train_subset, settings, log=print, last_train_bounds=None):
     """(summary for metrics.json, per-image arrays for bounds.npz) on the run's test images, and log p(x) on its
     training images (train_subset, where the train bound is evaluated), beside the final train bound; both as
-    experiments/training.py::select_data gives them."""
+    experiments/data/mnist.py::select_images gives them."""
     began = time.perf_counter()
     exact = exact_log_marginal_of(model, test)
     quadrature_seconds = time.perf_counter() - began
@@ -78,6 +79,30 @@ def exact_evaluation(model, test, train_subset, settings, log=print, last_train_
         f"log p(x) - L_100 {summary['gaps']['100'][0]:.2f} ± {summary['gaps']['100'][1]:.2f}; "
         f"KL(q || p(z|x)) {summary['kl_q_to_posterior'][0]:.2f}")
     return summary, arrays
+
+
+class ExactEvaluation:
+    """The extension that a 2-D run's end adds unless --no-exact (experiments/outputs/__init__.py): exact_evaluation
+    on its test images and the train bound's, exact_gap.png, posteriors.png, and their section of report.md."""
+
+    columns = ()
+
+    def __init__(self, settings):
+        pass
+
+    def epoch_end(self, run, record):
+        pass
+
+    def run_end(self, run, log):
+        status.doing, status.finishing = "computing the exact log p(x) by quadrature", "this evaluation"
+        last_train = run.bounds.get(f"train/{run.history[-1]['epoch']}")
+        summary, arrays = exact_evaluation(run.model, run.images.test, run.images.train_subset, run.settings, log,
+                                           last_train)
+        name, out = ALGORITHMS[run.settings["algorithm"]].name, run.folder.path
+        figures.plot_gaps(out / "exact_gap.png", {name: summary["gaps"]})
+        draw_posteriors(out / "posteriors.png", run.model, run.images.test, run.images.test_labels, run.image_shape,
+                        run.settings, name)
+        return Section(final={"exact": summary}, arrays=arrays, lines=report_lines(summary, run.settings["k"]))
 
 
 def posterior_digits(n_test, seed):

@@ -1,24 +1,16 @@
-"""python run.py compare: the algorithms side by side, answered from their numbers.
-
-Each algorithm's run lives in its own folder under --out and is reused when it has finished with the same
-settings, resumed with --resume, trained when missing, and never overwritten without --force.
-"""
+"""The comparison's report: which algorithm is better and which converged faster, from the runs' numbers
+(compare/report.md), and the summary across seeds."""
 import json
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
-from experiments import figures
-from experiments.checkpoint import saved_bounds
-from experiments.diagnostics import diagnostic_k
-from experiments.errors import Fault, Stopped, status
-from experiments.report import estimate
-from experiments.run_folder import RunFolder, finished
-from experiments.runner import plan, resume_plan, reusable_history, saved_run, train_and_write
-from experiments.settings import LEARNING_RATES, NAMES, make_effective, new_settings
-from experiments.training import mean_and_standard_error
-
+from algorithms import ALGORITHMS
+from algorithms.bound import mean_and_standard_error
+from experiments.harness.settings import learning_rates
+from experiments.outputs import figures
+from experiments.outputs.diagnostics import diagnostic_k
+from experiments.outputs.report import estimate
 
 CONVERGED_WITHIN = 1.0     # nats: "converged" = within this of the run's own final test bound, from then on
 
@@ -67,10 +59,10 @@ def trajectory(name, history, k, bounds=None):
     last = records[-1]
     if best is last:
         if len(records) == 1:
-            return f"{NAMES[name]}'s test L_{k} was {last['test_lk']:.2f} at epoch {last['epoch']}."
-        return (f"{NAMES[name]}'s test L_{k} was highest at the end, epoch {last['epoch']} ({last['test_lk']:.2f}, "
+            return f"{ALGORITHMS[name].name}'s test L_{k} was {last['test_lk']:.2f} at epoch {last['epoch']}."
+        return (f"{ALGORITHMS[name].name}'s test L_{k} was highest at the end, epoch {last['epoch']} ({last['test_lk']:.2f}, "
                 f"{difference_text(name, last, records[-2], bounds)} nats above the previous evaluation).")
-    return (f"{NAMES[name]}'s test L_{k} peaked at epoch {best['epoch']} ({best['test_lk']:.2f}) and ended "
+    return (f"{ALGORITHMS[name].name}'s test L_{k} peaked at epoch {best['epoch']} ({best['test_lk']:.2f}) and ended "
             f"{difference_text(name, best, last, bounds)} nats lower at epoch {last['epoch']}.")
 
 
@@ -92,13 +84,13 @@ def verdict(histories, k, bounds=None):
             if first is not None and second is not None and len(first) == len(second):
                 mean, se = paired_difference(first, second)
                 difference = f"{mean:.2f} ± {se:.2f} (paired standard error over the test images)"
-        lines.append(f"**Better:** {NAMES[best]}, with test L_{k} = {finals[best]['test_lk']:.2f} against "
-                     f"{finals[other]['test_lk']:.2f} for {NAMES[other]}: {difference} nats per image.")
+        lines.append(f"**Better:** {ALGORITHMS[best].name}, with test L_{k} = {finals[best]['test_lk']:.2f} against "
+                     f"{finals[other]['test_lk']:.2f} for {ALGORITHMS[other].name}: {difference} nats per image.")
     converged = {name: converged_epoch(history) for name, history in histories.items()}
     fastest = min(converged, key=converged.get)
     ties = [name for name in converged if converged[name] == converged[fastest]]
-    said = ", ".join(f"{NAMES[name]} at epoch {epoch}" for name, epoch in converged.items())
-    lines.append(f"**Faster:** {listed(NAMES[n] for n in ties)}, by convergence (the first evaluation from "
+    said = ", ".join(f"{ALGORITHMS[name].name} at epoch {epoch}" for name, epoch in converged.items())
+    lines.append(f"**Faster:** {listed(ALGORITHMS[n].name for n in ties)}, by convergence (the first evaluation from "
                  f"which the test L_{k} stays within {CONVERGED_WITHIN:g} nat of the run's own final value): {said}.")
     for other in ranked[1:]:
         ours = {h["epoch"]: h["test_lk"] for h in evaluated(histories[best])}
@@ -106,79 +98,13 @@ def verdict(histories, k, bounds=None):
         common = sorted(set(ours) & set(theirs))
         ahead = [epoch for epoch in common if ours[epoch] > theirs[epoch]]
         if common and len(ahead) == len(common):
-            lines.append(f"At equal epochs {NAMES[best]} is ahead of {NAMES[other]} at every evaluation both made "
+            lines.append(f"At equal epochs {ALGORITHMS[best].name} is ahead of {ALGORITHMS[other].name} at every evaluation both made "
                          f"(epochs {common[0]} to {common[-1]}).")
         elif common:
-            lines.append(f"At equal epochs {NAMES[best]} is ahead of {NAMES[other]} at {len(ahead)} of the "
+            lines.append(f"At equal epochs {ALGORITHMS[best].name} is ahead of {ALGORITHMS[other].name} at {len(ahead)} of the "
                          f"{len(common)} evaluations both made.")
     lines.append(" ".join(trajectory(name, history, k, bounds) for name, history in histories.items()))
     return "\n\n".join(lines)
-
-
-# settings every run of one comparison must share, so that its tables pair the same epochs and images
-SHARED_BY_ALL = ("k", "eval_every", "epochs", "train_size", "test_size", "eval_train_size", "seed", "data_fingerprint",
-                 "likelihood", "binarize")
-
-
-def plan_one(folder, algorithm, options, data_cache):
-    """What to do with one algorithm's folder, decided before anything is written: ("reuse", settings, history,
-    bounds) for a finished run with these settings, or ("train", settings, data, resume_from)."""
-    run = saved_run(folder)
-    if run is not None and options["resume"]:
-        settings, data, resume_from = resume_plan(folder, algorithm, options["explicit"], data_cache)
-        if settings["epochs"] == resume_from[0]["epoch"] and finished(resume_from[0]):
-            return "reuse", settings, resume_from[0]["history"], saved_bounds(resume_from[1])
-        return "train", settings, data, resume_from
-    wanted = new_settings(algorithm, options["explicit"], options["quick"])
-    wanted = make_effective(wanted, data_cache.get(wanted["data_dir"]))
-    reusable = None if options["force"] else reusable_history(folder, wanted)
-    if reusable is not None:
-        return "reuse", wanted, reusable[0]["history"], saved_bounds(reusable[1])
-    return ("train", *plan(folder, algorithm, options["explicit"], options["quick"], False, options["force"],
-                           data_cache))
-
-
-def check_alike(root, plans):
-    """Refuses, before any training, runs that differ in a setting the comparison pairs them on."""
-    for key in SHARED_BY_ALL:
-        values = {name: plan[1].get(key) for name, plan in plans.items()}
-        if len(set(map(str, values.values()))) > 1:
-            described = ", ".join(f"{NAMES[name]} {value}" for name, value in values.items())
-            raise Fault(f"{root}: the runs differ in {key} ({described}); compare needs them alike (--force starts "
-                        "them over with the settings given)")
-
-
-def settle(folder, algorithm, plan, options, log):
-    """(settings, history, per-image bounds) of one algorithm's run: reused, resumed or trained, as planned."""
-    if plan[0] == "reuse":
-        log(f"reusing the finished {NAMES[algorithm]} run in {folder.path}/")
-        return plan[1:]
-    _, settings, data, resume_from = plan
-    log(f"{'resuming' if resume_from else 'training'} {NAMES[algorithm]} into {folder.path}/")
-    return (settings, *train_and_write(folder, settings, data, resume_from, options["exact"], log))
-
-
-def compare(root, algorithms, options, data_cache, log=print):
-    """Plans every algorithm's run under root (every check before any training), settles each, then writes
-    root/compare/report.md and its figures; returns {algorithm: (settings, history, bounds)}."""
-    root = Path(root)
-    folders = [RunFolder(root / name) for name in (*algorithms, "compare")]
-    try:
-        for folder in folders:
-            folder.lock()
-        plans = {name: plan_one(folder, name, options, data_cache) for name, folder in zip(algorithms, folders)}
-        check_alike(root, plans)
-        try:
-            results = {name: settle(folder, name, plans[name], options, log)
-                       for name, folder in zip(algorithms, folders)}
-        except Stopped as stopped:
-            raise Stopped(f"{stopped} (or, for the whole comparison: {options['resume_command']})") from None
-        status.doing, status.kept = "writing the comparison", "every algorithm's finished run"
-        write_comparison(root, results, log)
-        return results
-    finally:
-        for folder in folders:
-            folder.release()
 
 
 def exact_results(run_dir):
@@ -194,7 +120,7 @@ def exact_results(run_dir):
 
 def tuning_note(results):
     """One sentence on the learning rates, which differ between the algorithms and phases."""
-    rates = [f"{NAMES[name]} {', '.join(f'{key.replace(chr(95), chr(32))} {settings[key]:g}' for key in LEARNING_RATES[name])}"
+    rates = [f"{ALGORITHMS[name].name} {', '.join(f'{key.replace(chr(95), chr(32))} {settings[key]:g}' for key in learning_rates(name))}"
              for name, (settings, _, _) in results.items()]
     return ("The tuning is unequal, as in the write-up: " + "; ".join(rates) + ". The sleep phase learns 100 times "
             "slower than the wake phase; the comparison is of the algorithms as the write-up tunes them, not at "
@@ -208,14 +134,14 @@ def write_comparison(root, results, log):
     out_dir = root / "compare"
     histories = {name: history for name, (_, history, _) in results.items()}
     k = next(iter(results.values()))[0]["k"]
-    figures.plot_lk(out_dir / "lk.png", {NAMES[name]: history for name, history in histories.items()}, k)
+    figures.plot_lk(out_dir / "lk.png", {ALGORITHMS[name].name: history for name, history in histories.items()}, k)
     names = list(histories)
     bounds = {name: run_bounds for name, (_, _, run_bounds) in results.items()}
-    lines = [f"# {listed(NAMES[name] for name in names)} side by side", "", verdict(histories, k, bounds), "",
+    lines = [f"# {listed(ALGORITHMS[name].name for name in names)} side by side", "", verdict(histories, k, bounds), "",
              tuning_note(results), "", f"![L_{k} of every algorithm against epoch](lk.png)", "",
              "± is the standard error over images.", ""]
-    lines += ["| epoch | " + " | ".join(f"{NAMES[n]} test L_{k}" for n in names) + " | "
-              + " | ".join(f"{NAMES[n]} train L_{k}" for n in names) + " |",
+    lines += ["| epoch | " + " | ".join(f"{ALGORITHMS[n].name} test L_{k}" for n in names) + " | "
+              + " | ".join(f"{ALGORITHMS[n].name} train L_{k}" for n in names) + " |",
               "|" + " --- |" * (1 + 2 * len(names))]
     for records in zip(*histories.values()):
         if records[0]["test_lk"] is not None:
@@ -229,23 +155,23 @@ def write_comparison(root, results, log):
     if diagnosed:
         ks = {diagnostic_k(results[name][0]) for name in diagnosed}
         k_text = str(ks.pop()) if len(ks) == 1 else "each run's training k"
-        figures.plot_diagnostics(out_dir / "diagnostics.png", {NAMES[name]: histories[name] for name in diagnosed},
+        figures.plot_diagnostics(out_dir / "diagnostics.png", {ALGORITHMS[name].name: histories[name] for name in diagnosed},
                                  k_text)
         lines += ["", "## The recognition networks", "", "![the recognition networks, epoch by epoch](diagnostics.png)",
                   "", f"Measured after every epoch on the first 1000 test images, with {k_text} importance samples per "
                   "image (each run's report.md lists the numbers)."]
     lines += ["", "Each algorithm's own report: "
-              + ", ".join(f"[{NAMES[n]}](../{n}/report.md)" for n in names) + "."]
+              + ", ".join(f"[{ALGORITHMS[n].name}](../{n}/report.md)" for n in names) + "."]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")
     log(f"wrote {out_dir}/report.md and its figures")
 
 
 def exact_comparison(out_dir, exact):
     """Markdown (and exact_gap.png) for the exact log p(x) of every run: {name: (summary, per-image log p(x))}."""
-    figures.plot_gaps(out_dir / "exact_gap.png", {NAMES[name]: summary["gaps"] for name, (summary, _) in exact.items()})
+    figures.plot_gaps(out_dir / "exact_gap.png", {ALGORITHMS[name].name: summary["gaps"] for name, (summary, _) in exact.items()})
     names = list(exact)
     ks = list(next(iter(exact.values()))[0]["gaps"])
-    lines = ["", "## Exact log-likelihood", "", "| | " + " | ".join(NAMES[n] for n in names) + " |",
+    lines = ["", "## Exact log-likelihood", "", "| | " + " | ".join(ALGORITHMS[n].name for n in names) + " |",
              "|" + " --- |" * (1 + len(names))]
     rows = [("test log p(x)", lambda s: s["log_px"]), ("KL(q \\|\\| p(z\\|x))", lambda s: s["kl_q_to_posterior"])]
     rows += [(f"log p(x) − L_{k}", lambda s, k=k: s["gaps"][k]) for k in ks]
@@ -255,23 +181,10 @@ def exact_comparison(out_dir, exact):
         (first, (_, a)), (second, (_, b)) = exact.items()
         if len(a) == len(b):
             mean, se = paired_difference(a, b)
-            lines += ["", f"{NAMES[first]} − {NAMES[second]}, exact test log p(x): {mean:.2f} ± {se:.2f} nats per "
+            lines += ["", f"{ALGORITHMS[first].name} − {ALGORITHMS[second].name}, exact test log p(x): {mean:.2f} ± {se:.2f} nats per "
                       "image (paired over the test images)."]
     lines += ["", "![log p(x) - L_k against k](exact_gap.png)"]
     return lines
-
-
-def compare_seeds(root, algorithms, seeds, options, data_cache, log=print):
-    """compare for each seed into root/seed-S/, then root/compare/report.md: every algorithm's final test L_k and
-    exact log p(x) per seed, and their mean ± standard deviation across seeds."""
-    root = Path(root)
-    per_seed = {}
-    for seed in seeds:
-        log(f"seed {seed}: comparing into {root / f'seed-{seed}'}/")
-        explicit = {**options["explicit"], "seed": seed}
-        per_seed[seed] = compare(root / f"seed-{seed}", algorithms, {**options, "explicit": explicit}, data_cache, log)
-    with RunFolder(root / "compare") as folder:
-        write_seed_summary(folder.path, root, per_seed, log)
 
 
 def across_seeds(values):
@@ -285,7 +198,7 @@ def write_seed_summary(out_dir, root, per_seed, log):
     seeds = list(per_seed)
     names = list(next(iter(per_seed.values())))
     k = next(iter(next(iter(per_seed.values())).values()))[0]["k"]
-    lines = [f"# {listed(NAMES[n] for n in names)} over seeds {', '.join(map(str, seeds))}", "",
+    lines = [f"# {listed(ALGORITHMS[n].name for n in names)} over seeds {', '.join(map(str, seeds))}", "",
              f"Each seed's own comparison: " + ", ".join(f"[seed {s}](../seed-{s}/compare/report.md)" for s in seeds)
              + ".", "", f"Final test L_{k} per seed (± standard error over images), and mean ± standard deviation "
              "across seeds:", "", "| algorithm | " + " | ".join(f"seed {s}" for s in seeds) + " | across seeds |",
@@ -293,7 +206,7 @@ def write_seed_summary(out_dir, root, per_seed, log):
     for name in names:
         finals = [evaluated(per_seed[s][name][1])[-1] for s in seeds]
         cells = [estimate(f["test_lk"], f["test_lk_se"]) for f in finals]
-        lines.append(f"| {NAMES[name]} | " + " | ".join(cells) + f" | {across_seeds([f['test_lk'] for f in finals])} |")
+        lines.append(f"| {ALGORITHMS[name].name} | " + " | ".join(cells) + f" | {across_seeds([f['test_lk'] for f in finals])} |")
     exact = {name: [exact_results(root / f"seed-{s}" / name)[0] for s in seeds] for name in names}
     if all(summary is not None for summaries in exact.values() for summary in summaries):
         lines += ["", "Exact test log p(x) and the gap log p(x) − L_100 per seed, and across seeds:", "",
@@ -302,7 +215,7 @@ def write_seed_summary(out_dir, root, per_seed, log):
         for name in names:
             for label, key in (("log p(x)", lambda e: e["log_px"]), ("log p(x) − L_100", lambda e: e["gaps"]["100"])):
                 values = [key(e) for e in exact[name]]
-                lines.append(f"| {NAMES[name]} | {label} | " + " | ".join(estimate(*v) for v in values)
+                lines.append(f"| {ALGORITHMS[name].name} | {label} | " + " | ".join(estimate(*v) for v in values)
                              + f" | {across_seeds([v[0] for v in values])} |")
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")
     log(f"wrote {out_dir}/report.md")

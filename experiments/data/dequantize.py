@@ -28,3 +28,24 @@ def dequantized(images, stream):
 def discrete_bound(bound, data_dim):
     """A bound on the log-density of y, minus D log 256, bounds the log-probability of the 8-bit image (Eq. (L11))."""
     return bound - data_dim * np.log(LEVELS)
+
+
+class Dequantized:
+    """The data kind of --dequantize (experiments/data/__init__.py): y = (k + u) / 256, fixed once for the test images
+    and the train bound's, drawn anew for every training minibatch; its reports add the bound on the 8-bit images'
+    log-probability."""
+
+    def __init__(self, settings):
+        pass
+
+    def prepare(self, train, test, subset):
+        return train, dequantized(test, TEST_STREAM), dequantized(train[subset], TRAIN_STREAM)
+
+    def batch(self, x, rng):
+        return dequantize_batch(x, rng)
+
+    def report_rows(self, final, settings):
+        """Rows of report.md's table of final numbers: L_k - D log 256 (Eq. (L11))."""
+        bound = discrete_bound(final["test_lk"], int(np.prod(settings["image_shape"])))
+        return [(f"test L_{settings['k']} - D log 256: a bound on the 8-bit images' log-probability",
+                 bound, final["test_lk_se"])]

@@ -1,0 +1,250 @@
+"""The training loop of section 1.6: build the model and its algorithm, train epoch by epoch, evaluate L_k, and
+checkpoint after every epoch.
+
+    run = train(settings, data, folder)     # run.py calls this; run_epoch calls trainer.step(x, rng) per minibatch
+
+A run stops at the first non-finite loss, parameter or bound (Diverged) and keeps its last finite checkpoint;
+Ctrl-C or SIGTERM stops it between two steps, after saving (Stopped). Extensions (experiments/outputs/__init__.py)
+plug in at the end of every epoch: extension.epoch_end(run, record) adds its own columns to the epoch's record.
+"""
+import math
+import shlex
+import shutil
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from algorithms import ALGORITHMS, HEADS, LIKELIHOODS, load
+from algorithms.bound import importance_weighted_bound, mean_and_standard_error
+from algorithms.model import HelmholtzMachine
+from experiments.data import kind_of
+from experiments.data.mnist import select_images
+from experiments.errors import Diverged, Stopped, status
+from experiments.harness.checkpoint import restore, save_checkpoint, saved_bounds
+from experiments.harness.folder import KEPT
+from experiments.harness.schedules import SCHEDULES
+from experiments.harness.settings import flag, learning_rates, trainer_arguments
+
+
+@dataclass
+class Run:
+    """One run as it trains and after: its settings, its images (experiments/data/mnist.py::Images) and how training
+    minibatches are drawn (kind), the model and its trainer with the training generator, every epoch's record
+    (history) and every evaluation's per-image bounds ({'test/10': (N,) array, ...})."""
+    settings: dict
+    images: object
+    image_shape: tuple
+    kind: object
+    folder: object
+    model: object
+    trainer: object
+    rng: object
+    history: list = field(default_factory=list)
+    bounds: dict = field(default_factory=dict)
+    config: dict = None
+    began: float = field(default_factory=time.perf_counter)
+
+    def columns(self):
+        """The columns of an epoch's record that every run has, in the order metrics.csv and report.md show them."""
+        return ["epoch", "seconds", *self.trainer.losses, "test_lk", "test_lk_se", "train_lk", "train_lk_se"]
+
+
+def build(settings):
+    """The model (with the likelihood and heads its settings name), its trainer and the training random generator, all
+    from settings["seed"]."""
+    rng = np.random.default_rng(settings["seed"])
+    heads = [load(path)(settings["latent_dim"], settings[name]) for name, path in HEADS.items()
+             if settings[name] is not None]
+    model = HelmholtzMachine(rng, data_dim=int(np.prod(settings["image_shape"])), latent_dim=settings["latent_dim"],
+                             hidden=settings["hidden"], activation=settings["activation"],
+                             likelihood=load(LIKELIHOODS[settings["likelihood"]])(), heads=heads)
+    trainer = load(ALGORITHMS[settings["algorithm"]].trainer)(model, **trainer_arguments(settings))
+    return model, trainer, rng
+
+
+def logits_of_means(likelihood, means, clip=1e-3, steps=100):
+    """The logits eta with likelihood.mean(eta) = means clipped to [clip, 1 - clip] (a pixel that is 0 in every
+    training image would otherwise ask for eta = -inf), by bisection: the mean A'(eta) increases with eta (Eq. (L1))."""
+    target = np.clip(means.astype(np.float64), clip, 1 - clip)
+    low, high = np.full(target.shape, -1e4), np.full(target.shape, 1e4)
+    for _ in range(steps):
+        middle = (low + high) / 2
+        below = likelihood.mean(middle) < target
+        low, high = np.where(below, middle, low), np.where(below, high, middle)
+    return ((low + high) / 2).astype(means.dtype)
+
+
+def evaluate(model, images, settings):
+    """Per-image L_k, from the same noise seed at every evaluation so that curves compare (and pair)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # non-finite results are checked
+        return importance_weighted_bound(model, images, settings["k"], seed=settings["seed"])
+
+
+class Interrupt:
+    """Ctrl-C or SIGTERM during training. The first asks the loop to stop after the current step (or the
+    evaluation under way), so that the checkpoint it then writes is consistent; a second stops at once and
+    keeps the last checkpoint."""
+
+    SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
+
+    def __init__(self, log):
+        self.requested, self.log, self.previous = False, log, {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {number: signal.signal(number, self.handle) for number in self.SIGNALS}
+        return self
+
+    def handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.log(f"\n{self.SIGNALS[signum]}: stopping after {status.finishing} to save a checkpoint "
+                 "(Ctrl-C again quits at once and keeps the last checkpoint)")
+
+    def __exit__(self, *exc_info):
+        for number, previous in self.previous.items():
+            signal.signal(number, previous)
+
+
+def new_position(n_images, rng, names):
+    """Where an epoch stands: its shuffled order (from the training rng), the next step, the loss totals."""
+    return {"order": rng.permutation(n_images), "step": 0, "totals": dict.fromkeys(names, 0.0), "seconds": 0.0}
+
+
+def run_epoch(run, epoch, position, interrupt, diverged):
+    """Runs the epoch from position["step"] on, updating position; True when the epoch is finished, False when Ctrl-C
+    stopped it between two steps. Each minibatch is drawn as the data kind says (binarized anew, say), then the
+    algorithm takes one step on it. A non-finite loss calls diverged(what, step). Every optimizer's learning rate is
+    its initial one times the schedule's factor for the epoch (so a resumed epoch has it too)."""
+    settings, trainer, totals = run.settings, run.trainer, position["totals"]
+    batch, names = settings["batch_size"], trainer.losses
+    factor = SCHEDULES[settings["lr_schedule"]](epoch, settings)
+    for optimizer in trainer.optimizers.values():
+        optimizer.lr = optimizer.initial_lr * factor
+    n_steps = -(-len(position["order"]) // batch)
+    began = time.perf_counter()
+    bar = tqdm(range(position["step"], n_steps), initial=position["step"], total=n_steps, leave=False,
+               desc=f"epoch {epoch}/{settings['epochs']}", unit="batch", disable=None)
+    for step in bar:
+        x = run.kind.batch(run.images.train[position["order"][step * batch:(step + 1) * batch]], run.rng)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite losses are checked
+            losses = trainer.step(x, run.rng)
+        for name in names:
+            if not math.isfinite(losses[name]):
+                bar.close()
+                diverged(f"the {name.replace('_', ' ')} is {losses[name]}", f"at step {step + 1} of epoch {epoch}")
+            totals[name] += losses[name]
+        position["step"] = step + 1
+        bar.set_postfix({name: f"{totals[name] / (step + 1):.2f}" for name in names})
+        if interrupt.requested:
+            break
+    bar.close()
+    position["seconds"] += time.perf_counter() - began
+    return position["step"] == n_steps
+
+
+def all_finite(model):
+    return all(np.isfinite(param).all() for param in model.parameters().values())
+
+
+def start(settings, data, folder, resume_from=None, config=None):
+    """The Run before its first step: built from the settings, its images selected, and its state restored from
+    resume_from, a checkpoint's (meta, arrays) whose settings were checked."""
+    model, trainer, rng = build(settings)
+    kind = kind_of(settings)
+    run = Run(settings, select_images(data, settings, kind), data.image_shape, kind, folder, model, trainer, rng,
+              config=config)
+    if resume_from is not None:
+        meta, arrays = resume_from
+        restore(folder.checkpoint, arrays, model, trainer, rng, meta)
+        run.history, run.bounds, run.config = meta["history"], saved_bounds(arrays), meta.get("config")
+    elif settings["output_bias"] == "pixel-means":
+        model.generative.layers[-1].params["b"][...] = logits_of_means(model.likelihood, run.images.train.mean(axis=0))
+    return run
+
+
+def train(settings, data, folder, resume_from=None, extensions=(), log=print, keep=False, config=None):
+    """Trains settings["algorithm"] for settings["epochs"] epochs (from where resume_from stopped) and returns the Run.
+
+    A new run first clears the folder of an earlier run's outputs (--force; the checks that could refuse it have
+    passed). After every epoch the checkpoint in the folder is replaced atomically; Ctrl-C or SIGTERM also saves one,
+    between two steps, and raises Stopped. A resumed run ends with the same numbers as an uninterrupted one. With
+    keep, a copy of every epoch's checkpoint stays in the folder's checkpoints/ (for python -m
+    experiments.studies.replay). config: the configuration file's name and values, kept for the report.
+    """
+    if resume_from is None:
+        folder.clear()
+    run = start(settings, data, folder, resume_from, config)
+    checkpoint, start_epoch, position, saved = folder.checkpoint, 1, None, None
+    if resume_from is not None:
+        meta = resume_from[0]
+        start_epoch, position = meta["epoch"] + 1, meta["position"]
+        saved = f"step {position['step']} of epoch {start_epoch}" if position else f"epoch {meta['epoch']}"
+        if start_epoch <= settings["epochs"]:
+            log(f"resumed from {checkpoint} after {saved}")
+    status.doing = f"training {ALGORITHMS[settings['algorithm']].name}"
+    status.kept = f"the checkpoint after {saved} in {checkpoint}" if saved else "no checkpoint yet"
+
+    def diverged(what, when):
+        rates = ", ".join(f"{flag(key)} {settings[key]:g}" for key in learning_rates(settings["algorithm"]))
+        kept = f"its checkpoint after {saved} is kept in {checkpoint}" if saved else "no checkpoint was saved"
+        raise Diverged(f"training diverged {when}: {what}; the learning rate is the likely cause ({rates}); {kept}")
+
+    def save(epoch, position=None):
+        save_checkpoint(checkpoint, run.model, run.trainer, run.rng, epoch, run.history, settings, run.bounds,
+                        position, run.config)
+
+    resume_command = shlex.join(["python", "run.py", settings["algorithm"], "--resume", "--out", str(folder.path)])
+    with Interrupt(log) as interrupt:
+        for epoch in range(start_epoch, settings["epochs"] + 1):
+            position = position or new_position(len(run.images.train), run.rng, run.trainer.losses)
+            status.doing, status.finishing = f"training epoch {epoch}", "this step"
+            if not run_epoch(run, epoch, position, interrupt, diverged):
+                if not all_finite(run.model):
+                    diverged("a parameter is not finite", f"in epoch {epoch}")
+                save(epoch - 1, position)
+                raise Stopped(f"saved {checkpoint} at step {position['step']} of epoch {epoch}. "
+                              f"To continue: {resume_command}")
+            if not all_finite(run.model):
+                diverged("a parameter is not finite", f"in epoch {epoch}")
+            record = {"epoch": epoch, "seconds": position["seconds"],
+                      **{name: position["totals"][name] / position["step"] for name in run.trainer.losses},
+                      "test_lk": None, "test_lk_se": None, "train_lk": None, "train_lk_se": None}
+            position = None
+            for extension in extensions:
+                extension.epoch_end(run, record)
+            if epoch % settings["eval_every"] == 0 or epoch == settings["epochs"]:
+                status.doing, status.finishing = f"evaluating L_k after epoch {epoch}", "this evaluation"
+                for split, images in (("test", run.images.test), ("train", run.images.train_subset)):
+                    per_image = evaluate(run.model, images, settings)
+                    if not np.isfinite(per_image).all():
+                        diverged(f"the {split} bound L_{settings['k']} is not finite", f"after epoch {epoch}")
+                    run.bounds[f"{split}/{epoch}"] = per_image
+                    record[f"{split}_lk"], record[f"{split}_lk_se"] = mean_and_standard_error(per_image)
+            run.history.append(record)
+            save(epoch)
+            if keep:
+                (folder.path / KEPT).mkdir(exist_ok=True)
+                shutil.copyfile(checkpoint, folder.path / KEPT / f"epoch-{epoch}.npz")
+            saved = f"epoch {epoch}"
+            status.kept = f"the checkpoint after {saved} in {checkpoint}"
+            log(summary_line(record, run))
+            if interrupt.requested and epoch < settings["epochs"]:
+                raise Stopped(f"saved {checkpoint} after epoch {epoch}. To continue: {resume_command}")
+    return run
+
+
+def summary_line(record, run):
+    settings = run.settings
+    parts = [f"epoch {record['epoch']:3d}/{settings['epochs']}"]
+    parts += [f"{name} {record[name]:.2f}" for name in run.trainer.losses]
+    if record["test_lk"] is not None:
+        parts += [f"test L_{settings['k']} {record['test_lk']:.2f} ± {record['test_lk_se']:.2f}",
+                  f"train L_{settings['k']} {record['train_lk']:.2f} ± {record['train_lk_se']:.2f}"]
+    parts.append(f"{record['seconds']:.1f} s")
+    return "  ".join(parts)

@@ -1,0 +1,48 @@
+"""Everything a finished run leaves in its folder (write.py: metrics, figures, report.md), and the extensions that
+plug into a run: each measures something the homework does not ask for, at the end of every epoch or of the run.
+
+An extension is an object with
+    columns                       the names of the values it adds to every epoch's record (metrics.csv's columns)
+    epoch_end(run, record)        called by the training loop after every epoch (experiments/harness/training.py)
+    run_end(run, log) -> Section  called once the run has finished, before the metrics and report are written
+A run's extensions are chosen from its settings by extensions_for(); each is imported only when a run uses it.
+Adding one is a new file and a line in EXTENSIONS.
+"""
+from dataclasses import dataclass, field
+
+from algorithms import load
+
+EXTENSIONS = {
+    "diagnostics": "experiments.outputs.diagnostics:Diagnostics",          # what q does, every epoch
+    "exact": "experiments.outputs.exact_evaluation:ExactEvaluation",       # log p(x) of a 2-D model, by quadrature
+    "nll": "experiments.outputs.nll:NegativeLogLikelihood",                # -L_5000 of a binarized run
+}
+EXACT_SKIPPED = ("the exact log p(x) is not computed for the continuous Bernoulli on grey levels with exact 0s: its "
+                 "logits drift without limit and its posteriors narrow with them (a 3-epoch model: 97 s for 20 "
+                 "images); give --dequantize (derivations/likelihoods.md)")
+
+
+@dataclass
+class Section:
+    """What an extension adds to a finished run's outputs: final numbers (metrics.json's "final"), per-image arrays
+    (bounds.npz), rows of report.md's table of final numbers as (label, mean, standard error), and a section of
+    report.md of its own (Markdown lines)."""
+    final: dict = field(default_factory=dict)
+    arrays: dict = field(default_factory=dict)
+    rows: list = field(default_factory=list)
+    lines: list = field(default_factory=list)
+
+
+def extensions_for(settings, exact=True, log=print):
+    """The extensions a run with these settings uses: the per-epoch diagnostics with --diagnostics, the exact
+    evaluation of a 2-D model unless --no-exact (not for the continuous Bernoulli on grey levels, which says why),
+    and the test NLL of a binarized run."""
+    names = ["diagnostics"] if settings["diagnostics"] else []
+    if exact and settings["latent_dim"] == 2:
+        if settings["likelihood"] == "continuous-bernoulli" and not settings["dequantize"]:
+            log(EXACT_SKIPPED)
+        else:
+            names.append("exact")
+    if settings["binarize"] != "none":
+        names.append("nll")
+    return [load(EXTENSIONS[name])(settings) for name in names]
