@@ -144,6 +144,27 @@ FAULTS = [
     ("a log-variance floor above the ceiling", lambda run, tmp: ["wake-sleep", "--log-var-floor", "1",
                                                                  "--log-var-ceiling", "0", "--out", str(tmp / "new")],
      2, "--log-var-floor 1.0 and --log-var-ceiling 0.0: the floor must lie below the ceiling"),
+    ("--config that does not exist", lambda run, tmp: ["aevb", "--config", str(tmp / "none.toml"), "--out",
+                                                       str(tmp / "new")], 2, "none.toml: no such file"),
+    ("--config with an unknown key", lambda run, tmp: (tmp / "c.toml").write_text("sleep_rate = 1e-3\n") and [
+        "wake-sleep", "--config", str(tmp / "c.toml"), "--out", str(tmp / "new")], 2,
+     "c.toml: 'sleep_rate' is not a setting"),
+    ("--config with another algorithm's key", lambda run, tmp: (tmp / "c.toml").write_text("sleep_lr = 1e-3\n") and [
+        "aevb", "--config", str(tmp / "c.toml"), "--out", str(tmp / "new")], 2, "c.toml: sleep_lr is not a setting of aevb"),
+    ("--config with a wrong type", lambda run, tmp: (tmp / "c.toml").write_text("hidden = 200\n") and [
+        "aevb", "--config", str(tmp / "c.toml"), "--out", str(tmp / "new")], 2,
+     "c.toml: hidden takes a list of whole numbers, got 200"),
+    ("--config with a bad value", lambda run, tmp: (tmp / "c.toml").write_text("lr = -1\n") and [
+        "aevb", "--config", str(tmp / "c.toml"), "--out", str(tmp / "new")], 2,
+     "c.toml: lr takes a finite number above 0, got -1"),
+    ("--config that is not TOML", lambda run, tmp: (tmp / "c.toml").write_text("lr = \n") and [
+        "aevb", "--config", str(tmp / "c.toml"), "--out", str(tmp / "new")], 2, "c.toml: not a TOML file"),
+    ("--config whose floor lies above its ceiling", lambda run, tmp: (tmp / "c.toml").write_text(
+        "log_var_floor = 1.0\nlog_var_ceiling = 0.0\n") and ["wake-sleep", "--config", str(tmp / "c.toml"),
+                                                             "--out", str(tmp / "new")], 2,
+     "the floor must lie below the ceiling"),
+    ("resume with a --config that disagrees", lambda run, tmp: (tmp / "c.toml").write_text("latent_dim = 3\n") and [
+        "aevb", "--resume", "--config", str(tmp / "c.toml"), "--out", str(run)], 2, "--latent-dim 3 but the run has 2"),
     ("--resume with --force", lambda run, tmp: ["aevb", "--resume", "--force", "--out", str(run)], 2,
      "--resume and --force: give one of them"),
     ("run.py exact on a folder that does not exist", lambda run, tmp: ["exact", "--out", str(tmp / "typo")], 2,

@@ -73,11 +73,11 @@ def words(*choices):
 
 def sizes(value):
     """Hidden layer sizes: whole numbers of at least 1 (a list from a file; one word at a time from the flag)."""
-    if isinstance(value, list):
-        if not value:
-            raise BadValue("takes a list of whole numbers, got []")
-        return [whole_number(1)(item) for item in value]
-    return whole_number(1)(value)
+    if isinstance(value, str):
+        return whole_number(1)(value)
+    if not isinstance(value, list) or not value:
+        raise BadValue(f"takes a list of whole numbers, got {value!r}")
+    return [whole_number(1)(item) for item in value]
 
 
 def folder(value):
