@@ -8,35 +8,46 @@ experiments/harness/training.py, whose run_epoch() calls the algorithm's step, A
 Exit statuses: 0 done; 2 bad input (one line naming the flag, file or folder); 3 a run diverged (its last
 finite checkpoint kept); 130 stopped by Ctrl-C or SIGTERM (what was kept is said).
 """
-import argparse
-import shlex
 import signal
-import sys
-from pathlib import Path
 
-from algorithms import ALGORITHMS
-from experiments.errors import Fault, Stopped, status
-from experiments.harness.folder import KEPT, RunFolder
-from experiments.harness.runner import DataCache, exact_plan, plan
-from experiments.harness.settings import MISSING, SETTINGS, BadValue, read_config, settings_of, whole_number
-from experiments.harness.training import train
-from experiments.outputs import extensions_for
-from experiments.outputs.write import write_outputs
+# A Ctrl-C while the modules below load is noted here and answered in main(), once they have loaded: raised inside an
+# import, it would end in a traceback (or, inside NumPy's C extensions, in a fatal error of the interpreter).
+EARLY_INTERRUPTS = []
+signal.signal(signal.SIGINT, lambda signum, frame: EARLY_INTERRUPTS.append(signum))
+
+import argparse  # noqa: E402
+import shlex  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from algorithms import ALGORITHMS  # noqa: E402
+from experiments.errors import Fault, Stopped, status  # noqa: E402
+from experiments.harness.folder import KEPT, RunFolder  # noqa: E402
+from experiments.harness.runner import DataCache, exact_plan, plan  # noqa: E402
+from experiments.harness.settings import MISSING, SETTINGS, BadValue, settings_of, whole_number  # noqa: E402
+from experiments.harness.training import train  # noqa: E402
+from experiments.outputs import extensions_for  # noqa: E402
+from experiments.outputs.write import write_outputs  # noqa: E402
 
 WRITE_UP = ("aevb", "wake-sleep")             # what compare compares when no algorithm is named
+COMMANDS = (*ALGORITHMS, "compare", "exact")
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if EARLY_INTERRUPTS:
+        print("run.py: stopped while starting; kept: nothing was written", file=sys.stderr)
+        return Stopped.status
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        return error(f"the command comes first: run.py {{{','.join(COMMANDS)}}} {' '.join(argv)}", "run.py")
     try:
         args, unknown = make_parser().parse_known_args(argv)
     except SystemExit as exit:          # --help, or a bad flag already answered in one line
         return exit.code
     if unknown:
         hint = "; the evaluation bound's k is --eval-k" if unknown[0].split("=")[0] == "--k" else ""
-        print(f"run.py {args.command}: error: {unknown[0]} is not a flag of {args.command}{hint} "
-              f"(see run.py {args.command} --help)", file=sys.stderr)
-        return 2
+        return error(f"{unknown[0]} is not a flag of {args.command}{hint}", f"run.py {args.command}")
     status.doing, status.kept = "starting", "nothing was written"
     previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
@@ -45,7 +56,7 @@ def main(argv=None):
         print(f"run.py: error: {' '.join(str(fault).split())}", file=sys.stderr)      # one line, whatever it quotes
         return fault.status
     except Stopped as stopped:
-        print(stopped)
+        print(f"run.py: {stopped}", file=sys.stderr)
         return stopped.status
     except KeyboardInterrupt:
         print(f"run.py: stopped while {status.doing}; kept: {status.kept}", file=sys.stderr)
@@ -61,16 +72,17 @@ def run_command(args, argv):
         return evaluate_exactly(args.out)
     if args.resume and args.force:
         raise Fault("--resume and --force: give one of them (--resume continues the run, --force deletes it)")
+    if args.resume and not output_folder(args).is_dir():
+        raise Fault(f"--out {output_folder(args)}: no such folder, so no checkpoint to resume from")
     if args.command == "compare":
-        return compare(args, argv)
-    configured = read_config(args.config, [args.command]) if args.config else None
+        return compare_command(args, argv)
+    configured = read_config(args.config, [args.command])
     with RunFolder(output_folder(args)) as folder:
         settings, data, resume_from = plan(folder, args.command, explicit_settings(args), args.quick, args.resume,
                                            args.force, DataCache(), configured)
-        extensions = extensions_for(settings, args.exact)
+        extensions = extensions_for(settings)
         keep = args.keep_checkpoints or (resume_from is not None and (folder.path / KEPT).is_dir())
-        config = {"file": args.config, "values": configured} if configured is not None else None
-        run = train(settings, data, folder, resume_from, extensions, keep=keep, config=config)
+        run = train(settings, data, folder, resume_from, extensions, keep=keep, config=config_record(args, configured))
         write_outputs(run, extensions)
 
 
@@ -84,21 +96,45 @@ def evaluate_exactly(out):
         write_outputs(train(settings, data, folder, resume_from, extensions), extensions)
 
 
-def compare(args, argv):
+def compare_command(args, argv):
     # imported here, not above: only this command uses experiments/studies/
     from experiments.studies.compare import compare, compare_seeds
     algorithms = list(dict.fromkeys(args.algorithms)) or list(WRITE_UP)
     if len(algorithms) < 2:
         raise Fault("compare takes at least two algorithms")
+    configured = read_config(args.config, algorithms)
     options = {"explicit": explicit_settings(args), "quick": args.quick, "resume": args.resume, "force": args.force,
-               "exact": args.exact, "resume_command": resume_command(argv),
-               "configured": read_config(args.config, algorithms) if args.config else None}
+               "resume_command": resume_command(argv), "configured": configured,
+               "config": config_record(args, configured)}
     if args.seeds is None:
         compare(output_folder(args), algorithms, options, DataCache())
     elif "seed" in options["explicit"]:
         raise Fault("--seed and --seeds: give one of them")
+    elif len(set(args.seeds)) < len(args.seeds):
+        twice = sorted({seed for seed in args.seeds if args.seeds.count(seed) > 1})
+        raise Fault(f"--seeds {' '.join(map(str, args.seeds))}: seed {', '.join(map(str, twice))} given twice; the "
+                    "spread across seeds needs each seed once")
     else:
-        compare_seeds(output_folder(args), algorithms, list(dict.fromkeys(args.seeds)), options, DataCache())
+        compare_seeds(output_folder(args), algorithms, args.seeds, options, DataCache())
+
+
+def read_config(path, algorithms):
+    """A configuration file's settings, or None where --config is not given."""
+    if path is None:
+        return None
+    from experiments.harness.configs import read_config   # imported here: only a run that names a file reads one
+    return read_config(path, algorithms)
+
+
+def config_record(args, configured):
+    """What a run keeps of its configuration file, for its report: the file as named and the values it gave."""
+    return None if configured is None else {"file": args.config, "values": configured}
+
+
+def error(message, prog):
+    """A bad command line: one line on stderr, exit status 2."""
+    print(f"run.py: error: {message} (see {prog} --help)", file=sys.stderr)
+    return 2
 
 
 def stop_on_sigterm(signum, frame):
@@ -134,7 +170,7 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, allow_abbrev=False, **kwargs)
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"run.py: error: {message} (see {self.prog} --help)\n")
 
 
 def flag_type(parse):
@@ -148,6 +184,8 @@ def flag_type(parse):
 
 
 def default_text(setting):
+    if "(default" in setting.help:
+        return ""
     quick = "" if setting.quick is MISSING else f"; --quick: {setting.quick}"
     if setting.default is None:
         shown = "all" if setting.name.endswith("_size") else "none"
@@ -156,10 +194,16 @@ def default_text(setting):
     return f" (default {shown}{quick})"
 
 
+def folder_path(text):
+    if not text.strip():
+        raise argparse.ArgumentTypeError("takes a folder, got an empty path (which would be the current folder)")
+    return Path(text)
+
+
 def add_setting(group, setting):
-    if isinstance(setting.default, bool):
-        group.add_argument(setting.option, dest=setting.name, action="store_const", const=True, default=None,
-                           help=setting.help)
+    if isinstance(setting.default, bool):            # a switch: --diagnostics and --no-diagnostics
+        group.add_argument(setting.option, dest=setting.name, action=argparse.BooleanOptionalAction, default=None,
+                           help=setting.help + f" (default {'--' if setting.default else '--no-'}{setting.option[2:]})")
         return
     choices = getattr(setting.parse, "choices", None)
     group.add_argument(setting.option, dest=setting.name, default=None, help=setting.help + default_text(setting),
@@ -178,7 +222,7 @@ def add_run_flags(parser, algorithms, command):
                           help="a first look in under a minute: 3 epochs on 10000 images, bounds on 1000, every "
                                "output still written")
     where = "" if command == "compare" else f"{command}/"
-    homework.add_argument("--out", type=Path, help=f"output folder (default results/{where}; --quick: "
+    homework.add_argument("--out", type=folder_path, help=f"output folder (default results/{where}; --quick: "
                                                    f"results/quick/{where})")
     homework.add_argument("--resume", action="store_true",
                           help="continue the run in the output folder with its own settings (only --epochs may be "
@@ -189,12 +233,11 @@ def add_run_flags(parser, algorithms, command):
         "beyond the homework: research settings, evaluation and data",
         "A research configuration is a file of these settings: --config configs/NAME.toml (flags beside it override "
         "it). configs/README.md lists them.")
-    research.add_argument("--config", help="a TOML file of settings (keys are the settings below, with underscores)")
+    research.add_argument("--config", help="a TOML file of settings: the keys are the flags with underscores "
+                                           "(sleep_lr = 1e-3, eval_k = 1000, diagnostics = true)")
     for setting in used:
         if not setting.homework:
             add_setting(research, setting)
-    research.add_argument("--no-exact", dest="exact", action="store_false",
-                          help="skip the exact log p(x) by quadrature that a 2-D run adds to its final evaluation")
     if command != "compare":
         research.add_argument("--keep-checkpoints", action="store_true",
                               help="keep a copy of every epoch's checkpoint in OUT/checkpoints/, to replay any epoch "
@@ -212,7 +255,7 @@ def algorithm_name(text):
 def make_parser():
     parser = Parser(prog="run.py",
                     description="Helmholtz machines on MNIST: the experiments of section 1.6 of the write-up.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{aevb,wake-sleep,iwae,rws,compare,exact}",
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}",
                                      parser_class=Parser)
     for algorithm, entry in ALGORITHMS.items():
         add_run_flags(commands.add_parser(algorithm, help=f"train {entry.name}",
@@ -221,7 +264,7 @@ def make_parser():
     exact = commands.add_parser("exact", help="the exact log p(x) of a finished 2-D run, by quadrature",
                                 description="Evaluate the finished run in --out exactly: log p(x) of every test "
                                             "image, log p(x) - L_k, KL(q || p(z|x)), and the true posteriors.")
-    exact.add_argument("--out", type=Path, required=True, help="the folder of a finished run with a 2-D latent")
+    exact.add_argument("--out", type=folder_path, required=True, help="the folder of a finished run with a 2-D latent")
     compare = commands.add_parser("compare", help="train the algorithms that have no finished run, then put "
                                                   "them side by side",
                                   description="Each algorithm into OUT/<algorithm>/, then OUT/compare/.")

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Algorithm:
     name: str          # as reports write it
-    trainer: str       # "module:Class" of its trainer: Class(model, **its settings), .step(x, rng) -> {loss: value}
+    trainer: str       # "module:Class" of its trainer (below)
+
+
+# A trainer is built as Class(model, **its settings) and has
+#     step(x, rng) -> {name: value}    one minibatch: the objective's value and gradients, then the optimizers' steps
+#     losses                           the names step returns, which every epoch's record averages
+#     optimizers                       {name: optimizer}, whose learning rates a schedule sets and a checkpoint keeps
 
 
 ALGORITHMS = {

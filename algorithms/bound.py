@@ -25,14 +25,21 @@ def log_importance_weights(model, x, eps, encoded=None):
     return log_likelihood + log_prior - log_q
 
 
+MOST_ROWS = 2 ** 16      # the most (sample, image) rows one pass of importance_weighted_bound puts through the decoder
+
+
 def importance_weighted_bound(model, x, k, seed, chunk_size=20):
     """Monte Carlo estimate of L_k(x) (Eq. (10)) for every row of x: log (1/k) sum_i w_i, in log space.
 
     The k noise draws of row i come from the generator seeded [seed, i], so the numbers depend on the
     seed and the data alone, not on the chunk size. Memory is bounded by chunk_size * k rows of D
-    logits, whatever N is (small chunks also keep the work in cache). x: (N, D) -> (N,) float64;
+    logits, whatever N is (small chunks also keep the work in cache), and by MOST_ROWS rows when k is larger
+    (one image at a time, its samples in blocks: a large k costs time, not memory). x: (N, D) -> (N,) float64;
     the metric is their mean.
     """
+    if k * min(chunk_size, x.shape[0]) > MOST_ROWS:
+        return np.array([bound_in_blocks(model, x[i:i + 1], k, np.random.default_rng([seed, i]))
+                         for i in range(x.shape[0])])
     bounds = np.empty(x.shape[0])
     for start in range(0, x.shape[0], chunk_size):
         rows = x[start:start + chunk_size]
@@ -40,6 +47,20 @@ def importance_weighted_bound(model, x, k, seed, chunk_size=20):
                         for i in range(start, start + rows.shape[0])], axis=1)
         bounds[start:start + rows.shape[0]] = log_mean_exp(log_importance_weights(model, rows, eps), axis=0)
     return bounds
+
+
+def bound_in_blocks(model, x, k, rng):
+    """L_k (Eq. (10)) of one image x (1, D) from k samples drawn from rng MOST_ROWS at a time, their log-weights
+    summed by a streaming log-sum-exp (Eq. (B15)) in float64."""
+    peak, total = -np.inf, 0.0
+    for start in range(0, k, MOST_ROWS):
+        eps = rng.standard_normal((min(MOST_ROWS, k - start), 1, model.latent_dim), dtype=model.dtype)
+        log_w = log_importance_weights(model, x, eps)[:, 0].astype(np.float64)
+        new_peak = max(peak, float(log_w.max()))
+        if np.isfinite(new_peak):
+            total = total * np.exp(peak - new_peak) + float(np.exp(log_w - new_peak).sum())
+            peak = new_peak
+    return peak + np.log(total / k) if total > 0 else -np.inf
 
 
 def importance_weighted_bounds(model, x, ks, seed, chunk_size=20):

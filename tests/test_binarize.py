@@ -57,7 +57,7 @@ def test_dynamic_batches_change_between_epochs():
     settings = {"batch_size": 4, "algorithm": "aevb", "binarize": "dynamic", "epochs": 2, "lr_schedule": "constant"}
     rng, trainer = np.random.default_rng(0), Recorder()
     run = Run(settings, Images(images, None, None, None), (30,), Binarized(settings), None, None, trainer, rng)
-    with Interrupt(print) as interrupt:
+    with Interrupt() as interrupt:
         for epoch in (1, 2):
             run_epoch(run, epoch, new_position(4, rng, ["loss"]), interrupt, None)
     first, second = trainer.batches

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from algorithms import bound
 from algorithms.bound import importance_weighted_bound, log_importance_weights
 from algorithms.model import HelmholtzMachine
 from nn import bernoulli_log_likelihood, gaussian_kl_from_standard_normal, gaussian_log_density, log_mean_exp
@@ -117,3 +118,13 @@ def test_bound_is_reproducible_and_chunk_independent():
     np.testing.assert_array_equal(first, importance_weighted_bound(model, x, k=5, seed=3, chunk_size=23))
     assert not np.array_equal(first, importance_weighted_bound(model, x, k=5, seed=4, chunk_size=4))
     assert first.shape == (23,) and np.all(np.isfinite(first))
+
+
+def test_a_large_k_is_evaluated_in_blocks_with_the_same_samples(monkeypatch):
+    """Where k samples of a chunk would pass MOST_ROWS rows, each image's samples go through in blocks from the same
+    generator, summed by a streaming log-sum-exp: the same L_k to rounding, in bounded memory."""
+    model = one_dimensional_model(3)
+    x = np.random.default_rng(1).random((3, 8))
+    whole = importance_weighted_bound(model, x, 3000, seed=4)
+    monkeypatch.setattr(bound, "MOST_ROWS", 512)
+    np.testing.assert_allclose(importance_weighted_bound(model, x, 3000, seed=4), whole, rtol=0, atol=1e-12)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from conftest import history_of
-from experiments.harness.settings import new_settings, read_config
+from experiments.harness.configs import read_config
+from experiments.harness.settings import new_settings
 from run import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -98,7 +98,7 @@ def test_the_schedules_set_every_learning_rate_by_epoch():
     settings = {"batch_size": 5, "algorithm": "rws", "epochs": 20, "lr_schedule": "iwae"}
     run = Run(settings, Images(rng.random((10, 6), dtype=np.float32), None, None, None), (6,), GreyLevels(settings),
               None, trainer.model, trainer, rng)
-    with Interrupt(print) as interrupt:
+    with Interrupt() as interrupt:
         run_epoch(run, 14, new_position(10, rng, ["loss"]), interrupt, None)
     assert trainer.optimizers["theta"].lr == pytest.approx(1e-3 * 10 ** (-3 / 7), rel=1e-15)
     assert trainer.optimizers["phi"].lr == pytest.approx(3e-4 * 10 ** (-3 / 7), rel=1e-15)

@@ -132,7 +132,7 @@ def run_script(*args):
 def test_bad_flag_gives_one_clear_line():
     result = run_script("aevb", "--epochs", "zero")
     assert result.returncode == 2
-    assert result.stderr == ("run.py aevb: error: argument --epochs: takes a whole number, got 'zero' "
+    assert result.stderr == ("run.py: error: argument --epochs: takes a whole number, got 'zero' "
                              "(see run.py aevb --help)\n")
 
 
@@ -165,7 +165,7 @@ def test_ctrl_c_saves_mid_epoch_and_resume_ends_with_the_uninterrupted_numbers(t
 
     monkeypatch.setattr(trainer_class, "step", step_then_press_ctrl_c)
     assert run(algorithm, tmp_path / "split") == 130
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err
     assert f"at step 1 of epoch 2. To continue: python run.py {algorithm} --resume --out {tmp_path / 'split'}" in printed
     monkeypatch.setattr(trainer_class, "step", original_step)
     assert main([algorithm, "--resume", "--no-exact", "--out", str(tmp_path / "split")]) == 0

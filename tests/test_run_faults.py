@@ -123,13 +123,13 @@ FAULTS = [
     ("Wake-Sleep resume in an AEVB folder", lambda run, tmp: ["wake-sleep", "--resume", "--out", str(run)], 2,
      "holds a finished AEVB run (2 epochs); resume it with python run.py aevb --resume --out"),
     ("resume with another --hidden", lambda run, tmp: ["aevb", "--resume", "--hidden", "32", "8", "--out", str(run)],
-     2, "--resume continues a run with its own settings: --hidden 32 8 but the run has 32 16"),
+     2, "--resume continues a run with its own settings: --hidden 32 8 but the run has --hidden 32 16"),
     ("resume with another --latent-dim", lambda run, tmp: ["aevb", "--resume", "--latent-dim", "3", "--out", str(run)],
-     2, "--latent-dim 3 but the run has 2"),
+     2, "--latent-dim 3 but the run has --latent-dim 2"),
     ("resume with fewer epochs", lambda run, tmp: ["aevb", "--resume", "--epochs", "1", "--out", str(run)], 2,
      "has already trained 2 epochs; give more to extend it"),
     ("resume an unfinished run at the epoch it reached", lambda run, tmp: stopped_after_epoch_one(run, tmp) or [
-        "aevb", "--resume", "--epochs", "1", "--out", str(tmp / "stopped")], 2, "has already trained 1 epochs"),
+        "aevb", "--resume", "--epochs", "1", "--out", str(tmp / "stopped")], 2, "has already trained 1 epoch;"),
     ("--dequantize with the Bernoulli", lambda run, tmp: ["aevb", "--dequantize", "--out", str(tmp / "new")], 2,
      "--dequantize makes the data continuous, for a density: give --likelihood continuous-bernoulli"),
     ("--dequantize with --binarize", lambda run, tmp: ["aevb", "--dequantize", "--likelihood", "continuous-bernoulli",
@@ -164,7 +164,7 @@ FAULTS = [
                                                              "--out", str(tmp / "new")], 2,
      "the floor must lie below the ceiling"),
     ("resume with a --config that disagrees", lambda run, tmp: (tmp / "c.toml").write_text("latent_dim = 3\n") and [
-        "aevb", "--resume", "--config", str(tmp / "c.toml"), "--out", str(run)], 2, "--latent-dim 3 but the run has 2"),
+        "aevb", "--resume", "--config", str(tmp / "c.toml"), "--out", str(run)], 2, "--latent-dim 3 but the run has --latent-dim 2"),
     ("--resume with --force", lambda run, tmp: ["aevb", "--resume", "--force", "--out", str(run)], 2,
      "--resume and --force: give one of them"),
     ("run.py exact on a folder that does not exist", lambda run, tmp: ["exact", "--out", str(tmp / "typo")], 2,
@@ -175,7 +175,7 @@ FAULTS = [
                                                                                      str(run)],
      2, "not the data this run was trained on"),
     ("resume without a checkpoint", lambda run, tmp: ["aevb", "--resume", "--out", str(tmp / "empty")], 2,
-     "checkpoint.npz: no checkpoint to resume from"),
+     "no checkpoint to resume from"),
     ("truncated checkpoint", lambda run, tmp: (run / "checkpoint.npz").write_bytes(
         (run / "checkpoint.npz").read_bytes()[:5000]) and ["aevb", "--resume", "--out", str(run)], 2,
      "not a checkpoint of run.py (not an .npz archive, or one cut short)"),
@@ -310,7 +310,7 @@ def test_the_printed_resume_command_restores_the_run_verbatim(tmp_path, monkeypa
     assert main(["aevb", *one_d, "--out", str(tmp_path / "straight")]) == 0
     restore = interrupt_at(monkeypatch, AEVB, 4, signum)
     assert main(["aevb", *one_d, "--out", str(tmp_path / "split")]) == 130
-    argv = printed_resume_command(capsys.readouterr().out)
+    argv = printed_resume_command(capsys.readouterr().err)
     restore()
     assert main(argv) == 0
     straight, split = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("straight", "split"))
@@ -325,7 +325,7 @@ def test_an_interrupted_quick_run_resumes_as_quick(tmp_path, monkeypatch, capsys
              "--latent-dim", "1"]
     restore = interrupt_at(monkeypatch, AEVB, 3, signal.SIGINT)
     assert main(["aevb", "--quick", *small]) == 130
-    argv = printed_resume_command(capsys.readouterr().out)
+    argv = printed_resume_command(capsys.readouterr().err)
     assert argv == ["aevb", "--resume", "--out", "results/quick/aevb"]
     restore()
     assert main(argv) == 0
@@ -357,7 +357,7 @@ def test_compare_resume_finishes_whichever_runs_are_unfinished(tmp_path, monkeyp
     from algorithms.wake_sleep import WakeSleep
     restore = interrupt_at(monkeypatch, WakeSleep, 2, signal.SIGINT)
     assert main(["compare", *TINY, "--sleep-samples", "20", "--out", str(tmp_path)]) == 130
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err
     command = printed.split("for the whole comparison: ")[1].split(")")[0]
     assert command == shlex.join(["python", "run.py", "compare", *TINY, "--sleep-samples", "20", "--out",
                                   str(tmp_path), "--resume"])

@@ -95,7 +95,7 @@ def describe_progress(meta):
         return (f"{article} {name} run stopped at step {meta['position']['step']} of epoch {meta['epoch'] + 1} "
                 f"(of {epochs})")
     if meta["epoch"] >= epochs:
-        return f"a finished {name} run ({meta['epoch']} epochs)"
+        return f"a finished {name} run ({meta['epoch']} epoch{'s' if meta['epoch'] != 1 else ''})"
     return f"{article} {name} run stopped after epoch {meta['epoch']} (of {epochs})"
 
 

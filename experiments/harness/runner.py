@@ -1,10 +1,17 @@
 """What one run will do, decided before anything is written: a new run, or the continuation of the one in its
-folder (--resume), with its settings and data. Every check that can refuse a run happens here, and none writes."""
+folder (--resume), with its settings and data, and whether this machine can hold it (memory, disk, file size). Every
+check that can refuse a run happens here, and none writes."""
+import math
+import os
+import resource
+import shutil
+
+from algorithms.bound import MOST_ROWS
 from experiments.data.mnist import load_dataset
 from experiments.errors import Fault, status
 from experiments.harness.checkpoint import read_checkpoint
 from experiments.harness.folder import describe_progress, finished
-from experiments.harness.settings import make_effective, new_settings, resumed_settings
+from experiments.harness.settings import BY_NAME, flag, given, new_settings
 
 
 class DataCache:
@@ -25,6 +32,14 @@ def saved_run(folder):
     return read_checkpoint(folder.checkpoint) if folder.checkpoint.exists() else None
 
 
+def saved_run_readable(folder):
+    """Whether --resume could continue the run in folder: its checkpoint is there and can be read."""
+    try:
+        return saved_run(folder) is not None
+    except Fault:
+        return False
+
+
 def resume_plan(folder, algorithm, explicit, data_cache):
     """(settings, data, (meta, arrays)) to continue the run in folder: its own settings, with --epochs the only
     flag that may change them; the data must be the data it was trained on."""
@@ -42,11 +57,12 @@ def resume_plan(folder, algorithm, explicit, data_cache):
     unchanged_and_finished = finished(meta) and settings["epochs"] == meta["epoch"]
     if settings["epochs"] <= meta["epoch"] and not unchanged_and_finished:
         raise Fault(f"--epochs {settings['epochs']}: the run in {folder.path} has already trained {meta['epoch']} "
-                    "epochs; give more to extend it")
+                    f"epoch{'s' if meta['epoch'] != 1 else ''}; give more to extend it")
+    check_room(settings, folder, explicit)
     return settings, data, (meta, arrays)
 
 
-def plan(folder, algorithm, explicit, quick, resume, force, data_cache, configured=None):
+def plan(folder, algorithm, explicit, quick, resume, force, data_cache, configured=None, log=print):
     """(settings, data, resume_from) for one run into a locked folder, or a Fault that says why not.
 
     A folder holding a run is never overwritten unasked: --resume continues it, --force starts over (its files
@@ -57,19 +73,26 @@ def plan(folder, algorithm, explicit, quick, resume, force, data_cache, configur
         return resume_plan(folder, algorithm, {**(configured or {}), **explicit}, data_cache)
     held = folder.holds()
     if held and not force:
-        raise Fault(f"{folder.path}: holds {held}; continue it with --resume, or start over with --force "
-                    "(which deletes its outputs)")
+        ways = "continue it with --resume, or start over" if saved_run_readable(folder) else "start over"
+        raise Fault(f"{folder.path}: holds {held}; {ways} with --force (which deletes its outputs)")
     settings = new_settings(algorithm, explicit, quick, configured)
     data = data_cache.get(settings["data_dir"])
-    return make_effective(settings, data), data, None
+    settings = make_effective(settings, data)
+    check_room(settings, folder, explicit)
+    for note in clamped(explicit, settings):
+        log(f"run.py: note: {note}")
+    return settings, data, None
 
 
 def reusable_history(folder, settings):
-    """For compare: the finished run in folder if its settings are these, else None."""
+    """For compare: the finished run in folder if it trained with these settings (those that change only what a run
+    writes, such as --diagnostics, may differ), else None."""
     run = saved_run(folder)
     if run is None or not finished(run[0]):
         return None
-    return run if run[0]["settings"] == settings else None
+    trained = lambda values: {key: value for key, value in values.items()
+                              if not (key in BY_NAME and BY_NAME[key].output_only)}
+    return run if trained(run[0]["settings"]) == trained(settings) else None
 
 
 def exact_plan(folder, data_cache):
@@ -83,3 +106,108 @@ def exact_plan(folder, data_cache):
         raise Fault(f"{folder.path}: the exact log p(x) is computed for a 2-D latent only; this run's has "
                     f"{meta['settings']['latent_dim']}")
     return resume_plan(folder, meta["settings"]["algorithm"], {}, data_cache)
+
+
+def make_effective(settings, data):
+    """Sizes clipped to the data, the data's dimension and fingerprint recorded (in place; returns settings)."""
+    n_train, n_test = data.train_images.shape[0], data.test_images.shape[0]
+    settings["train_size"] = min(settings["train_size"] or n_train, n_train)
+    settings["test_size"] = min(settings["test_size"] or n_test, n_test)
+    settings["eval_train_size"] = min(settings["eval_train_size"], settings["train_size"])
+    settings["image_shape"] = list(data.image_shape)
+    settings["data_fingerprint"] = data.fingerprint
+    return settings
+
+
+def clamped(explicit, settings):
+    """Notes on the flags given whose values the data cut down (make_effective), and a minibatch larger than the
+    training set: said, not silently applied."""
+    notes = [f"{flag(key)} {explicit[key]}: the data hold {settings[key]} {what}; using {settings[key]}"
+             for key, what in (("train_size", "training images"), ("test_size", "test images"),
+                               ("eval_train_size", "training images for the train bound"))
+             if key in explicit and explicit[key] != settings[key]]
+    if settings["batch_size"] > settings["train_size"]:
+        notes.append(f"--batch-size {settings['batch_size']}: more than the {settings['train_size']} training images; "
+                     "each epoch is one step on all of them")
+    return notes
+
+
+def resumed_settings(saved, explicit, where):
+    """The checkpoint's settings, changed only where a flag given beside --resume may change them (Setting.resumable:
+    --epochs, to extend the run, and --no-exact).
+
+    saved: the checkpoint's settings; explicit: the flags given beside --resume, already effective.
+    Every other flag that disagrees is refused, naming it.
+    """
+    may_change = {key for key in explicit if key in BY_NAME and BY_NAME[key].resumable}
+    differing = [key for key, value in explicit.items()
+                 if key not in may_change and key in saved and saved[key] != value]
+    if differing:
+        described = "; ".join(f"{given(key, explicit[key])} but the run has {given(key, saved[key])}"
+                              for key in differing)
+        raise Fault(f"{where}: --resume continues a run with its own settings: {described}. Leave the flag out, "
+                    "or start a new run in another --out")
+    return {**saved, **{key: explicit[key] for key in may_change}}
+
+
+FLOAT = 4      # bytes of a float32
+
+
+def memory_needed(settings):
+    """{what: (bytes, the settings that set it)}: an estimate of what a run holds beside its data. The parameters with
+    their gradients and Adam's two moments and scratch (5 copies); a training step's activations and their gradients
+    (about 3 copies of every layer's output for every sample of the minibatch, or every dream); the evaluation's
+    chunk of 20 images' samples (at most MOST_ROWS rows, algorithms/bound.py)."""
+    hidden, data_dim, latent = settings["hidden"], math.prod(settings["image_shape"]), settings["latent_dim"]
+    sizes = [data_dim, *hidden, 2 * latent]
+    weights = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    weights += sum((n_in + 1) * n_out for n_in, n_out in zip([latent, *hidden[::-1]], [*hidden[::-1], data_dim]))
+    width = 2 * sum(hidden) + data_dim + 3 * latent            # one sample's outputs through both networks
+    samples = settings["batch_size"] * settings.get("train_k", 1)
+    step_settings = ["batch_size", "hidden", "latent_dim"] + (["train_k"] if "train_k" in settings else [])
+    if "sleep_samples" in settings and settings["sleep_samples"] > samples:
+        samples, step_settings = settings["sleep_samples"], ["sleep_samples", "hidden", "latent_dim"]
+    rows = min(20 * max(settings["k"], settings["nll_k"] if settings["binarize"] != "none" else 1), MOST_ROWS)
+    return {"parameters and Adam's state": (5 * FLOAT * weights, ["hidden", "latent_dim"]),
+            "a training step": (3 * FLOAT * samples * width, step_settings),
+            "an evaluation chunk": (2 * FLOAT * rows * width, ["k", "hidden", "latent_dim"])}
+
+
+def available_memory():
+    """Bytes this process may still take: MemAvailable of /proc/meminfo (or all physical memory where there is none)."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_room(settings, folder, explicit):
+    """Refuses, before anything is deleted or trained, a run this machine cannot hold: its memory estimate above what
+    is available, or a checkpoint larger than the disk's free space or the file-size limit (ulimit -f)."""
+    needed = memory_needed(settings)
+    what, (most, names) = max(needed.items(), key=lambda item: item[1][0])
+    total, available = sum(size for size, _ in needed.values()), available_memory()
+    if total > 0.9 * available:
+        named = [flag(name) for name in names if name in explicit] or [flag(name) for name in names]
+        raise Fault(f"{' and '.join(named)}: this run would need about {size_text(total)} of memory "
+                    f"({what} {size_text(most)}), and this machine has {size_text(available)} available")
+    checkpoint = needed["parameters and Adam's state"][0] * 3 / 5 + 16 * FLOAT * settings["test_size"]
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY and checkpoint > limit:
+        raise Fault(f"{folder.path}: a checkpoint of this run takes about {size_text(checkpoint)}, and files may "
+                    f"not grow beyond {size_text(limit)} here (ulimit -f)")
+    free = shutil.disk_usage(folder.path).free
+    if 2 * checkpoint + 2 ** 24 > free:
+        raise Fault(f"{folder.path}: a checkpoint of this run takes about {size_text(checkpoint)}, twice that while it "
+                    f"is replaced, and the disk has {size_text(free)} free")
+
+
+def size_text(size):
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000

@@ -1,18 +1,18 @@
 """A run's settings, each defined once (SETTINGS): name, default, the values it takes, help, which algorithms use it,
 its place in --help, and what a run made before it existed had. run.py makes its flags from this table, and a
-configuration file (configs/*.toml) is read against it.
+configuration file (configs/*.toml) is read against it (configs.py).
 
 A run's settings are a flat dict of JSON values: what report.md lists and a checkpoint stores, and effective values
 (--train-size 1000000 on MNIST is stored as 60000). --resume takes them from the checkpoint; of the flags given beside
-it only --epochs may differ, to extend the run.
+it only --epochs (to extend the run) and --no-exact may differ.
 """
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from algorithms import ALGORITHMS
+from algorithms import ALGORITHMS, LIKELIHOODS
 from experiments.errors import Fault
+from experiments.harness.schedules import SCHEDULES
 
 EVERY = tuple(ALGORITHMS)
 MISSING = object()
@@ -53,7 +53,9 @@ def number(allowed, words):
 
 
 positive_number = number(lambda value: value > 0, "a finite number above 0")
-finite_number = number(lambda value: True, "a finite number")
+# e^v of a log-variance v overflows float32 beyond |v| = 88: a bound on q's log-variances stays well inside
+log_variance = number(lambda value: abs(value) <= 80, "a number from -80 to 80 (e^v leaves float32 beyond |v| = 88)")
+mean_bound = number(lambda value: 1e-6 <= value <= 1e6, "a number from 1e-6 to 1e6")
 
 
 def switch(value):
@@ -67,7 +69,7 @@ def words(*choices):
         if value not in choices:
             raise BadValue(f"takes one of {', '.join(choices)}, got {value!r}")
         return value
-    parse.choices = choices
+    parse.choices, parse.takes_text = choices, True
     return parse
 
 
@@ -83,7 +85,13 @@ def sizes(value):
 def folder(value):
     if not isinstance(value, str):
         raise BadValue(f"takes a folder's path, got {value!r}")
-    return str(Path(value).resolve())
+    try:
+        return str(Path(value).resolve())
+    except (OSError, RuntimeError) as error:        # RuntimeError: a symlink loop
+        raise BadValue(f"cannot be resolved to a folder ({error})") from None
+
+
+folder.takes_text = True
 
 
 @dataclass(frozen=True)
@@ -99,15 +107,22 @@ class Setting:
     quick: object = MISSING         # its value under --quick
     before: object = MISSING        # its value in a run made before it existed (a checkpoint without it)
     flag: str = None                # when not --name-with-dashes
+    resumable: bool = False         # --resume may change it (the rest are the run's own)
+    output_only: bool = False       # changes what a run writes, not what it trains (compare reuses across it)
 
     @property
     def option(self):
         return self.flag or "--" + self.name.replace("_", "-")
 
+    @property
+    def key(self):
+        """Its key in a configuration file: the flag with underscores (eval_k for --eval-k, k for --k)."""
+        return self.option[2:].replace("-", "_")
+
 
 LR = ("aevb", "iwae", "rws")
 SETTINGS = (
-    Setting("epochs", 100, whole_number(1), "passes over the training set", homework=True, quick=3),
+    Setting("epochs", 100, whole_number(1), "passes over the training set", homework=True, quick=3, resumable=True),
     Setting("batch_size", 100, whole_number(1), "minibatch size", homework=True),
     Setting("latent_dim", 2, whole_number(1), "dimension J of z", homework=True),
     Setting("hidden", [500, 500], sizes, "hidden layer sizes of the recognition net; the generative net mirrors them",
@@ -136,7 +151,7 @@ SETTINGS = (
             before="samples"),
     Setting("activation", "softplus", words("softplus", "tanh", "relu"), "the hidden layers' nonlinearity",
             before="softplus"),
-    Setting("likelihood", "bernoulli", words("bernoulli", "continuous-bernoulli"),
+    Setting("likelihood", "bernoulli", words(*LIKELIHOODS),
             "p(x | z): the write-up's Bernoulli, or the continuous Bernoulli, a density on [0, 1] "
             "(derivations/likelihoods.md)", before="bernoulli"),
     Setting("binarize", "none", words("none", "dynamic", "fixed"),
@@ -150,15 +165,15 @@ SETTINGS = (
     Setting("output_bias", "zero", words("zero", "pixel-means"),
             "the decoder's output bias at the start: zero, or the logits whose means are the training images' pixel "
             "means (the IWAE paper's initialization)", before="zero"),
-    Setting("log_var_floor", None, finite_number,
+    Setting("log_var_floor", None, log_variance,
             "bound q's log-variances below, smoothly: v = floor + softplus(u - floor) (derivations/iwae.md, RWS's "
             "divergence)", before=None),
-    Setting("log_var_ceiling", None, finite_number,
+    Setting("log_var_ceiling", None, log_variance,
             "bound q's log-variances above, smoothly: v = ceiling - softplus(ceiling - u) "
             "(derivations/wake-sleep-diagnosis.md)", before=None),
-    Setting("mean_bound", None, positive_number,
+    Setting("mean_bound", None, mean_bound,
             "bound q's means, smoothly: mu = c tanh(u / c) (derivations/wake-sleep-diagnosis.md)", before=None),
-    Setting("lr_schedule", "constant", words("constant", "decay", "drop", "iwae"),
+    Setting("lr_schedule", "constant", words(*SCHEDULES),
             "constant; decay: every learning rate times 10^(-(epoch - 1) / T), T = --lr-decay-epochs "
             "(derivations/wake-sleep-diagnosis.md); drop: every learning rate a tenth after epoch --lr-drop-epoch "
             "(derivations/likelihoods.md); or the IWAE paper's: every learning rate times 10^(-i/7) in the i-th stage "
@@ -169,9 +184,12 @@ SETTINGS = (
             "rates", before=None),
     Setting("diagnostics", False, switch,
             "record what the recognition network does after every epoch, on test images and on dreams "
-            "(diagnostics.png; derivations/wake-sleep-diagnosis.md)", before=True),
+            "(diagnostics.png; derivations/wake-sleep-diagnosis.md)", before=True, output_only=True),
     Setting("k", 100, whole_number(1), "importance samples of the bound L_k that evaluates every run",
             flag="--eval-k"),
+    Setting("exact", True, switch, "the exact log p(x) by quadrature that a 2-D run adds to its final evaluation "
+            "(--no-exact skips it; python run.py exact --out DIR adds it to a finished run)", before=True,
+            resumable=True, output_only=True),
     Setting("nll_k", 5000, whole_number(1),
             "a binarized run ends with the test negative log-likelihood estimate -L_k with this k", before=5000),
     Setting("eval_every", 10, whole_number(1), "evaluate L_k every this many epochs, and after the last", quick=1),
@@ -184,6 +202,7 @@ SETTINGS = (
             "checked against its MD5 sums)"),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
+BY_KEY = {setting.key: setting for setting in SETTINGS}
 
 
 def flag(name):
@@ -231,32 +250,6 @@ def check_together(settings):
         raise Fault("--lr-schedule drop and --lr-drop-epoch E go together: the rates fall tenfold after epoch E")
 
 
-def read_config(path, algorithms):
-    """The settings a configuration file gives, checked against the table: TOML whose keys are setting names
-    (sleep_lr = 1e-3). An unknown key, a setting none of the algorithms uses, or a value the setting does not take is
-    refused in one line naming the file and the key."""
-    try:
-        values = tomllib.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise Fault(f"--config {path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise Fault(f"--config {path}: cannot be read ({getattr(error, 'strerror', None) or error})") from None
-    except tomllib.TOMLDecodeError as error:
-        raise Fault(f"--config {path}: not a TOML file ({error})") from None
-    configured = {}
-    for key, value in values.items():
-        if key not in BY_NAME:
-            raise Fault(f"--config {path}: {key!r} is not a setting (the settings are run.py {algorithms[0]} --help's "
-                        "flags, with underscores)")
-        if not any(algorithm in BY_NAME[key].algorithms for algorithm in algorithms):
-            raise Fault(f"--config {path}: {key} is not a setting of {' or '.join(algorithms)}")
-        try:
-            configured[key] = BY_NAME[key].parse(value)
-        except BadValue as bad:
-            raise Fault(f"--config {path}: {key} {bad}") from None
-    return configured
-
-
 def with_settings_added_later(settings):
     """A stored run's settings with those it predates at the value it was made with (Setting.before), in place."""
     for setting in settings_of(settings.get("algorithm")):
@@ -265,34 +258,15 @@ def with_settings_added_later(settings):
     return settings
 
 
-def make_effective(settings, data):
-    """Sizes clipped to the data, the data's dimension and fingerprint recorded (in place; returns settings)."""
-    n_train, n_test = data.train_images.shape[0], data.test_images.shape[0]
-    settings["train_size"] = min(settings["train_size"] or n_train, n_train)
-    settings["test_size"] = min(settings["test_size"] or n_test, n_test)
-    settings["eval_train_size"] = min(settings["eval_train_size"], settings["train_size"])
-    settings["image_shape"] = list(data.image_shape)
-    settings["data_fingerprint"] = data.fingerprint
-    return settings
-
-
-def resumed_settings(saved, explicit, where):
-    """The checkpoint's settings, with --epochs (to extend the run) the only flag that may change them.
-
-    saved: the checkpoint's settings; explicit: the flags given beside --resume, already effective.
-    Every other flag that disagrees is refused, naming it.
-    """
-    differing = [key for key, value in explicit.items() if key != "epochs" and key in saved and saved[key] != value]
-    if differing:
-        described = "; ".join(f"{flag(key)} {describe(explicit[key])} but the run has {describe(saved[key])}"
-                              for key in differing)
-        raise Fault(f"{where}: --resume continues a run with its own settings: {described}. Leave the flag out, "
-                    "or start a new run in another --out")
-    settings = dict(saved)
-    if "epochs" in explicit:
-        settings["epochs"] = explicit["epochs"]
-    return settings
+def given(key, value):
+    """A setting's value as its flag says it: '--hidden 32 16', '--dreg', 'no --dreg', '--log-var-floor none'."""
+    setting = BY_NAME[key]
+    if isinstance(setting.default, bool):
+        return setting.option if value != setting.default else f"no {setting.option}"
+    return f"{setting.option} {describe(value)}"
 
 
 def describe(value):
+    if value is None:
+        return "none"
     return " ".join(map(str, value)) if isinstance(value, list) else str(value)

@@ -11,6 +11,7 @@ import math
 import shlex
 import shutil
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -62,6 +63,7 @@ def build(settings):
     model = HelmholtzMachine(rng, data_dim=int(np.prod(settings["image_shape"])), latent_dim=settings["latent_dim"],
                              hidden=settings["hidden"], activation=settings["activation"],
                              likelihood=load(LIKELIHOODS[settings["likelihood"]])(), heads=heads)
+    # the algorithm's trainer: AEVB in algorithms/aevb.py for "aevb", WakeSleep in algorithms/wake_sleep.py, ...
     trainer = load(ALGORITHMS[settings["algorithm"]].trainer)(model, **trainer_arguments(settings))
     return model, trainer, rng
 
@@ -91,8 +93,8 @@ class Interrupt:
 
     SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
-    def __init__(self, log):
-        self.requested, self.log, self.previous = False, log, {}
+    def __init__(self):
+        self.requested, self.previous = False, {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -103,8 +105,8 @@ class Interrupt:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        self.log(f"\n{self.SIGNALS[signum]}: stopping after {status.finishing} to save a checkpoint "
-                 "(Ctrl-C again quits at once and keeps the last checkpoint)")
+        print(f"\nrun.py: {self.SIGNALS[signum]}: stopping after {status.finishing} to save a checkpoint "
+              "(Ctrl-C again quits at once and keeps the last checkpoint)", file=sys.stderr)
 
     def __exit__(self, *exc_info):
         for number, previous in self.previous.items():
@@ -133,7 +135,7 @@ def run_epoch(run, epoch, position, interrupt, diverged):
     for step in bar:
         x = run.kind.batch(run.images.train[position["order"][step * batch:(step + 1) * batch]], run.rng)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite losses are checked
-            losses = trainer.step(x, run.rng)
+            losses = trainer.step(x, run.rng)         # AEVB.step (algorithms/aevb.py), WakeSleep.step, ...
         for name in names:
             if not math.isfinite(losses[name]):
                 bar.close()
@@ -177,9 +179,9 @@ def train(settings, data, folder, resume_from=None, extensions=(), log=print, ke
     keep, a copy of every epoch's checkpoint stays in the folder's checkpoints/ (for python -m
     experiments.studies.replay). config: the configuration file's name and values, kept for the report.
     """
-    if resume_from is None:
-        folder.clear()
     run = start(settings, data, folder, resume_from, config)
+    if resume_from is None:
+        folder.clear()                  # only now: the model is built and the images are chosen
     checkpoint, start_epoch, position, saved = folder.checkpoint, 1, None, None
     if resume_from is not None:
         meta = resume_from[0]
@@ -200,7 +202,7 @@ def train(settings, data, folder, resume_from=None, extensions=(), log=print, ke
                         position, run.config)
 
     resume_command = shlex.join(["python", "run.py", settings["algorithm"], "--resume", "--out", str(folder.path)])
-    with Interrupt(log) as interrupt:
+    with Interrupt() as interrupt:
         for epoch in range(start_epoch, settings["epochs"] + 1):
             position = position or new_position(len(run.images.train), run.rng, run.trainer.losses)
             status.doing, status.finishing = f"training epoch {epoch}", "this step"

@@ -33,12 +33,12 @@ class Section:
     lines: list = field(default_factory=list)
 
 
-def extensions_for(settings, exact=True, log=print):
+def extensions_for(settings, exact=None, log=print):
     """The extensions a run with these settings uses: the per-epoch diagnostics with --diagnostics, the exact
-    evaluation of a 2-D model unless --no-exact (not for the continuous Bernoulli on grey levels, which says why),
-    and the test NLL of a binarized run."""
+    evaluation of a 2-D model unless --no-exact (exact=True asks for it whatever the settings say: run.py exact; not
+    for the continuous Bernoulli on grey levels, which says why), and the test NLL of a binarized run."""
     names = ["diagnostics"] if settings["diagnostics"] else []
-    if exact and settings["latent_dim"] == 2:
+    if (settings["exact"] if exact is None else exact) and settings["latent_dim"] == 2:
         if settings["likelihood"] == "continuous-bernoulli" and not settings["dequantize"]:
             log(EXACT_SKIPPED)
         else:

@@ -6,6 +6,7 @@ import numpy as np
 
 from algorithms import ALGORITHMS
 from experiments.data import kind_name
+from experiments.harness.settings import describe
 
 ACTIVE_THRESHOLD = 0.01        # a latent unit is active when Var_x E_q[z_j | x] exceeds it (write.py::unit_activities)
 CAPTIONS = {
@@ -90,6 +91,3 @@ def write_report(run, final, figure_note, sections):
     lines += ["| " + " | ".join(cell(record.get(c)) for c in columns) + " |" for record in history]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")
 
-
-def describe(value):
-    return " ".join(map(str, value)) if isinstance(value, list) else str(value)

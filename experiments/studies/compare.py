@@ -10,7 +10,8 @@ from experiments.errors import Fault, Stopped, status
 from experiments.harness.checkpoint import saved_bounds
 from experiments.harness.folder import RunFolder, finished
 from experiments.harness.runner import plan, resume_plan, reusable_history, saved_run
-from experiments.harness.settings import make_effective, new_settings
+from experiments.harness.runner import make_effective
+from experiments.harness.settings import new_settings
 from experiments.harness.training import train
 from experiments.outputs import extensions_for
 from experiments.outputs.write import write_outputs
@@ -57,8 +58,8 @@ def settle(folder, algorithm, plan, options, log):
         return plan[1:]
     _, settings, data, resume_from = plan
     log(f"{'resuming' if resume_from else 'training'} {ALGORITHMS[algorithm].name} into {folder.path}/")
-    extensions = extensions_for(settings, options["exact"], log)
-    run = train(settings, data, folder, resume_from, extensions, log)
+    extensions = extensions_for(settings, log=log)
+    run = train(settings, data, folder, resume_from, extensions, log, config=options["config"])
     write_outputs(run, extensions, log)
     return settings, run.history, run.bounds
 

@@ -46,7 +46,7 @@ def replay(path, epochs, changes, data):
     restore(path, arrays, model, trainer, rng, meta)
     kind, recording = kind_of(settings), Recording(trainer)
     run = Run(settings, select_images(data, settings, kind), data.image_shape, kind, None, model, recording, rng)
-    with Interrupt(print) as interrupt:
+    with Interrupt() as interrupt:
         for epoch in range(meta["epoch"] + 1, meta["epoch"] + epochs + 1):
             position = new_position(len(run.images.train), rng, trainer.losses)
             run_epoch(run, epoch, position, interrupt, diverged=lambda what, when: None)
