@@ -74,7 +74,7 @@ def test_each_algorithm_writes_every_output(finished_run, algorithm):
                 assert record[f"{split}_lk_se"] == pytest.approx(per_image.std(ddof=1) / np.sqrt(images))
     # only the algorithm's own settings, and effective ones
     other = {"aevb": "sleep_lr", "wake-sleep": "lr", "iwae": "sleep_lr", "rws": "wake_lr"}[algorithm]
-    assert other not in metrics["settings"] and f"| {other} |" not in (tmp_path / "report.md").read_text()
+    assert other not in metrics["settings"] and f"| --{other.replace('_', '-')} |" not in (tmp_path / "report.md").read_text()
     csv_lines = (tmp_path / "metrics.csv").read_text().splitlines()
     assert len(csv_lines) == 3 and csv_lines[0].split(",")[len(csv_lines[0].split(",")) - len(diagnostics):] == list(
         diagnostics)
@@ -122,7 +122,7 @@ def test_settings_are_the_effective_ones(tmp_path, mnist_files):
                  "--out", str(tmp_path / "out")]) == 0
     settings = json.loads((tmp_path / "out" / "metrics.json").read_text())["settings"]
     assert (settings["train_size"], settings["eval_train_size"], settings["test_size"]) == (200, 200, 50)
-    assert "| train_size | 200 |" in (tmp_path / "out" / "report.md").read_text()
+    assert "| --train-size | 200 |" in (tmp_path / "out" / "report.md").read_text()
 
 
 def run_script(*args):

@@ -250,9 +250,9 @@ def test_a_folder_in_use_is_refused_and_freed_when_its_owner_ends(earlier, capsy
 
 
 @pytest.mark.parametrize("argv, what", [
-    (["aevb", "--lr", "1e6"], "the loss is nan; the learning rate is the likely cause (--lr 1e+06)"),
+    (["aevb", "--lr", "1e6"], "the loss is nan; the likely cause is the learning rate (--lr 1e+06)"),
     (["wake-sleep", "--sleep-lr", "1e3", "--sleep-samples", "20"],
-     "the learning rate is the likely cause (--wake-lr 0.001, --sleep-lr 1000)"),
+     "the likely cause is the learning rate (--wake-lr 0.001, --sleep-lr 1000)"),
 ])
 def test_a_diverged_run_stops_with_its_own_status(tmp_path, capsys, argv, what):
     assert main([*argv, *TINY, "--out", str(tmp_path)]) == 3

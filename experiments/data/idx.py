@@ -5,6 +5,7 @@ big-endian uint32 sizes. The data follow, exactly prod(sizes) bytes for unsigned
 """
 import gzip
 import hashlib
+import math
 import zlib
 
 import numpy as np
@@ -48,7 +49,7 @@ def parse_idx(content, path, expected_dims):
     if len(content) < header_size:
         raise DataError(f"{path}: truncated header ({len(content)} bytes, need {header_size})")
     shape = tuple(int(d) for d in np.frombuffer(content, ">u4", count=n_dims, offset=4))
-    expected_size = header_size + int(np.prod(shape))
+    expected_size = header_size + math.prod(shape)        # a Python integer: no overflow, whatever the header says
     if len(content) != expected_size:
         raise DataError(f"{path}: size {len(content)} bytes disagrees with the header's shape {shape} "
                         f"({expected_size} bytes)")

@@ -36,11 +36,15 @@ def write_atomically(path, write):
     """write(handle) into a temporary file beside path, then rename it over path: a reader (or a crash) sees the
     old file or the new one, never half of one."""
     temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as handle:
-        write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise Fault(f"{path}: could not be written ({error.strerror or error}); the file before it is kept") from None
 
 
 def read_checkpoint(path):
@@ -84,6 +88,10 @@ def restore(path, arrays, model, trainer, rng, meta):
         if arrays[key].shape != value.shape:
             raise Fault(f"{path}: {key} has shape {arrays[key].shape}, the model's has {value.shape} "
                         "(a checkpoint of another architecture)")
+    for key in wanted:
+        if not np.isfinite(arrays[key]).all():
+            raise Fault(f"{path}: {key} holds a value that is not finite; no run of run.py saves one (a diverged run "
+                        "keeps its last finite checkpoint), so the file was changed after it was written")
     model.load_parameters({name[len("param/"):]: arrays[name] for name in wanted if name.startswith("param/")})
     for opt_name, optimizer in trainer.optimizers.items():
         prefix = f"optim/{opt_name}/"

@@ -6,6 +6,8 @@ whose run was killed is free again at once and a stale lock cannot exist.
 import fcntl
 import json
 import os
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 from algorithms import ALGORITHMS
@@ -18,6 +20,7 @@ RUN_FILES = ("checkpoint.npz", "checkpoint.npz.tmp", "metrics.json", "metrics.js
              "lk.png", "losses.png", "reconstructions.png", "latent_scatter.png", "latent_manifold.png",
              "originals.png", "exact_gap.png", "posteriors.png", "diagnostics.png")
 KEPT = "checkpoints"      # --keep-checkpoints: checkpoints/epoch-N.npz, one per epoch
+STAGING = ".staging"      # where a run's outputs are written before they replace the folder's
 
 
 class RunFolder:
@@ -84,6 +87,25 @@ class RunFolder:
             (self.path / name).unlink(missing_ok=True)
         for kept in (self.path / KEPT).glob("epoch-*.npz"):
             kept.unlink()
+        shutil.rmtree(self.path / STAGING, ignore_errors=True)
+
+    @contextmanager
+    def staged(self):
+        """A folder (STAGING, inside this one) to write a run's outputs into; once every one is written, each replaces
+        its namesake here by a rename. A failure on the way (a full disk, a model that cannot be drawn) removes the
+        staging folder and leaves this folder as it was; it is said in one line, naming what failed."""
+        stage = self.path / STAGING
+        shutil.rmtree(stage, ignore_errors=True)
+        try:
+            stage.mkdir()
+            yield stage
+            for item in sorted(stage.iterdir()):
+                os.replace(item, self.path / item.name)
+        except OSError as error:
+            raise Fault(f"{self.path}: the outputs could not be written ({error.strerror or error}); the folder is "
+                        "as it was") from None
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
 
 
 def describe_progress(meta):

@@ -194,8 +194,10 @@ def train(settings, data, folder, resume_from=None, extensions=(), log=print, ke
 
     def diverged(what, when):
         rates = ", ".join(f"{flag(key)} {settings[key]:g}" for key in learning_rates(settings["algorithm"]))
+        bounds = ", ".join(f"{flag(key)} {settings[key]:g}" for key in HEADS if settings[key] is not None)
+        cause = f"the learning rate ({rates})" + (f" or the bounds on q ({bounds})" if bounds else "")
         kept = f"its checkpoint after {saved} is kept in {checkpoint}" if saved else "no checkpoint was saved"
-        raise Diverged(f"training diverged {when}: {what}; the learning rate is the likely cause ({rates}); {kept}")
+        raise Diverged(f"training diverged {when}: {what}; the likely cause is {cause}; {kept}")
 
     def save(epoch, position=None):
         save_checkpoint(checkpoint, run.model, run.trainer, run.rng, epoch, run.history, settings, run.bounds,

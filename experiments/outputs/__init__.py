@@ -4,7 +4,8 @@ plug into a run: each measures something the homework does not ask for, at the e
 An extension is an object with
     columns                       the names of the values it adds to every epoch's record (metrics.csv's columns)
     epoch_end(run, record)        called by the training loop after every epoch (experiments/harness/training.py)
-    run_end(run, log) -> Section  called once the run has finished, before the metrics and report are written
+    run_end(run, out, log) -> Section   called once the run has finished, before the metrics and report are
+                                  written; its figures go into the folder out (write.py moves them into the run's)
 A run's extensions are chosen from its settings by extensions_for(); each is imported only when a run uses it.
 Adding one is a new file and a line in EXTENSIONS.
 """

@@ -102,15 +102,24 @@ def dream_diagnostics(model, images, seed, dreams="samples"):
 
 
 DIAGNOSTIC_IMAGES = 1000   # the first test images, on which every epoch's diagnostics are measured
-NOTE = ("Measured after every epoch on the first {n} test images (derivations/iwae.md, RWS's divergence): q's "
-        "log-variances (minimum, 1st percentile, median, 99th percentile, maximum over images and latent dimensions), "
-        "the largest |mean|, the mean KL(q(z|x) || p(z)), and over {k} importance samples per image the mean effective "
-        "sample size over {k} (ess), the fraction of images whose largest normalized weight exceeds 0.9 (dominated), "
-        "and -sum_i w~_i log q(z_i | x), the self-normalized estimate of -log q at the true posterior's samples "
-        "(data_log_q; what the sleep loss measures on dreams). On as many dreams z ~ p(z), x ~ p(x | z) (the same "
-        "each epoch): -log q(z | x) (dream_log_q), the mean KL(q(z|x) || p(z)) and the largest |mean| of q, and the "
-        "mean root-mean-square pixel distance from a dream to its nearest test image (dream_nearest), beside that "
-        "from a test image to its nearest other one (data_nearest).")
+NOTE = """Measured after every epoch on the first {n} test images and on {n} of the model's dreams (z ~ p(z),
+x ~ p(x | z), the same dreams every epoch), each with a noise stream of its own, so that recording them changes no
+training number (derivations/wake-sleep-diagnosis.md reads them). The panels of diagnostics.png:
+
+- **a.** q's log-variances over the test images and latent dimensions: median (line), 1st to 99th percentile (band),
+  minimum and maximum (dotted). Far below 0, q is much narrower than the prior.
+- **b.** q's largest |mean| on the test images (solid) and on the dreams (dashed). Codes far beyond the prior's ±3 lie
+  where no dream comes from, so nothing trains q there.
+- **c.** the mean KL(q(z|x) || p(z)) on test images and on dreams: how far from the prior q puts each image's code.
+- **d.** with {k} importance samples z_i ~ q(z|x) per test image, weights w_i = p(x, z_i) / q(z_i|x): the effective
+  sample size (sum w)^2 / sum w^2 over {k} (1 when the weights are equal, 1/{k} when one sample carries them all;
+  column ess), and the fraction of images whose largest normalized weight exceeds 0.9 (dashed; column dominated).
+- **e.** -log q(z|x): on the dreams, the sleep phase's own loss (dream_log_q); on test images, -sum_i w~_i log q(z_i|x)
+  with the normalized weights w~, a self-normalized estimate of the same at the true posterior's samples (data_log_q,
+  biased for small k).
+- **f.** the root-mean-square pixel distance from each dream to its nearest test image (dashed; dream_nearest),
+  beside that from a test image to its nearest other test image (dotted; data_nearest): dreams far above the dotted
+  line look like no image of the data."""
 
 
 class Diagnostics:
@@ -128,16 +137,16 @@ class Diagnostics:
         record.update(recognition_diagnostics(run.model, images, self.k, self.seed))
         record.update(dream_diagnostics(run.model, images, self.seed, self.dreams))
 
-    def run_end(self, run, log):
+    def run_end(self, run, out, log):
         diagnosed = [record for record in run.history if "ess" in record]
         if not diagnosed:         # a run made before the diagnostics were recorded has none
             return Section()
-        plot_diagnostics(run.folder.path / "diagnostics.png", {ALGORITHMS[run.settings["algorithm"]].name: run.history},
+        plot_diagnostics(out / "diagnostics.png", {ALGORITHMS[run.settings["algorithm"]].name: run.history},
                          self.k)
         columns = ["epoch", *DIAGNOSTICS]
         n = min(DIAGNOSTIC_IMAGES, len(run.images.test))
-        lines = ["## Diagnostics", "", "**the recognition network, epoch by epoch**", "",
-                 "![the recognition network, epoch by epoch](diagnostics.png)", "", NOTE.format(n=n, k=self.k), "",
+        lines = ["## Diagnostics", "", "![the recognition network, epoch by epoch](diagnostics.png)", "",
+                 NOTE.format(n=n, k=self.k), "",
                  "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
         lines += ["| " + " | ".join(cell(record.get(c)) for c in columns) + " |" for record in diagnosed]
         return Section(lines=lines + [""])

@@ -93,12 +93,12 @@ class ExactEvaluation:
     def epoch_end(self, run, record):
         pass
 
-    def run_end(self, run, log):
+    def run_end(self, run, out, log):
         status.doing, status.finishing = "computing the exact log p(x) by quadrature", "this evaluation"
         last_train = run.bounds.get(f"train/{run.history[-1]['epoch']}")
         summary, arrays = exact_evaluation(run.model, run.images.test, run.images.train_subset, run.settings, log,
                                            last_train)
-        name, out = ALGORITHMS[run.settings["algorithm"]].name, run.folder.path
+        name = ALGORITHMS[run.settings["algorithm"]].name
         figures.plot_gaps(out / "exact_gap.png", {name: summary["gaps"]})
         draw_posteriors(out / "posteriors.png", run.model, run.images.test, run.images.test_labels, run.image_shape,
                         run.settings, name)

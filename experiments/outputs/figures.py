@@ -3,6 +3,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 COLOURS = [f"C{i}" for i in range(10)]     # one per run, in matplotlib's default cycle
@@ -44,8 +45,7 @@ def plot_lk(path, histories, k):
                 ax.errorbar(epochs, values, yerr=errors, fmt=style, marker="o", color=color, capsize=2,
                             label=f"{label} {split}")
     ax.set_title(f"$\\mathcal{{L}}_{{{k}}}$ against epoch (bars: standard error over images)")
-    ax.set_xlabel("epoch")
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    epoch_axis(ax, [h["epoch"] for history in histories.values() for h in history])
     ax.set_ylabel(f"$\\mathcal{{L}}_{{{k}}}$ (nats per image)")
     ax.legend()
     ax.grid(alpha=0.3)
@@ -62,10 +62,13 @@ def plot_diagnostics(path, histories, k):
     images (z weighted toward the posterior) beside -log q on dreams (the sleep loss), and the distance from a dream
     to its nearest test image beside that from a test image to its nearest other one (dotted).
     histories: {label: history}."""
-    fig, axes = plt.subplots(1, 6, figsize=(24, 3.6))
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
+    axes = axes.ravel()
+    all_epochs = []
     for (label, history), color in zip(histories.items(), COLOURS):
         records = [h for h in history if "ess" in h]
         epochs = [h["epoch"] for h in records]
+        all_epochs += epochs
         column = lambda key: np.array([np.nan if h.get(key) is None else h[key] for h in records], dtype=float)
         dreamed = bool(records) and "dream_log_q" in records[-1]
         axes[0].plot(epochs, column("log_var_median"), color=color, label=label)
@@ -76,32 +79,43 @@ def plot_diagnostics(path, histories, k):
             ax.plot(epochs, column(key), color=color, label=f"{label}: on test images")
             if dreamed:
                 ax.plot(epochs, column("dream_" + key), "--", color=color, label=f"{label}: on dreams")
-        axes[3].plot(epochs, column("ess"), color=color, label=f"{label}: ESS / {k}")
-        axes[3].plot(epochs, column("dominated"), "--", color=color, label=f"{label}: one weight > 0.9")
+        axes[3].plot(epochs, column("ess"), color=color, label=f"{label}: effective sample size / {k}")
+        axes[3].plot(epochs, column("dominated"), "--", color=color, label=f"{label}: images where one weight > 0.9")
         axes[4].plot(epochs, column("data_log_q"), color=color, label=f"{label}: on test images")
         if dreamed:
             axes[4].plot(epochs, column("dream_log_q"), "--", color=color, label=f"{label}: on dreams (sleep loss)")
             axes[5].plot(epochs, column("dream_nearest"), "--", color=color, label=f"{label}: dream to nearest image")
             axes[5].plot(epochs, column("data_nearest"), ":", color=color, label=f"{label}: image to nearest other")
-    titles = ("log-variances of q: median, 1-99%, extremes", "largest |mean| of q (log scale)",
-              "mean KL(q(z|x) || p(z)) (nats, log scale)", f"importance weights, k = {k}", "-log q(z | x) (nats)",
-              "RMS pixel distance")
+    titles = ("a. q's log-variances: median, 1st-99th percentile, extremes", "b. q's largest |mean| (log scale)",
+              "c. mean KL(q(z|x) || p(z)), nats (log scale)", f"d. {k} importance weights per image (0 to 1)",
+              "e. -log q(z | x), nats", "f. root-mean-square pixel distance")
     for ax, title in zip(axes, titles):
-        ax.set_title(title)
-        ax.set_xlabel("epoch")
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_title(title, fontsize=11)
+        epoch_axis(ax, all_epochs)
         ax.grid(alpha=0.3)
         if ax.has_data():
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=9)
         else:
             ax.set_visible(False)
     for ax in axes[1:3]:        # |mean| and the KL run over orders of magnitude when q runs away
         if ax.has_data():
             ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+            ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     axes[3].set_ylim(0, 1)
-    fig.subplots_adjust(left=0.03, right=0.99, bottom=0.14, top=0.9, wspace=0.3)   # tight_layout costs 0.3 s
-    fig.savefig(path, dpi=80)
+    fig.suptitle("the recognition network epoch by epoch: solid on test images, dashed on the model's dreams "
+                 "(z ~ p(z), x ~ p(x | z))", fontsize=12)
+    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.07, top=0.9, wspace=0.22, hspace=0.35)  # tight_layout: 0.3 s
+    fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def epoch_axis(ax, epochs):
+    """An x axis of whole epochs; a single epoch gets a range of one epoch round it, not matplotlib's +-4%."""
+    ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    if epochs and min(epochs) == max(epochs):
+        ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
 
 
 LOSS_TITLES = {("aevb", "loss"): "AEVB: mean negative ELBO", ("iwae", "loss"): "IWAE: mean $-\\hat{\\mathcal{L}}_k$",
@@ -119,9 +133,8 @@ def plot_losses(path, history, names, algorithm):
     for ax, name in zip(axes[0], names):
         ax.plot(epochs, [h[name] for h in history], marker=".")
         ax.set_title(titles[name])
-        ax.set_xlabel("epoch")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_ylabel("nats per example")
+        epoch_axis(ax, epochs)
+        ax.set_ylabel("nats per image")
         ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -6,7 +6,7 @@ import numpy as np
 
 from algorithms import ALGORITHMS
 from experiments.data import kind_name
-from experiments.harness.settings import describe
+from experiments.harness.settings import BY_NAME, describe
 
 ACTIVE_THRESHOLD = 0.01        # a latent unit is active when Var_x E_q[z_j | x] exceeds it (write.py::unit_activities)
 CAPTIONS = {
@@ -42,13 +42,19 @@ def cell(value):
     return str(value)
 
 
+def applies(key, config):
+    """Whether a setting means anything in this run (the decay's epochs do not under a constant schedule)."""
+    return {"lr_decay_epochs": config["lr_schedule"] == "decay", "lr_drop_epoch": config["lr_schedule"] == "drop",
+            "nll_k": config["binarize"] != "none"}.get(key, True)
+
+
 def estimate(mean, standard_error):
     """'-138.96 ± 0.49': a mean over images with its standard error (a run made before they were kept has none)."""
     return f"{mean:.2f}" if standard_error is None else f"{mean:.2f} ± {standard_error:.2f}"
 
 
-def write_report(run, final, figure_note, sections):
-    config, history, out_dir = run.settings, run.history, run.folder.path
+def write_report(run, out_dir, final, figure_note, sections):
+    config, history = run.settings, run.history
     k, losses = config["k"], run.trainer.losses
     epochs = f"{len(history)} epoch{'s' if len(history) != 1 else ''}"
     lines = [f"# {ALGORITHMS[config['algorithm']].name} on {final['data']}", "",
@@ -72,7 +78,8 @@ def write_report(run, final, figure_note, sections):
         given = ", ".join(f"{key} {describe(value)}" for key, value in run.config["values"].items())
         lines += [f"Configuration file: `{run.config['file']}` ({given}); flags given beside it override it.", ""]
     lines += ["## Settings", "", "| setting | value |", "| --- | --- |"]
-    lines += [f"| {key} | {cell(value)} |" for key, value in config.items()]
+    lines += [f"| {BY_NAME[key].option if key in BY_NAME else key} | {cell(value)} |" for key, value in config.items()
+              if applies(key, config)]
     lines += ["", "## Figures", ""]
     for name, caption in CAPTIONS.items():
         if (out_dir / name).exists():

@@ -9,7 +9,6 @@ import numpy as np
 
 from algorithms import ALGORITHMS
 from experiments.errors import status
-from experiments.harness.checkpoint import write_atomically
 from experiments.outputs import figures
 from experiments.outputs.report import ACTIVE_THRESHOLD, write_report
 
@@ -23,22 +22,24 @@ def write_outputs(run, extensions=(), log=print):
     status.doing = f"writing the outputs into {run.folder.path}/"
     status.kept = (f"the finished run's checkpoint; python run.py {run.settings['algorithm']} --resume --out "
                    f"{run.folder.path} writes its outputs again")
-    figure_note = write_figures(run)
-    sections = [extension.run_end(run, log) for extension in extensions]
-    bounds = dict(run.bounds)
-    final = final_numbers(run.history, time.perf_counter() - run.began)
-    for section in sections:
-        final.update(section.final)
-        bounds.update(section.arrays)
-    activities = unit_activities(run.model, run.images.test)
-    final["active_units"], final["unit_activities"] = int((activities > ACTIVE_THRESHOLD).sum()), activities.tolist()
-    final.update(data=run.settings["data_dir"] or "MNIST", test_images=len(run.images.test),
-                 train_bound_images=len(run.images.train_subset))
-    columns = run.columns() + [column for extension in extensions for column in extension.columns]
-    write_metrics(run, columns, final)
-    # per-image L_k, keyed 'test/10', 'train/10', 'exact/log_px', ...
-    write_atomically(run.folder.path / "bounds.npz", lambda handle: np.savez(handle, **bounds))
-    write_report(run, final, figure_note, sections)
+    with run.folder.staged() as out:          # every file first into a staging folder, then each renamed over its own
+        figure_note = write_figures(run, out)
+        sections = [extension.run_end(run, out, log) for extension in extensions]
+        bounds = dict(run.bounds)
+        final = final_numbers(run.history, time.perf_counter() - run.began)
+        for section in sections:
+            final.update(section.final)
+            bounds.update(section.arrays)
+        activities = unit_activities(run.model, run.images.test)
+        final["active_units"] = int((activities > ACTIVE_THRESHOLD).sum())
+        final["unit_activities"] = activities.tolist()
+        final.update(data=run.settings["data_dir"] or "MNIST", test_images=len(run.images.test),
+                     train_bound_images=len(run.images.train_subset))
+        columns = run.columns() + [column for extension in extensions for column in extension.columns]
+        write_metrics(run, out, columns, final)
+        with open(out / "bounds.npz", "wb") as handle:   # per-image L_k, keyed 'test/10', 'exact/log_px', ...
+            np.savez(handle, **bounds)
+        write_report(run, out, final, figure_note, sections)
     log(f"wrote {run.folder.path}/: report.md, metrics.json, metrics.csv, bounds.npz and the figures")
 
 
@@ -61,14 +62,14 @@ def strict_json(value):
     return value
 
 
-def write_metrics(run, columns, final):
+def write_metrics(run, out, columns, final):
     """metrics.json (settings, the configuration file's name and values if any, every epoch's record, the final
     numbers) and metrics.csv (one row per epoch, in the given columns)."""
     metrics = {"algorithm": run.settings["algorithm"], "settings": run.settings, "config": run.config,
                "history": run.history, "final": final}
     text = json.dumps(strict_json(metrics), indent=2, allow_nan=False) + "\n"
-    write_atomically(run.folder.path / "metrics.json", lambda handle: handle.write(text.encode()))
-    with open(run.folder.path / "metrics.csv", "w", newline="") as handle:
+    (out / "metrics.json").write_text(text)
+    with open(out / "metrics.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(run.history)
@@ -83,10 +84,10 @@ def unit_activities(model, images, chunk_size=1000):
     return means.astype(np.float64).var(axis=0)
 
 
-def write_figures(run):
-    """Draws every figure of the homework from the run's test images; returns a note for the report when the latent
-    manifold is skipped (J != 2)."""
-    config, model, out_dir, shape = run.settings, run.model, run.folder.path, run.image_shape
+def write_figures(run, out_dir):
+    """Draws every figure of the homework from the run's test images into out_dir; returns a note for the report when
+    the latent manifold is skipped (J != 2)."""
+    config, model, shape = run.settings, run.model, run.image_shape
     test, test_labels = run.images.test, run.images.test_labels
     picker = np.random.default_rng([config["seed"], 2])
     name = ALGORITHMS[config["algorithm"]].name

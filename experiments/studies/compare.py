@@ -80,7 +80,8 @@ def compare(root, algorithms, options, data_cache, log=print):
         except Stopped as stopped:
             raise Stopped(f"{stopped} (or, for the whole comparison: {options['resume_command']})") from None
         status.doing, status.kept = "writing the comparison", "every algorithm's finished run"
-        write_comparison(root, results, log)
+        with folders[-1].staged() as out:
+            write_comparison(root, out, results, log)
         return results
     finally:
         for folder in folders:
@@ -97,4 +98,5 @@ def compare_seeds(root, algorithms, seeds, options, data_cache, log=print):
         explicit = {**options["explicit"], "seed": seed}
         per_seed[seed] = compare(root / f"seed-{seed}", algorithms, {**options, "explicit": explicit}, data_cache, log)
     with RunFolder(root / "compare") as folder:
-        write_seed_summary(folder.path, root, per_seed, log)
+        with folder.staged() as out:
+            write_seed_summary(out, root, per_seed, log)

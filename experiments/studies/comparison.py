@@ -9,7 +9,7 @@ from algorithms import ALGORITHMS
 from algorithms.bound import mean_and_standard_error
 from experiments.harness.settings import learning_rates
 from experiments.outputs import figures
-from experiments.outputs.diagnostics import diagnostic_k
+from experiments.outputs.diagnostics import DIAGNOSTIC_IMAGES, diagnostic_k
 from experiments.outputs.report import estimate
 
 CONVERGED_WITHIN = 1.0     # nats: "converged" = within this of the run's own final test bound, from then on
@@ -127,11 +127,10 @@ def tuning_note(results):
             "their best.") if "wake-sleep" in results else "Learning rates: " + "; ".join(rates) + "."
 
 
-def write_comparison(root, results, log):
+def write_comparison(root, out_dir, results, log):
     """root/compare/report.md and lk.png (exact_gap.png when every run has the exact evaluation, diagnostics.png when
     some run recorded the per-epoch diagnostics).
     results: {algorithm: (settings, history, bounds)}, every run evaluated with the same k."""
-    out_dir = root / "compare"
     histories = {name: history for name, (_, history, _) in results.items()}
     k = next(iter(results.values()))[0]["k"]
     figures.plot_lk(out_dir / "lk.png", {ALGORITHMS[name].name: history for name, history in histories.items()}, k)
@@ -158,12 +157,13 @@ def write_comparison(root, results, log):
         figures.plot_diagnostics(out_dir / "diagnostics.png", {ALGORITHMS[name].name: histories[name] for name in diagnosed},
                                  k_text)
         lines += ["", "## The recognition networks", "", "![the recognition networks, epoch by epoch](diagnostics.png)",
-                  "", f"Measured after every epoch on the first 1000 test images, with {k_text} importance samples per "
-                  "image (each run's report.md lists the numbers)."]
+                  "", f"Measured after every epoch on the first {min(DIAGNOSTIC_IMAGES, results[diagnosed[0]][0]['test_size'])} "
+                  f"test images, with {k_text} importance samples per image (each run's report.md explains every panel "
+                  "and lists the numbers)."]
     lines += ["", "Each algorithm's own report: "
               + ", ".join(f"[{ALGORITHMS[n].name}](../{n}/report.md)" for n in names) + "."]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")
-    log(f"wrote {out_dir}/report.md and its figures")
+    log(f"wrote {root / 'compare'}/report.md and its figures")
 
 
 def exact_comparison(out_dir, exact):
@@ -218,4 +218,4 @@ def write_seed_summary(out_dir, root, per_seed, log):
                 lines.append(f"| {ALGORITHMS[name].name} | {label} | " + " | ".join(estimate(*v) for v in values)
                              + f" | {across_seeds([v[0] for v in values])} |")
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")
-    log(f"wrote {out_dir}/report.md")
+    log(f"wrote {root / 'compare'}/report.md")
