@@ -86,8 +86,8 @@ def plot_diagnostics(path, histories, k):
             axes[4].plot(epochs, column("dream_log_q"), "--", color=color, label=f"{label}: on dreams (sleep loss)")
             axes[5].plot(epochs, column("dream_nearest"), "--", color=color, label=f"{label}: dream to nearest image")
             axes[5].plot(epochs, column("data_nearest"), ":", color=color, label=f"{label}: image to nearest other")
-    titles = ("a. q's log-variances: median, 1st-99th percentile, extremes", "b. q's largest |mean| (log scale)",
-              "c. mean KL(q(z|x) || p(z)), nats (log scale)", f"d. {k} importance weights per image (0 to 1)",
+    titles = ("a. q's log-variances: median, 1st-99th percentile, extremes", "b. q's largest |mean|",
+              "c. mean KL(q(z|x) || p(z)), nats", f"d. {k} importance weights per image (0 to 1)",
               "e. -log q(z | x), nats", "f. root-mean-square pixel distance")
     for ax, title in zip(axes, titles):
         ax.set_title(title, fontsize=11)
@@ -97,11 +97,14 @@ def plot_diagnostics(path, histories, k):
             ax.legend(fontsize=9)
         else:
             ax.set_visible(False)
-    for ax in axes[1:3]:        # |mean| and the KL run over orders of magnitude when q runs away
-        if ax.has_data():
+    for ax in axes[1:3]:        # |mean| and the KL run over orders of magnitude when q runs away: then a log scale
+        values = np.concatenate([line.get_ydata() for line in ax.get_lines()]) if ax.has_data() else np.array([])
+        values = values[np.isfinite(values) & (values > 0)]
+        if values.size and values.max() > 10 * values.min():
             ax.set_yscale("log")
-            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
-            ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            ax.yaxis.set_minor_locator(matplotlib.ticker.LogLocator(subs=(2, 5)))
+            for set_formatter in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):  # 20, not 2x10^1
+                set_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     axes[3].set_ylim(0, 1)
     fig.suptitle("the recognition network epoch by epoch: solid on test images, dashed on the model's dreams "
                  "(z ~ p(z), x ~ p(x | z))", fontsize=12)
