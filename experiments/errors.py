@@ -1,4 +1,4 @@
-"""The faults run.py answers in one line, each with its own exit status (the README lists them), and what
+"""The faults run.py answers in one line, each with its own exit status (experiments/README.md lists them), and what
 run.py is doing, for the line it prints when a second Ctrl-C stops it at once."""
 from dataclasses import dataclass
 

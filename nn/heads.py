@@ -1,8 +1,9 @@
 """Bounded recognition heads: layers the caller may put after the recognition network's last Linear, each bounding
 one half of its 2J outputs smoothly (derivations/wake-sleep-diagnosis.md; derivations/iwae.md for the floor).
 
-They are research remedies, not part of the write-up's model: run.py composes them from the settings log_var_floor,
-log_var_ceiling and mean_bound (algorithms/__init__.py::HEADS), and HelmholtzMachine(heads=[...]) appends them.
+They are research remedies, not part of the write-up's model: experiments/harness/training.py::build composes them
+from the settings log_var_floor, log_var_ceiling and mean_bound (algorithms/__init__.py::HEADS), and
+HelmholtzMachine(heads=[...]) appends them.
 Each is a forward/backward pair with the contract of nn/layers.py.
 """
 import numpy as np

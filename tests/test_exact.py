@@ -73,6 +73,33 @@ def test_a_posterior_beyond_the_first_square_is_found_by_widening_it():
     assert np.all(np.abs(result.range_change) < 1e-6) and result.limit.tolist() == [16, 8, 16]
 
 
+def test_a_tilted_ridge_is_refined_until_halving_changes_it_no_more():
+    """Logits a_d (z1 + z2) + b_d: the likelihood depends on t = (z1 + z2) / sqrt(2) alone, so the posterior is a ridge
+    0.04 wide across the diagonal and the prior's width along it. Its marginals have standard deviations near 0.7, which
+    would put the axis terms of Eq. (X4) at e^-1500 on h = 0.08, but it aliases along k = (1, 1), by about 1e-4 there.
+    The refinement measures instead of assuming: it halves to h = 0.02, and the answer agrees with the 1-D integral
+    over t ~ N(0, 1) by scipy's quad."""
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(0, 4, 784), rng.normal(0, 2, 784)
+    model = HelmholtzMachine(rng, data_dim=784, latent_dim=2, hidden=(), dtype=np.float64)
+    model.generative.layers[0].params["W"][...] = np.stack([a, a])
+    model.generative.layers[0].params["b"][...] = b
+    x = 1 / (1 + np.exp(-(a * np.sqrt(2) * 0.7 + b)))          # grey levels: the likelihood is smooth in t
+
+    def log_integrand(t):
+        logits = a * np.sqrt(2) * t + b
+        return x @ logits - np.logaddexp(0, logits).sum() - t * t / 2 - 0.5 * np.log(2 * np.pi)
+
+    grid = np.linspace(0.5, 0.9, 4001)
+    peak_at = grid[np.argmax([log_integrand(t) for t in grid])]
+    peak = log_integrand(peak_at)
+    integral, _ = integrate.quad(lambda t: np.exp(log_integrand(t) - peak), peak_at - 1, peak_at + 1,
+                                 points=[peak_at], epsabs=0, epsrel=1e-13, limit=200)
+    result = exact_log_marginal(model, x[None], tolerance=1e-6, dtype=np.float64)
+    assert result.spacing[0] == 0.02 and abs(result.spacing_change[0]) < 1e-6
+    assert result.log_px[0] == pytest.approx(peak + np.log(integral), abs=1e-6)
+
+
 def test_the_cells_it_is_told_to_look_at_are_hot():
     """hot_cells marks the cells also_hot (q's means, in the exact evaluation) and their neighbours, whatever the scan
     saw there: here a decoder that ignores z, whose integrand peaks at 0 and is 10 nats below it at (3.2, -3.2)."""

@@ -2,7 +2,9 @@
 
 A kind says how the images meet the model: the write-up's grey levels as they are (mnist.py::GreyLevels), binarized
 (binarize.py) or dequantized (dequantize.py). Each has prepare(train, test, subset) for the images fixed once and
-batch(x, rng) for every training minibatch; kind_of(settings) imports the run's own kind only.
+batch(x, rng) for every training minibatch, and may have report_rows(final, settings), rows of its own for report.md's
+table of final numbers (the dequantized kind's bound on the 8-bit images); kind_of(settings) imports the run's own
+kind only.
 """
 from algorithms import load
 

@@ -112,7 +112,7 @@ def posterior_digits(n_test, seed):
 
 def draw_posteriors(path, model, test, test_labels, shape, settings, title):
     """p(z | x) as a heat map with q's 1- and 2-sd ellipses, beside the digit, for the 12 digits (of the test images
-    select_data gives, each of the given shape)."""
+    experiments/data/mnist.py::select_images gives, each of the given shape)."""
     rows = posterior_digits(len(test), settings["seed"])
     mean, log_var = model.encode(test[rows])
     panels = []

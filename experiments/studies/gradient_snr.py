@@ -38,6 +38,25 @@ def gradient_snr(model, x, ks, replicates, rng):
     return result
 
 
+def conjugate_gaussian_snr(k, draws, rng, mean=1.2, sd=0.3, x=0.0):
+    """The SNR of the plain (Eq. (I4)) and doubly reparameterized (Eq. (I5)) phi-gradients of L_k on a model where both
+    are written out by hand: p(z) = N(0, 1), x | z ~ N(z, 1), q = N(mean, sd^2), phi = (mean, log sd). With
+    z_i = mean + sd eps_i, log w_i = log p(x, z_i) - log q(z_i), and g_i = d(log p(x, z) - log q(z)) / dz at z_i with q's
+    parameters held: the plain gradient is sum_i w~_i d log w_i / d phi (through z_i and q's own parameters), DReG's
+    sum_i w~_i^2 g_i dz_i / d phi. Returns ({"plain": (SNR of d/dmean, of d/dlog sd), "dreg": ...}, their means)."""
+    eps = rng.standard_normal((draws, k))
+    z = mean + sd * eps
+    log_w = -z ** 2 / 2 - (x - z) ** 2 / 2 + eps ** 2 / 2 + np.log(sd)       # constants cancel in w~
+    weights = np.exp(log_w - log_w.max(axis=1, keepdims=True))
+    weights /= weights.sum(axis=1, keepdims=True)
+    dlog_joint = x - 2 * z                                   # d log p(x, z) / dz
+    plain = np.stack([(weights * dlog_joint).sum(1), (weights * (dlog_joint * sd * eps + 1)).sum(1)], axis=1)
+    g = dlog_joint + eps / sd                                # d log q(z) / dz = -(z - mean) / sd^2 = -eps / sd
+    dreg = np.stack([(weights ** 2 * g).sum(1), (weights ** 2 * g * sd * eps).sum(1)], axis=1)
+    snr = {name: np.abs(values.mean(0)) / values.std(0, ddof=1) for name, values in (("plain", plain), ("dreg", dreg))}
+    return snr, {"plain": plain.mean(0), "dreg": dreg.mean(0)}
+
+
 def median_snr(draws):
     """Median over coordinates of |mean| / sd, draws: (replicates, parameters); coordinates with sd 0 left out."""
     sd = draws.std(axis=0, ddof=1)
