@@ -34,7 +34,7 @@ def test_every_configuration_a_page_names_exists_and_every_one_is_named():
 
 
 def test_a_configuration_gives_the_numbers_of_its_flags(tmp_path):
-    small = ["--epochs", "2", "--train-size", "300", "--test-size", "60", "--eval-train-size", "40", "--eval-k", "5",
+    small = ["--epochs", "2", "--train-size", "200", "--test-size", "40", "--eval-train-size", "20", "--eval-k", "3",
              "--hidden", "16", "--eval-every", "1", "--no-exact", "--sleep-samples", "20", "--lr-decay-epochs", "2"]
     assert main(["wake-sleep", *small, "--config", str(ROOT / "configs" / "ws-box.toml"),
                  "--out", str(tmp_path / "file")]) == 0
