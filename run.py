@@ -30,7 +30,7 @@ from experiments.outputs import extensions_for  # noqa: E402
 from experiments.outputs.write import write_outputs  # noqa: E402
 
 WRITE_UP = ("aevb", "wake-sleep")             # what compare compares when no algorithm is named
-COMMANDS = (*ALGORITHMS, "compare", "exact")
+COMMANDS = (*ALGORITHMS, "compare", "exact", "explore")
 
 
 def main(argv=None):
@@ -70,6 +70,10 @@ def run_command(args, argv):
     """One command: train a run (and write its outputs), compare several, or evaluate one exactly."""
     if args.command == "exact":
         return evaluate_exactly(args.out)
+    if args.command == "explore":
+        # imported here: only this command builds a page outside a run's own outputs
+        from experiments.outputs.explorer import explore
+        return explore(args.runs, args.out)
     if args.resume and args.force:
         raise Fault("--resume and --force: give one of them (--resume continues the run, --force deletes it)")
     if args.resume and not output_folder(args).is_dir():
@@ -265,6 +269,12 @@ def make_parser():
                                 description="Evaluate the finished run in --out exactly: log p(x) of every test "
                                             "image, log p(x) - L_k, KL(q || p(z|x)), and the true posteriors.")
     exact.add_argument("--out", type=folder_path, required=True, help="the folder of a finished run with a 2-D latent")
+    explore = commands.add_parser("explore", help="the latent explorer of finished 2-D runs, side by side, as one "
+                                                  "HTML file", description="One self-contained page (no network): each "
+                                  "run's latent plane, its decoder under the mouse, and for a test image q beside the "
+                                  "true posterior (experiments/outputs/explorer.py).")
+    explore.add_argument("runs", nargs="+", type=folder_path, metavar="RUN_DIR", help="folders of finished 2-D runs")
+    explore.add_argument("--out", type=folder_path, required=True, help="the HTML file to write")
     compare = commands.add_parser("compare", help="train the algorithms that have no finished run, then put "
                                                   "them side by side",
                                   description="Each algorithm into OUT/<algorithm>/, then OUT/compare/.")

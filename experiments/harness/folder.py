@@ -18,7 +18,7 @@ from experiments.harness.checkpoint import read_checkpoint
 RUN_FILES = ("checkpoint.npz", "checkpoint.npz.tmp", "metrics.json", "metrics.json.tmp", "metrics.csv", "report.md",
              "bounds.npz", "bounds.npz.tmp",
              "lk.png", "losses.png", "reconstructions.png", "latent_scatter.png", "latent_manifold.png",
-             "originals.png", "exact_gap.png", "posteriors.png", "diagnostics.png")
+             "originals.png", "exact_gap.png", "posteriors.png", "diagnostics.png", "explorer.html")
 KEPT = "checkpoints"      # --keep-checkpoints: checkpoints/epoch-N.npz, one per epoch
 STAGING = ".staging"      # where a run's outputs are written before they replace the folder's
 

@@ -4,8 +4,9 @@ plug into a run: each measures something the homework does not ask for, at the e
 An extension is an object with
     columns                       the names of the values it adds to every epoch's record (metrics.csv's columns)
     epoch_end(run, record)        called by the training loop after every epoch (experiments/harness/training.py)
-    run_end(run, out, log) -> Section   called once the run has finished, before the metrics and report are
-                                  written; its figures go into the folder out (write.py moves them into the run's)
+    run_end(run, out, log, arrays) -> Section   once the run has finished, before the metrics and report are
+                                  written: its files go into the folder out (write.py moves them into the run's);
+                                  arrays holds the per-image arrays so far ('test/10', ..., an earlier extension's)
 A run's extensions are chosen from its settings by extensions_for(); each is imported only when a run uses it.
 Adding one is a new file and a line in EXTENSIONS.
 """
@@ -17,6 +18,7 @@ EXTENSIONS = {
     "diagnostics": "experiments.outputs.diagnostics:Diagnostics",          # what q does, every epoch
     "exact": "experiments.outputs.exact_evaluation:ExactEvaluation",       # log p(x) of a 2-D model, by quadrature
     "nll": "experiments.outputs.nll:NegativeLogLikelihood",                # -L_5000 of a binarized run
+    "explorer": "experiments.outputs.explorer:Explorer",                   # explorer.html, after "exact"
 }
 EXACT_SKIPPED = ("the exact log p(x) is not computed for the continuous Bernoulli on grey levels with exact 0s: its "
                  "logits drift without limit and its posteriors narrow with them (a 3-epoch model: 97 s for 20 "
@@ -37,13 +39,14 @@ class Section:
 def extensions_for(settings, exact=None, log=print):
     """The extensions a run with these settings uses: the per-epoch diagnostics with --diagnostics, the exact
     evaluation of a 2-D model unless --no-exact (exact=True asks for it whatever the settings say: run.py exact; not
-    for the continuous Bernoulli on grey levels, which says why), and the test NLL of a binarized run."""
+    for the continuous Bernoulli on grey levels, which says why) and the latent explorer built from it, and the test
+    NLL of a binarized run."""
     names = ["diagnostics"] if settings["diagnostics"] else []
     if (settings["exact"] if exact is None else exact) and settings["latent_dim"] == 2:
         if settings["likelihood"] == "continuous-bernoulli" and not settings["dequantize"]:
             log(EXACT_SKIPPED)
         else:
-            names.append("exact")
+            names += ["exact", "explorer"]
     if settings["binarize"] != "none":
         names.append("nll")
     return [load(EXTENSIONS[name])(settings) for name in names]

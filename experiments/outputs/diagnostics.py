@@ -137,7 +137,7 @@ class Diagnostics:
         record.update(recognition_diagnostics(run.model, images, self.k, self.seed))
         record.update(dream_diagnostics(run.model, images, self.seed, self.dreams))
 
-    def run_end(self, run, out, log):
+    def run_end(self, run, out, log, arrays):
         diagnosed = [record for record in run.history if "ess" in record]
         if not diagnosed:         # a run made before the diagnostics were recorded has none
             return Section()

@@ -93,7 +93,7 @@ class ExactEvaluation:
     def epoch_end(self, run, record):
         pass
 
-    def run_end(self, run, out, log):
+    def run_end(self, run, out, log, arrays):
         status.doing, status.finishing = "computing the exact log p(x) by quadrature", "this evaluation"
         last_train = run.bounds.get(f"train/{run.history[-1]['epoch']}")
         summary, arrays = exact_evaluation(run.model, run.images.test, run.images.train_subset, run.settings, log,

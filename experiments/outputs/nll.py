@@ -21,7 +21,7 @@ class NegativeLogLikelihood:
     def epoch_end(self, run, record):
         pass
 
-    def run_end(self, run, out, log):
+    def run_end(self, run, out, log, arrays):
         """One image's k samples at a time, so memory stays at k rows of D logits."""
         status.doing, status.finishing = f"evaluating -L_{self.k} on the test images", "this evaluation"
         began = time.perf_counter()

@@ -24,12 +24,11 @@ def write_outputs(run, extensions=(), log=print):
                    f"{run.folder.path} writes its outputs again")
     with run.folder.staged() as out:          # every file first into a staging folder, then each renamed over its own
         figure_note = write_figures(run, out)
-        sections = [extension.run_end(run, out, log) for extension in extensions]
-        bounds = dict(run.bounds)
-        final = final_numbers(run.history, time.perf_counter() - run.began)
-        for section in sections:
-            final.update(section.final)
-            bounds.update(section.arrays)
+        bounds, final, sections = dict(run.bounds), final_numbers(run.history, time.perf_counter() - run.began), []
+        for extension in extensions:                 # each sees the per-image arrays of those before it
+            sections.append(extension.run_end(run, out, log, dict(bounds)))
+            final.update(sections[-1].final)
+            bounds.update(sections[-1].arrays)
         activities = unit_activities(run.model, run.images.test)
         final["active_units"] = int((activities > ACTIVE_THRESHOLD).sum())
         final["unit_activities"] = activities.tolist()

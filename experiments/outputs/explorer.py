@@ -1,0 +1,190 @@
+"""The latent explorer: one self-contained HTML page in which a learner looks at what a 2-D model learned: the plane of
+z with the test images' codes, the decoder's image under the mouse, and for a test image its reconstruction, q's
+ellipses and the true posterior p(z | x) beside them, with its exact log p(x), L_1, L_100 and KL(q || p(z | x)).
+
+    python run.py explore RUN_DIR [RUN_DIR ...] --out FILE.html     (every 2-D run with the exact evaluation writes one)
+
+Everything is in the file: each run's decoder (its float32 weights; explorer.js runs the forward pass), the first
+N_POINTS test images with their q (means and log-variances) and numbers, and the true posterior of the first
+N_POSTERIORS of them on a window (algorithms/posterior.py::posterior_windows), drawn by the page. No request leaves the
+file: its Content-Security-Policy allows none. Arrays are packed losslessly (pack): each element's bytes grouped by
+position, deflated, base64; the page unpacks them with the browser's own DecompressionStream.
+"""
+import base64
+import html
+import json
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from algorithms import ALGORITHMS
+from algorithms.bound import importance_weighted_bounds
+from algorithms.posterior import posterior_windows
+from experiments.data import kind_name, kind_of
+from experiments.data.mnist import select_images
+from experiments.errors import Fault, status
+from experiments.harness.checkpoint import read_checkpoint, restore, write_atomically
+from experiments.harness.runner import DataCache
+from experiments.harness.training import build
+from experiments.outputs import Section
+from experiments.outputs.exact_evaluation import exact_log_marginal_of
+
+N_POINTS, N_POSTERIORS, WINDOW = 5000, 300, 40
+ASSETS = Path(__file__).resolve().parent
+ACTIVATIONS = {"softplus", "tanh", "relu"}
+
+
+def pack(array):
+    """{"dtype", "shape", "data"}: the array's bytes (little-endian) grouped by position within an element (all first
+    bytes, then all second bytes, ...: a float's exponent bytes sit together and deflate well), deflated, in base64."""
+    array = np.ascontiguousarray(array, array.dtype.newbyteorder("<"))
+    planes = array.view(np.uint8).reshape(-1, array.dtype.itemsize).T
+    data = base64.b64encode(zlib.compress(planes.tobytes(), 9)).decode("ascii")
+    return {"dtype": array.dtype.name, "shape": list(array.shape), "data": data}
+
+
+def unpack(packed):
+    """pack's inverse (the page's unpack, in Python: for the tests and the bench)."""
+    dtype = np.dtype(packed["dtype"]).newbyteorder("<")
+    planes = np.frombuffer(zlib.decompress(base64.b64decode(packed["data"])), np.uint8)
+    return planes.reshape(dtype.itemsize, -1).T.copy().view(dtype).reshape(packed["shape"])
+
+
+def decoder_layers(model):
+    """The generative network as the page runs it: [{"W": packed (n_in, n_out), "b": packed, "activation"}, ...], the
+    activation applied after the layer's affine map (none after the last)."""
+    layers, linear = [], None
+    for layer in model.generative.layers:
+        if "W" in layer.params:
+            linear = {"W": pack(layer.params["W"].astype(np.float32)), "b": pack(layer.params["b"].astype(np.float32)),
+                      "activation": None}
+            layers.append(linear)
+        else:
+            linear["activation"] = type(layer).__name__.lower()
+    assert all(layer["activation"] in ACTIVATIONS | {None} for layer in layers)
+    return layers
+
+
+class Explorer:
+    """The extension that writes explorer.html beside a 2-D run's report, after the exact evaluation, whose per-image
+    numbers it shows (experiments/outputs/__init__.py)."""
+
+    columns = ()
+
+    def __init__(self, settings):
+        pass
+
+    def epoch_end(self, run, record):
+        pass
+
+    def run_end(self, run, out, log, arrays):
+        status.doing = "packing the latent explorer"
+        name = ALGORITHMS[run.settings["algorithm"]].name
+        payload = run_payload(name, run.settings, run.model, run.images.test, run.images.test_labels, arrays, log)
+        (out / "explorer.html").write_text(explorer_html([payload], run.images.test, run.image_shape,
+                                                         f"Latent explorer: {name}"))
+        return Section(lines=["**the latent explorer**: [explorer.html](explorer.html), the plane of z with the decoder "
+                              "under the mouse, and the true posterior beside q for the first test images", ""])
+
+
+def numbers_of(model, test, bounds, seed, log):
+    """Per image of test: exact log p(x), L_1 and L_100 (1000 samples, exact_evaluation's estimates), from the run's
+    bounds.npz when its exact evaluation covered these images, else computed now."""
+    if "exact/log_px" in bounds and len(bounds["exact/log_px"]) >= len(test):
+        return {key: np.asarray(bounds[f"exact/{name}"][:len(test)], np.float64)
+                for key, name in (("log_px", "log_px"), ("elbo", "elbo"), ("l100", "L_100"))}
+    log(f"computing the exact log p(x) of {len(test)} test images for the explorer")
+    estimates, elbo = importance_weighted_bounds(model, test, (1, 100, 1000), seed=seed)
+    return {"log_px": exact_log_marginal_of(model, test).log_px, "elbo": elbo, "l100": estimates[100]}
+
+
+def run_payload(name, settings, model, test, labels, bounds, log=print):
+    """Everything the page needs of one run, for its first N_POINTS test images (test: (N, D), as the run's data kind
+    gives them)."""
+    test, labels = test[:N_POINTS], labels[:N_POINTS]
+    mean, log_var = model.encode(test)
+    numbers = numbers_of(model, test, bounds, settings["seed"], log)
+    featured = np.arange(min(N_POSTERIORS, len(test)))
+    extents, densities = [], []
+    for extent, density in posterior_windows(model, test[featured], mean[featured], log_var[featured], size=WINDOW):
+        extents.append(extent)
+        densities.append(np.round(255 * density / density.max()).astype(np.uint8))
+    if settings["likelihood"] == "continuous-bernoulli":
+        from nn.continuous_bernoulli import SERIES   # imported here: a Bernoulli run never loads the CB
+        extra = {"cb_series": list(SERIES)}
+    else:
+        extra = {}
+    return {**extra, "name": name, "algorithm": ALGORITHMS[settings["algorithm"]].name,
+            "likelihood": settings["likelihood"],
+            "decoder": decoder_layers(model), "mean": pack(mean.astype(np.float32)),
+            "log_var": pack(log_var.astype(np.float32)), "labels": pack(labels.astype(np.uint8)),
+            **{key: pack(values.astype(np.float64)) for key, values in numbers.items()},
+            "posterior_extent": pack(np.array(extents, np.float64).reshape(-1, 4)),
+            "posterior_density": pack(np.array(densities, np.uint8).reshape(-1, WINDOW, WINDOW)),
+            "epochs": settings["epochs"], "seed": settings["seed"]}
+
+
+def explorer_html(runs, images, image_shape, title):
+    """The page: runs (run_payload's), the test images they share (N, D) in [0, 1], stored as bytes."""
+    data = {"title": title, "image_shape": list(image_shape), "window": WINDOW,
+            "images": pack(np.round(np.asarray(images[:N_POINTS]) * 255).astype(np.uint8)), "runs": runs}
+    page = (ASSETS / "explorer.html").read_text()
+    return (page.replace("/*STYLE*/", (ASSETS / "explorer.css").read_text())
+                .replace("/*SCRIPT*/", (ASSETS / "explorer.js").read_text())
+                .replace("/*DATA*/", json.dumps(data, separators=(",", ":")).replace("</", "<\\/"))
+                .replace("<!--TITLE-->", html.escape(title)))
+
+
+def explore(folders, out, log=print):
+    """python run.py explore: the page of the runs in folders, side by side, written to out (the file appears whole or
+    not at all). Refused in one line: a folder without a run's checkpoint, a damaged one, a run whose latent is not
+    2-D, runs on different test images, an output that cannot be written."""
+    data_cache, runs, names = DataCache(), [], unique_names(folders)
+    for folder, name in zip(folders, names):
+        settings, model, test, labels, bounds, shape, kind = load_run(folder, data_cache)
+        if runs and (settings["data_fingerprint"], kind) != runs[0][:2]:
+            raise Fault(f"{folder}: trained on other test images than {folders[0]}; the explorer puts runs side by "
+                        "side on the same images")
+        log(f"packing {name} ({ALGORITHMS[settings['algorithm']].name})")
+        runs.append((settings["data_fingerprint"], kind, test, shape,
+                     run_payload(name, settings, model, test, labels, bounds, log)))
+    title = "Latent explorer: " + " beside ".join(payload["name"] for *_, payload in runs)
+    text = explorer_html([payload for *_, payload in runs], runs[0][2], runs[0][3], title)
+    write_atomically(Path(out), lambda handle: handle.write(text.encode()))
+    log(f"wrote {out} ({len(text) / 1e6:.1f} MB)")
+
+
+def unique_names(folders):
+    """Each run's name on the page: its folder's name, with the parent's where two would be alike."""
+    names = [Path(folder).name or str(folder) for folder in folders]
+    return [f"{Path(folder).parent.name}/{name}" if names.count(name) > 1 else name
+            for folder, name in zip(folders, names)]
+
+
+def load_run(folder, data_cache):
+    """(settings, model, test images, labels, bounds.npz's arrays or {}, image shape, data kind) of the run in folder,
+    its checkpoint checked as --resume checks it."""
+    folder = Path(folder)
+    checkpoint = folder / "checkpoint.npz"
+    if not folder.is_dir():
+        raise Fault(f"{folder}: no such folder; run.py explore takes the folders of finished runs")
+    if not checkpoint.exists():
+        raise Fault(f"{folder}: holds no checkpoint.npz, so no model to explore")
+    meta, arrays = read_checkpoint(checkpoint)
+    settings = meta["settings"]
+    if settings["latent_dim"] != 2:
+        raise Fault(f"{folder}: the explorer shows a 2-D latent; this run's has {settings['latent_dim']} dimensions")
+    model, trainer, rng = build(settings)
+    restore(checkpoint, arrays, model, trainer, rng, meta)
+    data = data_cache.get(settings["data_dir"])
+    if data.fingerprint != settings["data_fingerprint"]:
+        raise Fault(f"{settings['data_dir'] or 'the embedded MNIST'}: not the data the run in {folder} was trained on")
+    images = select_images(data, settings, kind_of(settings))
+    try:
+        with np.load(folder / "bounds.npz") as stored:
+            bounds = {key: stored[key] for key in stored.files if key.startswith("exact/")}
+    except (OSError, ValueError, zipfile.BadZipFile):
+        bounds = {}
+    return settings, model, images.test, images.test_labels, bounds, data.image_shape, kind_name(settings)

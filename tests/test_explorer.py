@@ -1,0 +1,165 @@
+"""The latent explorer (experiments/outputs/explorer.py, explorer.js) in a real browser, headless Chromium driven by
+Selenium: its JavaScript decoder against NumPy's, a real click on a test point against the run's own image and numbers,
+the keyboard, and a load with no console error and no request. Without Chromium, its driver or Selenium these tests
+say so and are skipped (.ci/run installs them: apt-get install chromium chromium-driver; pip install selenium). The
+refusals need no browser."""
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import run
+from experiments.harness.runner import DataCache
+from experiments.outputs.explorer import load_run, numbers_of, pack, unpack
+from test_run_faults import snapshot
+
+RUN = ["--epochs", "2", "--train-size", "300", "--test-size", "60", "--eval-train-size", "40", "--eval-k", "5",
+       "--hidden", "32", "16", "--eval-every", "2"]
+
+
+def browser_missing():
+    """Why the browser tests cannot run here, or None."""
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "the selenium package is not installed (pip install selenium)"
+    missing = [name for name in ("chromium", "chromedriver") if shutil.which(name) is None]
+    return f"{' and '.join(missing)} not found (apt-get install chromium chromium-driver)" if missing else None
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Two finished 2-D runs, AEVB with the exact evaluation (so with its own explorer.html) and Wake-Sleep without
+    (so explore computes its numbers), and the explorer of both."""
+    root = tmp_path_factory.mktemp("explorer")
+    assert run.main(["aevb", *RUN, "--out", str(root / "aevb")]) == 0
+    assert run.main(["wake-sleep", *RUN, "--no-exact", "--out", str(root / "wake-sleep")]) == 0
+    assert run.main(["explore", str(root / "aevb"), str(root / "wake-sleep"), "--out", str(root / "page.html")]) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def page(runs):
+    reason = browser_missing()
+    if reason:
+        pytest.skip(f"no browser to test the explorer in: {reason}")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1500,1100"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    driver.get((runs / "page.html").as_uri())
+    driver.execute_async_script("const done = arguments[arguments.length - 1]; window.explorer.ready.then(done);")
+    yield driver
+    driver.quit()
+
+
+def loaded(folder):
+    """(settings, model, test images, labels, bounds) of a run, as the explorer reads it."""
+    return load_run(folder, DataCache())[:5]
+
+
+def click_at(driver, point):
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    actions = ActionBuilder(driver)
+    actions.pointer_action.move_to_location(round(point["x"]), round(point["y"])).click()
+    actions.perform()
+
+
+def test_pack_is_lossless():
+    for array in (np.random.default_rng(0).standard_normal((7, 3)).astype(np.float32), np.arange(300, dtype=np.uint8),
+                  np.array([-np.inf, 0.0, 1e-300, np.nan])):
+        np.testing.assert_array_equal(unpack(pack(array)), array)
+
+
+@pytest.mark.parametrize("index, algorithm", [(0, "aevb"), (1, "wake-sleep")])
+def test_the_pages_decoder_is_numpys_to_1e5_per_pixel(runs, page, index, algorithm):
+    _, model, *_ = loaded(runs / algorithm)
+    zs = [(0.0, 0.0), (0.5, -0.3), (-2.2, 1.7), (3.9, 3.9), (-6.0, 0.25)]
+    expected = model.likelihood.mean(model.decode(np.array(zs, np.float32)))
+    for z, pixels in zip(zs, expected):
+        decoded = np.array(page.execute_script(f"return window.explorer.decode({index}, {z[0]}, {z[1]});"))
+        assert decoded.shape == pixels.shape and np.abs(decoded - pixels).max() < 1e-5, z
+
+
+def test_a_click_on_a_point_shows_its_image_and_the_runs_numbers(runs, page):
+    """A mouse click on the most isolated code of the AEVB panel (no other within 8 pixels) chooses that test image in
+    both panels: the original drawn there is the test image, and each panel's numbers are its run's exact evaluation's."""
+    _, model, test, labels, bounds = loaded(runs / "aevb")
+    means = model.encode(test)[0].astype(np.float64)
+    apart = np.sqrt(((means[:, None] - means[None]) ** 2).sum(-1)) + np.eye(len(means)) * 1e9
+    chosen = int(np.argmax(apart.min(axis=1)))
+    half = page.execute_script("return window.explorer.panels[0].half;")
+    assert apart[chosen].min() / (2 * half) * 440 > 8
+    page.execute_script("window.explorer.choose(0); window.explorer.panels[0].plane.scrollIntoView();")
+    click_at(page, page.execute_script(f"return window.explorer.panels[0].toClient({means[chosen, 0]}, "
+                                       f"{means[chosen, 1]});"))
+    assert page.execute_script("return window.explorer.chosen;") == chosen
+    drawn = np.array(page.execute_script(
+        "const c = window.explorer.panels[1].original, d = c.getContext('2d').getImageData(0, 0, c.width, c.height);"
+        "const out = []; for (let r = 0; r < 28; r++) for (let q = 0; q < 28; q++)"
+        "  out.push(d.data[4 * ((4 * r + 2) * c.width + 4 * q + 2)]); return out;"))
+    np.testing.assert_array_equal(drawn, np.round(test[chosen] * 255))
+    for index, algorithm in enumerate(("aevb", "wake-sleep")):
+        settings, model, test, _, bounds = loaded(runs / algorithm)
+        numbers = numbers_of(model, test, bounds, settings["seed"], log=lambda line: None)
+        assert ("exact/log_px" in bounds) == (algorithm == "aevb")     # read from bounds.npz, or computed anew
+        shown = page.execute_script(f"const cells = window.explorer.panels[{index}].numbers.querySelectorAll("
+                                    "'[data-quantity]'); return Object.fromEntries([...cells].map("
+                                    "(cell) => [cell.dataset.quantity, cell.textContent]));")
+        log_px, elbo = numbers["log_px"][chosen], numbers["elbo"][chosen]
+        assert shown == {"log_px": f"{log_px:.2f}", "elbo": f"{elbo:.2f}", "l100": f"{numbers['l100'][chosen]:.2f}",
+                         "kl": f"{log_px - elbo:.2f}"}
+
+
+def test_the_keyboard_moves_the_decoded_point_and_chooses(page):
+    from selenium.webdriver.common.keys import Keys
+    plane = page.execute_script("return window.explorer.panels[1].plane;")
+    page.execute_script("window.explorer.panels[1].hover([0, 0]);")
+    plane.send_keys(Keys.ARROW_RIGHT, Keys.SHIFT + Keys.ARROW_UP)
+    cursor = page.execute_script("return window.explorer.panels[1].cursor;")
+    half = page.execute_script("return window.explorer.panels[1].half;")
+    assert cursor == pytest.approx([half / 40, 5 * half / 40])
+    plane.send_keys(Keys.ENTER)
+    nearest = page.execute_script("const p = window.explorer.panels[1]; return p.nearest(...p.cursor)[0];")
+    assert page.execute_script("return window.explorer.chosen;") == nearest
+    plane.send_keys("]")
+    assert page.execute_script("return window.explorer.chosen;") == (nearest + 1) % 60
+
+
+def test_the_page_loads_with_no_console_error_and_no_request(runs, page):
+    assert [entry for entry in page.get_log("browser") if entry["level"] in ("SEVERE", "WARNING")] == []
+    assert page.execute_script("return performance.getEntriesByType('resource').length;") == 0
+    text = (runs / "page.html").read_text()
+    assert "default-src 'none'" in text and "http://" not in text and "https://" not in text
+
+
+def test_a_2d_run_with_the_exact_evaluation_writes_its_own_explorer(runs):
+    assert (runs / "aevb" / "explorer.html").stat().st_size > 0 and not (runs / "wake-sleep" / "explorer.html").exists()
+    assert "](explorer.html)" in (runs / "aevb" / "report.md").read_text()
+
+
+def test_refusals_are_one_line_and_write_nothing(runs, tmp_path, capsys):
+    assert run.main(["aevb", *RUN, "--latent-dim", "3", "--no-exact", "--out", str(tmp_path / "three")]) == 0
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "damaged").mkdir()
+    (tmp_path / "damaged" / "checkpoint.npz").write_bytes(b"not a checkpoint")
+    cases = [([str(tmp_path / "three")], "the explorer shows a 2-D latent; this run's has 3 dimensions"),
+             ([str(tmp_path / "empty")], "holds no checkpoint.npz"),
+             ([str(tmp_path / "damaged")], "not a checkpoint of run.py"),
+             ([str(tmp_path / "typo")], "typo: no such folder")]
+    before = snapshot(tmp_path)
+    for folders, expected in cases:
+        capsys.readouterr()
+        assert run.main(["explore", *folders, "--out", str(tmp_path / "page.html")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err, err
+    capsys.readouterr()
+    assert run.main(["explore", str(runs / "aevb"), "--out", str(tmp_path / "no" / "such" / "page.html")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "page.html: could not be written" in err, err
+    assert snapshot(tmp_path) == before
