@@ -1,7 +1,7 @@
 """Everything a finished run leaves in its folder (write.py: metrics, figures, report.md), and the extensions that
 plug into a run: each measures something the homework does not ask for, at the end of every epoch or of the run.
 
-An extension is an object with
+An extension is an Extension (below) with
     columns                       the names of the values it adds to every epoch's record (metrics.csv's columns)
     epoch_end(run, record)        called by the training loop after every epoch (experiments/harness/training.py)
     run_end(run, out, log, arrays) -> Section   once the run has finished, before the metrics and report are
@@ -34,6 +34,19 @@ class Section:
     arrays: dict = field(default_factory=dict)
     rows: list = field(default_factory=list)
     lines: list = field(default_factory=list)
+
+
+class Extension:
+    """What every extension has unless it says otherwise: no column, nothing to do at the end of an epoch. A subclass
+    is built from the run's settings and defines run_end (the interface above)."""
+
+    columns = ()
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def epoch_end(self, run, record):
+        pass
 
 
 def extensions_for(settings, exact=None, log=print):

@@ -10,7 +10,7 @@ from algorithms import ALGORITHMS
 from algorithms.bound import log_importance_weights
 from algorithms.model import reparameterize
 from algorithms.wake_sleep import dream
-from experiments.outputs import Section
+from experiments.outputs import Extension, Section
 from experiments.outputs.figures import plot_diagnostics
 from experiments.outputs.report import cell
 from nn import gaussian_kl_from_standard_normal, gaussian_log_density, log_mean_exp_backward
@@ -122,7 +122,7 @@ training number (derivations/wake-sleep-diagnosis.md reads them). The panels of 
   line look like no image of the data."""
 
 
-class Diagnostics:
+class Diagnostics(Extension):
     """The extension of --diagnostics (experiments/outputs/__init__.py): after every epoch, recognition_diagnostics
     and dream_diagnostics on the first DIAGNOSTIC_IMAGES test images, as the record's DIAGNOSTICS columns; at the end,
     diagnostics.png and a section of report.md with the numbers."""
@@ -130,6 +130,7 @@ class Diagnostics:
     columns = DIAGNOSTICS
 
     def __init__(self, settings):
+        super().__init__(settings)
         self.k, self.seed, self.dreams = diagnostic_k(settings), settings["seed"], settings.get("dreams", "samples")
 
     def epoch_end(self, run, record):

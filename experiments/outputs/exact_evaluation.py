@@ -10,7 +10,7 @@ from algorithms.bound import importance_weighted_bound, importance_weighted_boun
 from algorithms.exact import exact_log_marginal
 from algorithms.posterior import posterior_windows
 from experiments.errors import status
-from experiments.outputs import Section, figures
+from experiments.outputs import Extension, Section, figures
 
 KS = (1, 10, 100, 1000)
 N_POSTERIORS = 12
@@ -81,17 +81,9 @@ def exact_evaluation(model, test, train_subset, settings, log=print, last_train_
     return summary, arrays
 
 
-class ExactEvaluation:
+class ExactEvaluation(Extension):
     """The extension that a 2-D run's end adds unless --no-exact (experiments/outputs/__init__.py): exact_evaluation
     on its test images and the train bound's, exact_gap.png, posteriors.png, and their section of report.md."""
-
-    columns = ()
-
-    def __init__(self, settings):
-        pass
-
-    def epoch_end(self, run, record):
-        pass
 
     def run_end(self, run, out, log, arrays):
         status.doing, status.finishing = "computing the exact log p(x) by quadrature", "this evaluation"

@@ -28,7 +28,7 @@ from experiments.errors import Fault, status
 from experiments.harness.checkpoint import read_checkpoint, restore, write_atomically
 from experiments.harness.runner import DataCache
 from experiments.harness.training import build
-from experiments.outputs import Section
+from experiments.outputs import Extension, Section
 from experiments.outputs.exact_evaluation import exact_log_marginal_of
 
 N_POINTS, N_POSTERIORS, WINDOW = 5000, 300, 40
@@ -67,17 +67,9 @@ def decoder_layers(model):
     return layers
 
 
-class Explorer:
+class Explorer(Extension):
     """The extension that writes explorer.html beside a 2-D run's report, after the exact evaluation, whose per-image
     numbers it shows (experiments/outputs/__init__.py)."""
-
-    columns = ()
-
-    def __init__(self, settings):
-        pass
-
-    def epoch_end(self, run, record):
-        pass
 
     def run_end(self, run, out, log, arrays):
         status.doing = "packing the latent explorer"

@@ -6,20 +6,16 @@ import numpy as np
 
 from algorithms.bound import importance_weighted_bound, mean_and_standard_error
 from experiments.errors import status
-from experiments.outputs import Section
+from experiments.outputs import Extension, Section
 
 
-class NegativeLogLikelihood:
+class NegativeLogLikelihood(Extension):
     """-L_k per test image with k = --nll-k (the IWAE paper's estimate of -log p(x), 5000 samples there): an upper
     bound on the negative log-likelihood in expectation, within a fraction of a nat of it for a trained model."""
 
-    columns = ()
-
     def __init__(self, settings):
+        super().__init__(settings)
         self.k, self.seed = settings["nll_k"], settings["seed"]
-
-    def epoch_end(self, run, record):
-        pass
 
     def run_end(self, run, out, log, arrays):
         """One image's k samples at a time, so memory stays at k rows of D logits."""
