@@ -1,4 +1,4 @@
-"""python run.py {aevb,wake-sleep,iwae,rws,compare,exact} [flags]: Helmholtz machines on MNIST, the experiments of
+"""python run.py {aevb,wake-sleep,iwae,rws,compare,exact,explore} [flags]: Helmholtz machines on MNIST, the experiments of
 section 1.6 of the write-up and beyond. `python run.py aevb --help` lists the homework's flags first.
 
 A learner's path from here to the algorithm is three files: main() below reads the flags and calls train() in
@@ -49,6 +49,7 @@ def main(argv=None):
         hint = "; the evaluation bound's k is --eval-k" if unknown[0].split("=")[0] == "--k" else ""
         return error(f"{unknown[0]} is not a flag of {args.command}{hint}", f"run.py {args.command}")
     status.doing, status.kept = "starting", "nothing was written"
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)     # a file past ulimit -f: an error to answer, not a silent death
     previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         run_command(args, argv)
@@ -61,6 +62,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"run.py: stopped while {status.doing}; kept: {status.kept}", file=sys.stderr)
         return Stopped.status
+    except MemoryError:                 # what the memory estimate of experiments/harness/runner.py did not foresee
+        print(f"run.py: error: out of memory while {status.doing}; kept: {status.kept}", file=sys.stderr)
+        return Fault.status
     finally:
         signal.signal(signal.SIGTERM, previous)
     return 0
@@ -198,10 +202,13 @@ def default_text(setting):
     return f" (default {shown}{quick})"
 
 
-def folder_path(text):
-    if not text.strip():
-        raise argparse.ArgumentTypeError("takes a folder, got an empty path (which would be the current folder)")
-    return Path(text)
+def path_to(what):
+    """A flag's path to a folder or a file, never empty (an empty --out would be the current folder)."""
+    def parse(text):
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"takes {what}, got an empty path")
+        return Path(text)
+    return parse
 
 
 def add_setting(group, setting):
@@ -226,7 +233,7 @@ def add_run_flags(parser, algorithms, command):
                           help="a first look in under a minute: 3 epochs on 10000 images, bounds on 1000, every "
                                "output still written")
     where = "" if command == "compare" else f"{command}/"
-    homework.add_argument("--out", type=folder_path, help=f"output folder (default results/{where}; --quick: "
+    homework.add_argument("--out", type=path_to("a folder"), help=f"output folder (default results/{where}; --quick: "
                                                    f"results/quick/{where})")
     homework.add_argument("--resume", action="store_true",
                           help="continue the run in the output folder with its own settings (only --epochs may be "
@@ -268,13 +275,12 @@ def make_parser():
     exact = commands.add_parser("exact", help="the exact log p(x) of a finished 2-D run, by quadrature",
                                 description="Evaluate the finished run in --out exactly: log p(x) of every test "
                                             "image, log p(x) - L_k, KL(q || p(z|x)), and the true posteriors.")
-    exact.add_argument("--out", type=folder_path, required=True, help="the folder of a finished run with a 2-D latent")
-    explore = commands.add_parser("explore", help="the latent explorer of finished 2-D runs, side by side, as one "
-                                                  "HTML file", description="One self-contained page (no network): each "
-                                  "run's latent plane, its decoder under the mouse, and for a test image q beside the "
-                                  "true posterior (experiments/outputs/explorer.py).")
-    explore.add_argument("runs", nargs="+", type=folder_path, metavar="RUN_DIR", help="folders of finished 2-D runs")
-    explore.add_argument("--out", type=folder_path, required=True, help="the HTML file to write")
+    exact.add_argument("--out", type=path_to("a folder"), required=True, help="the folder of a finished run with a 2-D latent")
+    explore = commands.add_parser("explore", help="the latent explorer of finished 2-D runs, side by side, in one "
+                                  "HTML file", description="One self-contained page: experiments/README.md")
+    explore.add_argument("runs", nargs="+", type=path_to("a folder"), metavar="RUN_DIR", help="folders of finished 2-D runs")
+    explore.add_argument("--out", type=path_to("a file"), required=True, help="the HTML file to write (an earlier explorer "
+                                                                       "page there is replaced; any other file is not)")
     compare = commands.add_parser("compare", help="train the algorithms that have no finished run, then put "
                                                   "them side by side",
                                   description="Each algorithm into OUT/<algorithm>/, then OUT/compare/.")

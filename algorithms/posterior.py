@@ -91,7 +91,8 @@ def posterior_on_lattice(model, x, q_mean, q_log_var, log_px, spacing=0.01, reac
 def posterior_windows(model, x, q_mean, q_log_var, size=100):
     """For heat maps of several images: for each, a square window that holds the posterior (mean +- 5 sd) and q's
     2.5-sd ellipse, a size x size grid over it, and p(z | x) there (Eq. (X2)) normalized to a density on the grid.
-    Yields (extent, density (size, size)) per image, extent = (z1_min, z1_max, z2_min, z2_max), row 0 at z2_max."""
+    Yields (extent, density (size, size)) per image, extent = (z1_min, z1_max, z2_min, z2_max) the outer edges of the
+    grid's cells (half a step beyond its outermost points), row 0 at z2_max."""
     moments = posterior_moments(model, x)
     net = generative_in(model, np.float64)
     for n in range(x.shape[0]):
@@ -104,5 +105,6 @@ def posterior_windows(model, x, q_mean, q_log_var, size=100):
         grid = np.stack([a.ravel() for a in np.meshgrid(z1, z2)], axis=1)
         log_p = log_joint(net, np.asarray(x[n], np.float64), grid)
         density = np.exp(log_p - log_p.max()).reshape(size, size)
-        density /= density.sum() * (z1[1] - z1[0]) ** 2
-        yield (z1[0], z1[-1], z2[-1], z2[0]), density
+        step = z1[1] - z1[0]
+        density /= density.sum() * step ** 2
+        yield (z1[0] - step / 2, z1[-1] + step / 2, z2[-1] - step / 2, z2[0] + step / 2), density

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from experiments.outputs.explorer import unpack  # noqa: E402
+from experiments.outputs.explorer import MARK, unpack  # noqa: E402
 
 TIMING = """
 const [index, repeats, done] = arguments, panel = window.explorer.panels[index], hover = [], decode = [];
@@ -48,8 +48,7 @@ def main():
     from selenium.webdriver.chrome.service import Service
 
     text = args.page.read_text()
-    data = json.loads(text.split('<script id="data" type="application/json">')[1].split("</script>")[0]
-                      .replace("<\\/", "</"))
+    data = json.loads(text.split(MARK)[1].split("</script>")[0])
     print(f"{args.page}: {len(text.encode()) / 1e6:.2f} MB")
     for run in data["runs"]:
         weights = sum(len(layer[key]["data"]) for layer in run["decoder"] for key in ("W", "b"))

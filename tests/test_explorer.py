@@ -60,7 +60,8 @@ def page(runs):
 
 def loaded(folder):
     """(settings, model, test images, labels, bounds) of a run, as the explorer reads it."""
-    return load_run(folder, DataCache())[:5]
+    run = load_run(folder, DataCache())
+    return run["settings"], run["model"], run["test"], run["labels"], run["bounds"]
 
 
 def click_at(driver, point):
@@ -159,7 +160,11 @@ def test_refusals_are_one_line_and_write_nothing(runs, tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and expected in err, err
     capsys.readouterr()
-    assert run.main(["explore", str(runs / "aevb"), "--out", str(tmp_path / "no" / "such" / "page.html")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "page.html: could not be written" in err, err
+    (tmp_path / "notes.txt").write_text("mine")
+    before = snapshot(tmp_path)
+    for out, expected in ((tmp_path / "no" / "such" / "page.html", "its folder"), (tmp_path, "is a folder"),
+                          (tmp_path / "notes.txt", "exists and is not a latent explorer page")):
+        assert run.main(["explore", str(runs / "aevb"), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err, err
     assert snapshot(tmp_path) == before

@@ -32,19 +32,24 @@ def save_checkpoint(path, model, trainer, rng, epoch, history, settings, bounds,
     write_atomically(path, lambda handle: np.savez(handle, **arrays))
 
 
-def write_atomically(path, write):
+def write_atomically(path, write, make_folder=False):
     """write(handle) into a temporary file beside path, then rename it over path: a reader (or a crash) sees the
-    old file or the new one, never half of one."""
+    old file or the new one, never half of one. make_folder: create path's folder first if need be."""
     temporary = path.with_name(path.name + ".tmp")
     try:
+        if make_folder:
+            path.parent.mkdir(exist_ok=True)
         with open(temporary, "wb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise Fault(f"{path}: could not be written ({error.strerror or error}); the file before it is kept") from None
+    except BaseException as error:         # a full disk, or Ctrl-C: no half file is left, the one before is kept
+        if temporary.is_file():
+            temporary.unlink()
+        if isinstance(error, OSError):
+            raise Fault(f"{path}: could not be written ({error.strerror or error}); the file before it is kept") from None
+        raise
 
 
 def read_checkpoint(path):

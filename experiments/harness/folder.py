@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,6 +20,7 @@ RUN_FILES = ("checkpoint.npz", "checkpoint.npz.tmp", "metrics.json", "metrics.js
              "bounds.npz", "bounds.npz.tmp",
              "lk.png", "losses.png", "reconstructions.png", "latent_scatter.png", "latent_manifold.png",
              "originals.png", "exact_gap.png", "posteriors.png", "diagnostics.png", "explorer.html")
+OUTPUTS = tuple(name for name in RUN_FILES if not name.startswith("checkpoint"))   # what write_outputs writes again
 KEPT = "checkpoints"      # --keep-checkpoints: checkpoints/epoch-N.npz, one per epoch
 STAGING = ".staging"      # where a run's outputs are written before they replace the folder's
 
@@ -90,22 +92,41 @@ class RunFolder:
         shutil.rmtree(self.path / STAGING, ignore_errors=True)
 
     @contextmanager
-    def staged(self):
+    def staged(self, replaces=()):
         """A folder (STAGING, inside this one) to write a run's outputs into; once every one is written, each replaces
-        its namesake here by a rename. A failure on the way (a full disk, a model that cannot be drawn) removes the
-        staging folder and leaves this folder as it was; it is said in one line, naming what failed."""
+        its namesake here by a rename, and the files named in replaces that this write did not make are removed (an
+        earlier evaluation's figures, say). A failure while writing (a full disk, a model that cannot be drawn)
+        removes the staging folder and leaves this folder as it was; it is said in one line, naming what failed. The
+        renames run with Ctrl-C and SIGTERM held back, after checking that nothing in their way is a folder."""
         stage = self.path / STAGING
         shutil.rmtree(stage, ignore_errors=True)
         try:
             stage.mkdir()
             yield stage
-            for item in sorted(stage.iterdir()):
-                os.replace(item, self.path / item.name)
+            written = sorted(stage.iterdir())
+            blocked = [item.name for item in written if (self.path / item.name).is_dir()]
+            if blocked:
+                raise Fault(f"{self.path}: {', '.join(blocked)} is a folder where a run writes a file; the outputs "
+                            f"were not written, and the folder is as it was")
         except OSError as error:
+            shutil.rmtree(stage, ignore_errors=True)
             raise Fault(f"{self.path}: the outputs could not be written ({error.strerror or error}); the folder is "
                         "as it was") from None
-        finally:
+        except BaseException:
             shutil.rmtree(stage, ignore_errors=True)
+            raise
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            for item in written:
+                os.replace(item, self.path / item.name)
+            for name in set(replaces) - {item.name for item in written}:
+                (self.path / name).unlink(missing_ok=True)
+            stage.rmdir()
+        except OSError as error:
+            raise Fault(f"{self.path}: the outputs were written but not all moved into place ({error.strerror or error}"
+                        f"); what was not is in {stage}/") from None
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def describe_progress(meta):

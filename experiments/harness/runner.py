@@ -5,6 +5,7 @@ import math
 import os
 import resource
 import shutil
+from pathlib import Path
 
 from algorithms.bound import MOST_ROWS
 from experiments.data.mnist import load_dataset
@@ -156,8 +157,11 @@ FLOAT = 4      # bytes of a float32
 def memory_needed(settings):
     """{what: (bytes, the settings that set it)}: an estimate of what a run holds beside its data. The parameters with
     their gradients and Adam's two moments and scratch (5 copies); a training step's activations and their gradients
-    (about 3 copies of every layer's output for every sample of the minibatch, or every dream); the evaluation's
-    chunk of 20 images' samples (at most MOST_ROWS rows, algorithms/bound.py)."""
+    (about 3 copies of every layer's output for every sample of the minibatch, or every dream); an evaluation's chunk
+    of samples (20 images' k samples, or one image's samples in blocks of at most MOST_ROWS: algorithms/bound.py; a
+    binarized run's -L_5000 one image at a time); and for a 2-D run with the exact evaluation, its 1000 samples per
+    image and the true posteriors of the explorer's 300 images on a lattice of 241^2 points (its widest squares, for
+    posteriors far out, are not counted)."""
     hidden, data_dim, latent = settings["hidden"], math.prod(settings["image_shape"]), settings["latent_dim"]
     sizes = [data_dim, *hidden, 2 * latent]
     weights = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
@@ -167,22 +171,42 @@ def memory_needed(settings):
     step_settings = ["batch_size", "hidden", "latent_dim"] + (["train_k"] if "train_k" in settings else [])
     if "sleep_samples" in settings and settings["sleep_samples"] > samples:
         samples, step_settings = settings["sleep_samples"], ["sleep_samples", "hidden", "latent_dim"]
-    rows = min(20 * max(settings["k"], settings["nll_k"] if settings["binarize"] != "none" else 1), MOST_ROWS)
-    return {"parameters and Adam's state": (5 * FLOAT * weights, ["hidden", "latent_dim"]),
-            "a training step": (3 * FLOAT * samples * width, step_settings),
-            "an evaluation chunk": (2 * FLOAT * rows * width, ["k", "hidden", "latent_dim"])}
+    rows, evaluation_settings = evaluation_rows(settings["k"], 20), ["k", "hidden", "latent_dim"]
+    if settings["binarize"] != "none":
+        nll_rows = evaluation_rows(settings["nll_k"], max(1, 2000 // settings["nll_k"]))
+        if nll_rows > rows:
+            rows, evaluation_settings = nll_rows, ["nll_k", "hidden", "latent_dim"]
+    needed = {"parameters and Adam's state": (5 * FLOAT * weights, ["hidden", "latent_dim"]),
+              "a training step": (3 * FLOAT * samples * width, step_settings),
+              "an evaluation": (2 * FLOAT * rows * width, evaluation_settings)}
+    if latent == 2 and settings["exact"]:
+        images = min(300, settings["test_size"])
+        needed["the exact evaluation"] = (2 * FLOAT * 20000 * width + 4 * 8 * images * 241 ** 2, ["exact"])
+    return needed
+
+
+def evaluation_rows(k, chunk):
+    """The rows of samples an evaluation of L_k puts through the decoder at once (algorithms/bound.py)."""
+    return chunk * k if chunk * k <= MOST_ROWS else min(k, MOST_ROWS)
 
 
 def available_memory():
-    """Bytes this process may still take: MemAvailable of /proc/meminfo (or all physical memory where there is none)."""
+    """Bytes this process may still take: MemAvailable of /proc/meminfo (or all physical memory where there is none),
+    or less where a control group's memory.max says so."""
+    available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     try:
         with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
+            available = next(int(line.split()[1]) * 1024 for line in handle if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration):
         pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+        if limit != "max":
+            available = min(available, int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return available
 
 
 def check_room(settings, folder, explicit):
@@ -195,7 +219,9 @@ def check_room(settings, folder, explicit):
         named = [flag(name) for name in names if name in explicit] or [flag(name) for name in names]
         raise Fault(f"{' and '.join(named)}: this run would need about {size_text(total)} of memory "
                     f"({what} {size_text(most)}), and this machine has {size_text(available)} available")
-    checkpoint = needed["parameters and Adam's state"][0] * 3 / 5 + 16 * FLOAT * settings["test_size"]
+    evaluations = settings["epochs"] // settings["eval_every"] + 1
+    checkpoint = (needed["parameters and Adam's state"][0] * 3 / 5 + 8 * settings["train_size"]
+                  + 8 * (settings["test_size"] + settings["eval_train_size"]) * evaluations)
     limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
     if limit != resource.RLIM_INFINITY and checkpoint > limit:
         raise Fault(f"{folder.path}: a checkpoint of this run takes about {size_text(checkpoint)}, and files may "
@@ -207,7 +233,7 @@ def check_room(settings, folder, explicit):
 
 
 def size_text(size):
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
         if size < 1000 or unit == "TB":
             return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
         size /= 1000

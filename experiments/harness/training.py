@@ -9,7 +9,6 @@ plug in at the end of every epoch: extension.epoch_end(run, record) adds its own
 """
 import math
 import shlex
-import shutil
 import signal
 import sys
 import threading
@@ -25,7 +24,7 @@ from algorithms.model import HelmholtzMachine
 from experiments.data import kind_of
 from experiments.data.mnist import select_images
 from experiments.errors import Diverged, Stopped, status
-from experiments.harness.checkpoint import restore, save_checkpoint, saved_bounds
+from experiments.harness.checkpoint import restore, save_checkpoint, saved_bounds, write_atomically
 from experiments.harness.folder import KEPT
 from experiments.harness.schedules import SCHEDULES
 from experiments.harness.settings import flag, learning_rates, trainer_arguments
@@ -233,8 +232,8 @@ def train(settings, data, folder, resume_from=None, extensions=(), log=print, ke
             run.history.append(record)
             save(epoch)
             if keep:
-                (folder.path / KEPT).mkdir(exist_ok=True)
-                shutil.copyfile(checkpoint, folder.path / KEPT / f"epoch-{epoch}.npz")
+                kept = folder.path / KEPT / f"epoch-{epoch}.npz"
+                write_atomically(kept, lambda handle: handle.write(checkpoint.read_bytes()), make_folder=True)
             saved = f"epoch {epoch}"
             status.kept = f"the checkpoint after {saved} in {checkpoint}"
             log(summary_line(record, run))

@@ -98,18 +98,23 @@ class Panel {
     section.className = "run";
     section.setAttribute("aria-label", run.name);
     section.innerHTML = `<h2></h2>
-      <canvas class="plane" tabindex="0" role="img"></canvas>
+      <canvas class="plane" tabindex="0" role="application" aria-describedby="image-help"></canvas>
       <div class="row">
-        <figure><canvas class="decoded"></canvas><figcaption class="hover">p(x | z) under the mouse</figcaption></figure>
-        <figure><canvas class="original"></canvas><figcaption>test image</figcaption></figure>
-        <figure><canvas class="reconstruction"></canvas><figcaption>decoded at q's mean</figcaption></figure>
+        <figure><canvas class="decoded" role="img" aria-label="the decoder's image at the point under the mouse"></canvas>
+          <figcaption class="hover">p(x | z) under the mouse</figcaption></figure>
+        <figure><canvas class="original" role="img" aria-label="the chosen test image"></canvas>
+          <figcaption>test image</figcaption></figure>
+        <figure><canvas class="reconstruction" role="img" aria-label="the chosen image decoded at q's mean"></canvas>
+          <figcaption>decoded at q's mean</figcaption></figure>
       </div>
       <div class="row">
-        <figure><canvas class="posterior" role="img"></canvas><figcaption class="posterior-caption"></figcaption></figure>
+        <figure><canvas class="posterior" role="img" aria-label="the true posterior of the chosen image, with q's ellipses">
+          </canvas><figcaption class="posterior-caption"></figcaption></figure>
         <table aria-label="the chosen test image's numbers"><tbody class="numbers"></tbody></table>
       </div>`;
     const named = run.name === run.algorithm ? run.name : `${run.name}: ${run.algorithm}`;
-    section.querySelector("h2").textContent = `${named}, ${run.epochs} epochs, seed ${run.seed}`;
+    section.querySelector("h2").textContent = `${named}, ${run.epochs} epochs, seed ${run.seed}, ${run.likelihood} ` +
+      "likelihood";
     const [rows, cols] = this.explorer.shape, ratio = window.devicePixelRatio || 1;
     this.plane = section.querySelector(".plane");
     this.plane.setAttribute("aria-label", `${run.name}: the latent plane from -${this.half} to ${this.half} on both ` +
@@ -127,7 +132,7 @@ class Panel {
     this.caption = section.querySelector(".hover");
     this.posteriorCaption = section.querySelector(".posterior-caption");
     this.numbers = section.querySelector(".numbers");
-    this.plane.addEventListener("mousemove", (event) => this.hover(this.toZ(event)));
+    this.plane.addEventListener("pointermove", (event) => this.hover(this.toZ(event)));
     this.plane.addEventListener("click", (event) => this.click(event));
     this.plane.addEventListener("keydown", (event) => this.key(event));
     document.getElementById("runs").appendChild(section);
@@ -138,15 +143,15 @@ class Panel {
     return [(z1 + this.half) / (2 * this.half) * size, (this.half - z2) / (2 * this.half) * size];
   }
 
-  toZ(event) {        // a mouse event -> z
-    const box = this.plane.getBoundingClientRect();
-    const u = (event.clientX - box.left) / box.width, v = (event.clientY - box.top) / box.height;
+  toZ(event) {        // a pointer event -> z (offsetX is measured inside the border, clientWidth too)
+    const u = event.offsetX / this.plane.clientWidth, v = event.offsetY / this.plane.clientHeight;
     return [(2 * u - 1) * this.half, (1 - 2 * v) * this.half];
   }
 
   toClient(z1, z2) {  // z -> client coordinates (for a test that clicks)
     const box = this.plane.getBoundingClientRect(), [x, y] = this.toPixel(z1, z2);
-    return {x: box.left + x / this.plane.width * box.width, y: box.top + y / this.plane.height * box.height};
+    return {x: box.left + this.plane.clientLeft + x / this.plane.width * this.plane.clientWidth,
+            y: box.top + this.plane.clientTop + y / this.plane.height * this.plane.clientHeight};
   }
 
   drawScatter() {
@@ -244,7 +249,9 @@ class Panel {
     const step = (event.shiftKey ? 5 : 1) * this.half / 40;
     const moves = {ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, step], ArrowDown: [0, -step]};
     if (moves[event.key]) {
-      this.hover([this.cursor[0] + moves[event.key][0], this.cursor[1] + moves[event.key][1]]);
+      const clamp = (v) => Math.min(Math.max(v, -this.half), this.half);
+      this.hover([clamp(this.cursor[0] + moves[event.key][0]), clamp(this.cursor[1] + moves[event.key][1])]);
+      this.explorer.announce(this.caption.textContent);
     } else if (event.key === "Enter" || event.key === " ") {
       this.explorer.choose(this.nearest(...this.cursor)[0]);
     } else if (event.key === "[" || event.key === "]") {
@@ -259,8 +266,9 @@ class Panel {
     const run = this.run, shape = this.explorer.shape, images = this.explorer.images, size = shape[0] * shape[1];
     drawImage(this.original, images.subarray(n * size, (n + 1) * size), shape);
     drawImage(this.reconstruction, decode(run, run.mean[2 * n], run.mean[2 * n + 1]), shape);
-    const rows = [["test image", `${n} (digit ${run.labels[n]})`], ["log p(x), exact", run.log_px[n].toFixed(2), "log_px"],
-                  ["L\u2081 (the ELBO)", run.elbo[n].toFixed(2), "elbo"], ["L\u2081\u2080\u2080", run.l100[n].toFixed(2), "l100"],
+    const rows = [["test image", `${n} (label ${run.labels[n]})`], ["log p(x), exact", run.log_px[n].toFixed(2), "log_px"],
+                  ["L\u2081, the ELBO (1000 samples)", run.elbo[n].toFixed(2), "elbo"],
+                  ["L\u2081\u2080\u2080 (estimated from 1000 samples)", run.l100[n].toFixed(2), "l100"],
                   ["KL(q \u2016 p(z | x)) = log p(x) \u2212 L\u2081", (run.log_px[n] - run.elbo[n]).toFixed(2), "kl"]];
     this.numbers.innerHTML = "";
     for (const [label, value, quantity] of rows) {
@@ -318,6 +326,15 @@ class Explorer {
   }
 
   async load() {
+    try {
+      return await this.unpackAndDraw();
+    } catch (error) {
+      document.getElementById("status").textContent = `The page could not be drawn in this browser: ${error}`;
+      throw error;
+    }
+  }
+
+  async unpackAndDraw() {
     const began = performance.now();
     this.images = await unpack(this.data.images);
     this.runs = [];
@@ -363,16 +380,26 @@ class Explorer {
   }
 
   choose(n) {
-    if (!Number.isInteger(n) || n < 0 || n >= this.count) return;
+    if (!Number.isInteger(n) || n < 0 || n >= this.count) {
+      this.announce(`There is no test image ${n} here: the page holds images 0 to ${this.count - 1}.`);
+      return;
+    }
     this.chosen = n;
     document.getElementById("image-index").value = String(n);
     for (const panel of this.panels) panel.show(n);
+    const run = this.runs[0];
+    this.announce(`Test image ${n}, label ${run.labels[n]}: ` + this.runs.map((r) =>
+      `${r.name} log p(x) ${r.log_px[n].toFixed(2)}, KL from q to the posterior ${(r.log_px[n] - r.elbo[n]).toFixed(2)}`
+    ).join("; "));
   }
 
   step(direction) {
+    // the next (or previous) ringed image; from an image without a ring, the first (or last) ringed one
     const featured = this.runs[0].featured, n = this.chosen ?? 0;
-    this.choose(n < featured ? (n + direction + featured) % featured : 0);
+    this.choose(n < featured ? (n + direction + featured) % featured : (direction > 0 ? 0 : featured - 1));
   }
+
+  announce(text) { document.getElementById("announce").textContent = text; }
 
   decode(index, z1, z2) { return Array.from(decode(this.runs[index], z1, z2)); }
 }

@@ -13,6 +13,7 @@ position, deflated, base64; the page unpacks them with the browser's own Decompr
 import base64
 import html
 import json
+import os
 import zipfile
 import zlib
 from pathlib import Path
@@ -26,6 +27,7 @@ from experiments.data import kind_name, kind_of
 from experiments.data.mnist import select_images
 from experiments.errors import Fault, status
 from experiments.harness.checkpoint import read_checkpoint, restore, write_atomically
+from experiments.harness.folder import describe_progress, finished
 from experiments.harness.runner import DataCache
 from experiments.harness.training import build
 from experiments.outputs import Extension, Section
@@ -92,10 +94,12 @@ def numbers_of(model, test, bounds, seed, log):
     return {"log_px": exact_log_marginal_of(model, test).log_px, "elbo": elbo, "l100": estimates[100]}
 
 
-def run_payload(name, settings, model, test, labels, bounds, log=print):
+def run_payload(name, settings, model, test, labels, bounds, log=print, epochs=None):
     """Everything the page needs of one run, for its first N_POINTS test images (test: (N, D), as the run's data kind
-    gives them)."""
+    gives them); epochs: those it trained (default: its settings')."""
     test, labels = test[:N_POINTS], labels[:N_POINTS]
+    if labels.max() > 255:
+        raise Fault(f"{name}: labels up to {labels.max()}; the explorer colours labels 0 to 255")
     mean, log_var = model.encode(test)
     numbers = numbers_of(model, test, bounds, settings["seed"], log)
     featured = np.arange(min(N_POSTERIORS, len(test)))
@@ -115,7 +119,7 @@ def run_payload(name, settings, model, test, labels, bounds, log=print):
             **{key: pack(values.astype(np.float64)) for key, values in numbers.items()},
             "posterior_extent": pack(np.array(extents, np.float64).reshape(-1, 4)),
             "posterior_density": pack(np.array(densities, np.uint8).reshape(-1, WINDOW, WINDOW)),
-            "epochs": settings["epochs"], "seed": settings["seed"]}
+            "epochs": settings["epochs"] if epochs is None else epochs, "seed": settings["seed"]}
 
 
 def explorer_html(runs, images, image_shape, title):
@@ -123,41 +127,70 @@ def explorer_html(runs, images, image_shape, title):
     data = {"title": title, "image_shape": list(image_shape), "window": WINDOW,
             "images": pack(np.round(np.asarray(images[:N_POINTS]) * 255).astype(np.uint8)), "runs": runs}
     page = (ASSETS / "explorer.html").read_text()
-    return (page.replace("/*STYLE*/", (ASSETS / "explorer.css").read_text())
+    text = json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")    # no "</script>" or "<!--" in it
+    return (page.replace("<!--TITLE-->", html.escape(title))
+                .replace("/*STYLE*/", (ASSETS / "explorer.css").read_text())
                 .replace("/*SCRIPT*/", (ASSETS / "explorer.js").read_text())
-                .replace("/*DATA*/", json.dumps(data, separators=(",", ":")).replace("</", "<\\/"))
-                .replace("<!--TITLE-->", html.escape(title)))
+                .replace("/*DATA*/", text))
 
 
 def explore(folders, out, log=print):
     """python run.py explore: the page of the runs in folders, side by side, written to out (the file appears whole or
-    not at all). Refused in one line: a folder without a run's checkpoint, a damaged one, a run whose latent is not
-    2-D, runs on different test images, an output that cannot be written."""
-    data_cache, runs, names = DataCache(), [], unique_names(folders)
-    for folder, name in zip(folders, names):
-        settings, model, test, labels, bounds, shape, kind = load_run(folder, data_cache)
-        if runs and (settings["data_fingerprint"], kind) != runs[0][:2]:
+    not at all). Everything that can refuse is checked before anything is packed: a folder without a finished run's
+    checkpoint, a damaged one, a latent that is not 2-D, the continuous Bernoulli on grey levels (whose exact log p(x)
+    takes hours), runs on different test images, an output that cannot be written or that is some other file."""
+    check_output(Path(out))
+    data_cache = DataCache()
+    loaded = [load_run(folder, data_cache) for folder in folders]
+    first = loaded[0]
+    for folder, run in zip(folders[1:], loaded[1:]):
+        if (run["settings"]["data_fingerprint"], run["kind"]) != (first["settings"]["data_fingerprint"], first["kind"]):
             raise Fault(f"{folder}: trained on other test images than {folders[0]}; the explorer puts runs side by "
                         "side on the same images")
-        log(f"packing {name} ({ALGORITHMS[settings['algorithm']].name})")
-        runs.append((settings["data_fingerprint"], kind, test, shape,
-                     run_payload(name, settings, model, test, labels, bounds, log)))
-    title = "Latent explorer: " + " beside ".join(payload["name"] for *_, payload in runs)
-    text = explorer_html([payload for *_, payload in runs], runs[0][2], runs[0][3], title)
+    count = min(len(run["test"]) for run in loaded)          # every panel shows the same test images
+    payloads = []
+    for name, run in zip(unique_names(folders), loaded):
+        log(f"packing {name} ({ALGORITHMS[run['settings']['algorithm']].name})")
+        payloads.append(run_payload(name, run["settings"], run["model"], run["test"][:count], run["labels"][:count],
+                                    run["bounds"], log, epochs=run["epoch"]))
+    title = "Latent explorer: " + " beside ".join(payload["name"] for payload in payloads)
+    text = explorer_html(payloads, first["test"][:count], first["shape"], title)
     write_atomically(Path(out), lambda handle: handle.write(text.encode()))
     log(f"wrote {out} ({len(text) / 1e6:.1f} MB)")
 
 
+MARK = '<script id="data" type="application/json">'      # what every explorer page holds
+
+
+def check_output(out):
+    """Refuses an output the page could not be written to, or one that would replace another kind of file."""
+    if out.is_dir():
+        raise Fault(f"--out {out}: is a folder; give the HTML file to write")
+    if not out.parent.is_dir():
+        raise Fault(f"--out {out}: its folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK):
+        raise Fault(f"--out {out}: its folder {out.parent} cannot be written")
+    if out.exists():
+        try:
+            ours = MARK in out.read_text(errors="replace")
+        except OSError:
+            ours = False
+        if not ours:
+            raise Fault(f"--out {out}: exists and is not a latent explorer page; choose another file")
+
+
 def unique_names(folders):
-    """Each run's name on the page: its folder's name, with the parent's where two would be alike."""
-    names = [Path(folder).name or str(folder) for folder in folders]
-    return [f"{Path(folder).parent.name}/{name}" if names.count(name) > 1 else name
-            for folder, name in zip(folders, names)]
+    """Each run's name on the page: its folder's name, with the parent's where two would be alike, and a number where
+    the same folder is given twice."""
+    paths = [Path(folder).resolve() for folder in folders]
+    names = [path.name for path in paths]
+    names = [f"{path.parent.name}/{name}" if names.count(name) > 1 else name for path, name in zip(paths, names)]
+    return [f"{name} ({n + 1})" if names.count(name) > 1 else name for n, name in enumerate(names)]
 
 
 def load_run(folder, data_cache):
-    """(settings, model, test images, labels, bounds.npz's arrays or {}, image shape, data kind) of the run in folder,
-    its checkpoint checked as --resume checks it."""
+    """{settings, epoch, model, test, labels, bounds (bounds.npz's exact arrays, or {}), shape, kind} of the finished
+    run in folder, its checkpoint checked as --resume checks it."""
     folder = Path(folder)
     checkpoint = folder / "checkpoint.npz"
     if not folder.is_dir():
@@ -166,8 +199,13 @@ def load_run(folder, data_cache):
         raise Fault(f"{folder}: holds no checkpoint.npz, so no model to explore")
     meta, arrays = read_checkpoint(checkpoint)
     settings = meta["settings"]
+    if not finished(meta):
+        raise Fault(f"{folder}: holds {describe_progress(meta)}; finish it with --resume first")
     if settings["latent_dim"] != 2:
         raise Fault(f"{folder}: the explorer shows a 2-D latent; this run's has {settings['latent_dim']} dimensions")
+    if settings["likelihood"] == "continuous-bernoulli" and not settings["dequantize"]:
+        raise Fault(f"{folder}: the continuous Bernoulli on grey levels has no exact log p(x) in reach (hours for its "
+                    "test images: derivations/likelihoods.md); the explorer needs it")
     model, trainer, rng = build(settings)
     restore(checkpoint, arrays, model, trainer, rng, meta)
     data = data_cache.get(settings["data_dir"])
@@ -179,4 +217,5 @@ def load_run(folder, data_cache):
             bounds = {key: stored[key] for key in stored.files if key.startswith("exact/")}
     except (OSError, ValueError, zipfile.BadZipFile):
         bounds = {}
-    return settings, model, images.test, images.test_labels, bounds, data.image_shape, kind_name(settings)
+    return {"settings": settings, "epoch": meta["epoch"], "model": model, "test": images.test,
+            "labels": images.test_labels, "bounds": bounds, "shape": data.image_shape, "kind": kind_name(settings)}

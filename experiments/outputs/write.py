@@ -9,6 +9,7 @@ import numpy as np
 
 from algorithms import ALGORITHMS
 from experiments.errors import status
+from experiments.harness.folder import OUTPUTS
 from experiments.outputs import figures
 from experiments.outputs.report import ACTIVE_THRESHOLD, write_report
 
@@ -22,7 +23,7 @@ def write_outputs(run, extensions=(), log=print):
     status.doing = f"writing the outputs into {run.folder.path}/"
     status.kept = (f"the finished run's checkpoint; python run.py {run.settings['algorithm']} --resume --out "
                    f"{run.folder.path} writes its outputs again")
-    with run.folder.staged() as out:          # every file first into a staging folder, then each renamed over its own
+    with run.folder.staged(replaces=OUTPUTS) as out:   # every file into a staging folder, then each renamed over its own
         figure_note = write_figures(run, out)
         bounds, final, sections = dict(run.bounds), final_numbers(run.history, time.perf_counter() - run.began), []
         for extension in extensions:                 # each sees the per-image arrays of those before it
