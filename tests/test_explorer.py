@@ -14,7 +14,7 @@ from experiments.harness.runner import DataCache
 from experiments.outputs.explorer import load_run, numbers_of, pack, unpack
 from test_run_faults import snapshot
 
-RUN = ["--epochs", "2", "--train-size", "300", "--test-size", "60", "--eval-train-size", "40", "--eval-k", "5",
+RUN = ["--epochs", "2", "--train-size", "300", "--test-size", "40", "--eval-train-size", "20", "--eval-k", "5",
        "--hidden", "32", "16", "--eval-every", "2"]
 
 
@@ -129,7 +129,7 @@ def test_the_keyboard_moves_the_decoded_point_and_chooses(page):
     nearest = page.execute_script("const p = window.explorer.panels[1]; return p.nearest(...p.cursor)[0];")
     assert page.execute_script("return window.explorer.chosen;") == nearest
     plane.send_keys("]")
-    assert page.execute_script("return window.explorer.chosen;") == (nearest + 1) % 60
+    assert page.execute_script("return window.explorer.chosen;") == (nearest + 1) % 40
 
 
 def test_the_page_loads_with_no_console_error_and_no_request(runs, page):

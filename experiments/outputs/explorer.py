@@ -182,7 +182,7 @@ def check_output(out):
 def unique_names(folders):
     """Each run's name on the page: its folder's name, with the parent's where two would be alike, and a number where
     the same folder is given twice."""
-    paths = [Path(folder).resolve() for folder in folders]
+    paths = [Path(os.path.abspath(folder)) for folder in folders]        # as given: a link keeps its own name
     names = [path.name for path in paths]
     names = [f"{path.parent.name}/{name}" if names.count(name) > 1 else name for path, name in zip(paths, names)]
     return [f"{name} ({n + 1})" if names.count(name) > 1 else name for n, name in enumerate(names)]
