@@ -245,6 +245,7 @@ def test_a_2d_run_adds_the_exact_evaluation_and_run_exact_redoes_it(tmp_path):
         assert bounds["exact/log_px"].mean() == pytest.approx(exact["log_px"][0])
     for name in ("exact_gap.png", "posteriors.png"):
         assert plt.imread(tmp_path / name).ndim == 3 and f"]({name})" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "explorer.html").stat().st_size > 0 and "](explorer.html)" in (tmp_path / "report.md").read_text()
 
 
 def test_run_exact_refuses_what_it_cannot_evaluate(tmp_path, capsys):
