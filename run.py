@@ -277,7 +277,8 @@ def make_parser():
                                             "image, log p(x) - L_k, KL(q || p(z|x)), and the true posteriors.")
     exact.add_argument("--out", type=path_to("a folder"), required=True, help="the folder of a finished run with a 2-D latent")
     explore = commands.add_parser("explore", help="the latent explorer of finished 2-D runs, side by side, in one "
-                                  "HTML file", description="One self-contained page: experiments/README.md")
+                                  "HTML file", description="Write the latent explorer of the runs, side by side, "
+                                  "as one self-contained page (experiments/README.md says what it shows).")
     explore.add_argument("runs", nargs="+", type=path_to("a folder"), metavar="RUN_DIR", help="folders of finished 2-D runs")
     explore.add_argument("--out", type=path_to("a file"), required=True, help="the HTML file to write (an earlier explorer "
                                                                        "page there is replaced; any other file is not)")
