@@ -4,7 +4,6 @@ the keyboard, and a load with no console error and no request. Without Chromium,
 say so and are skipped (.ci/run installs them: apt-get install chromium chromium-driver; pip install selenium). The
 refusals need no browser."""
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import run
-from conftest import write_idx, write_mnist_files
+from conftest import write_mnist_files
 from experiments.harness.runner import memory_needed
 from test_run_faults import TINY, answers_in_one_line, rewrite_checkpoint, snapshot
 

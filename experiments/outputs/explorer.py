@@ -23,13 +23,12 @@ import numpy as np
 from algorithms import ALGORITHMS
 from algorithms.bound import importance_weighted_bounds
 from algorithms.posterior import posterior_windows
-from experiments.data import kind_name, kind_of
-from experiments.data.mnist import select_images
+from experiments.data import kind_name
 from experiments.errors import Fault, status
-from experiments.harness.checkpoint import read_checkpoint, restore, write_atomically
-from experiments.harness.folder import describe_progress, finished
+from experiments.harness.checkpoint import read_checkpoint, write_atomically
+from experiments.harness.folder import RunFolder, describe_progress, finished
 from experiments.harness.runner import DataCache
-from experiments.harness.training import build
+from experiments.harness.training import start
 from experiments.outputs import Extension, Section
 from experiments.outputs.exact_evaluation import exact_log_marginal_of
 
@@ -206,16 +205,14 @@ def load_run(folder, data_cache):
     if settings["likelihood"] == "continuous-bernoulli" and not settings["dequantize"]:
         raise Fault(f"{folder}: the continuous Bernoulli on grey levels has no exact log p(x) in reach (hours for its "
                     "test images: derivations/likelihoods.md); the explorer needs it")
-    model, trainer, rng = build(settings)
-    restore(checkpoint, arrays, model, trainer, rng, meta)
     data = data_cache.get(settings["data_dir"])
     if data.fingerprint != settings["data_fingerprint"]:
         raise Fault(f"{settings['data_dir'] or 'the embedded MNIST'}: not the data the run in {folder} was trained on")
-    images = select_images(data, settings, kind_of(settings))
+    run = start(settings, data, RunFolder(folder), (meta, arrays))       # the model restored, its images selected
     try:
         with np.load(folder / "bounds.npz") as stored:
             bounds = {key: stored[key] for key in stored.files if key.startswith("exact/")}
     except (OSError, ValueError, zipfile.BadZipFile):
         bounds = {}
-    return {"settings": settings, "epoch": meta["epoch"], "model": model, "test": images.test,
-            "labels": images.test_labels, "bounds": bounds, "shape": data.image_shape, "kind": kind_name(settings)}
+    return {"settings": settings, "epoch": meta["epoch"], "model": run.model, "test": run.images.test,
+            "labels": run.images.test_labels, "bounds": bounds, "shape": data.image_shape, "kind": kind_name(settings)}
