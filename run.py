@@ -1,5 +1,5 @@
-"""python run.py {aevb,wake-sleep,iwae,rws,compare,exact,explore} [flags]: Helmholtz machines on MNIST, the experiments of
-section 1.6 of the write-up and beyond. `python run.py aevb --help` lists the homework's flags first.
+"""python run.py {aevb,wake-sleep,iwae,rws,nvil,vimco,compare,exact,explore} [flags]: Helmholtz machines on MNIST,
+the experiments of section 1.6 of the write-up and beyond. `python run.py aevb --help` lists the homework's flags first.
 
 A learner's path from here to the algorithm is three files: main() below reads the flags and calls train() in
 experiments/harness/training.py, whose run_epoch() calls the algorithm's step, AEVB.step in algorithms/aevb.py for
@@ -198,7 +198,7 @@ def default_text(setting):
     if setting.default is None:
         shown = "all" if setting.name.endswith("_size") else "none"
     else:
-        shown = " ".join(map(str, setting.default)) if isinstance(setting.default, list) else setting.default
+        shown = " ".join(map(str, setting.default)) if setting.many else setting.default
     return f" (default {shown}{quick})"
 
 
@@ -219,7 +219,7 @@ def add_setting(group, setting):
     choices = getattr(setting.parse, "choices", None)
     group.add_argument(setting.option, dest=setting.name, default=None, help=setting.help + default_text(setting),
                        **({"choices": choices} if choices else {"type": flag_type(setting.parse)}),
-                       **({"nargs": "+"} if isinstance(setting.default, list) else {}))
+                       **({"nargs": "+"} if setting.many else {}))
 
 
 def add_run_flags(parser, algorithms, command):
@@ -272,10 +272,11 @@ def make_parser():
         add_run_flags(commands.add_parser(algorithm, help=f"train {entry.name}",
                                           description=f"Train {entry.name} and write every output."),
                       [algorithm], algorithm)
-    exact = commands.add_parser("exact", help="the exact log p(x) of a finished 2-D run, by quadrature",
+    exact = commands.add_parser("exact", help="the exact log p(x) of a finished 2-D run (quadrature) or one-layer "
+                                "binary run (enumeration)",
                                 description="Evaluate the finished run in --out exactly: log p(x) of every test "
                                             "image, log p(x) - L_k, KL(q || p(z|x)), and the true posteriors.")
-    exact.add_argument("--out", type=path_to("a folder"), required=True, help="the folder of a finished run with a 2-D latent")
+    exact.add_argument("--out", type=path_to("a folder"), required=True, help="a finished run's folder")
     explore = commands.add_parser("explore", help="the latent explorer of finished 2-D runs, side by side, in one "
                                   "HTML file", description="Write the latent explorer of the runs, side by side, "
                                   "as one self-contained page (experiments/README.md says what it shows).")

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Algorithm:
-    name: str          # as reports write it
-    trainer: str       # "module:Class" of its trainer (below)
+    name: str           # as reports write it
+    trainer: str        # "module:Class" of its trainer (below) for Gaussian latents, or None
+    binary: str = None  # "module:Class" of its trainer for binary latents (algorithms/binary/), or None
 
 
 # A trainer is built as Class(model, **its settings) and has
@@ -24,10 +25,16 @@ class Algorithm:
 
 ALGORITHMS = {
     "aevb": Algorithm("AEVB", "algorithms.aevb:AEVB"),
-    "wake-sleep": Algorithm("Wake-Sleep", "algorithms.wake_sleep:WakeSleep"),
+    "wake-sleep": Algorithm("Wake-Sleep", "algorithms.wake_sleep:WakeSleep", "algorithms.binary.wake_sleep:WakeSleep"),
     "iwae": Algorithm("IWAE", "algorithms.iwae:IWAE"),
-    "rws": Algorithm("RWS", "algorithms.rws:ReweightedWakeSleep"),
+    "rws": Algorithm("RWS", "algorithms.rws:ReweightedWakeSleep", "algorithms.binary.rws:ReweightedWakeSleep"),
+    "nvil": Algorithm("NVIL", None, "algorithms.binary.nvil:NVIL"),
+    "vimco": Algorithm("VIMCO", None, "algorithms.binary.vimco:VIMCO"),
 }
+# the most binary units in one layer whose 2^J states the exact evaluation sums over (algorithms/binary/exact.py)
+ENUMERABLE = 20
+# the models, by the kind of latent (--latent)
+MODELS = {"gaussian": "algorithms.model:HelmholtzMachine", "binary": "algorithms.binary.model:BinaryHelmholtzMachine"}
 # p(x | z) from the decoder's logits: the write-up's Bernoulli, or the continuous Bernoulli (derivations/likelihoods.md)
 LIKELIHOODS = {"bernoulli": "nn.densities:Bernoulli",
                "continuous-bernoulli": "nn.continuous_bernoulli:ContinuousBernoulli"}

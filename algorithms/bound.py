@@ -25,6 +25,14 @@ def log_importance_weights(model, x, eps, encoded=None):
     return log_likelihood + log_prior - log_q
 
 
+def log_weights(model, x, noise):
+    """log w_i of either kind of model: a Gaussian one's above, a binary one's by its own method
+    (algorithms/binary/model.py; noise is then uniforms). x: (N, D); noise: (k, N, .) -> (k, N)."""
+    if model.latent == "binary":
+        return model.log_importance_weights(x, noise)
+    return log_importance_weights(model, x, noise)
+
+
 MOST_ROWS = 2 ** 16      # the most (sample, image) rows one pass of importance_weighted_bound puts through the decoder
 
 
@@ -43,9 +51,9 @@ def importance_weighted_bound(model, x, k, seed, chunk_size=20):
     bounds = np.empty(x.shape[0])
     for start in range(0, x.shape[0], chunk_size):
         rows = x[start:start + chunk_size]
-        eps = np.stack([np.random.default_rng([seed, i]).standard_normal((k, model.latent_dim), dtype=model.dtype)
-                        for i in range(start, start + rows.shape[0])], axis=1)
-        bounds[start:start + rows.shape[0]] = log_mean_exp(log_importance_weights(model, rows, eps), axis=0)
+        noise = np.stack([model.noise(np.random.default_rng([seed, i]), k)
+                          for i in range(start, start + rows.shape[0])], axis=1)
+        bounds[start:start + rows.shape[0]] = log_mean_exp(log_weights(model, rows, noise), axis=0)
     return bounds
 
 
@@ -54,8 +62,8 @@ def bound_in_blocks(model, x, k, rng):
     summed by a streaming log-sum-exp (Eq. (B15)) in float64."""
     peak, total = -np.inf, 0.0
     for start in range(0, k, MOST_ROWS):
-        eps = rng.standard_normal((min(MOST_ROWS, k - start), 1, model.latent_dim), dtype=model.dtype)
-        log_w = log_importance_weights(model, x, eps)[:, 0].astype(np.float64)
+        noise = model.noise(rng, min(MOST_ROWS, k - start))[:, None]
+        log_w = log_weights(model, x, noise)[:, 0].astype(np.float64)
         new_peak = max(peak, float(log_w.max()))
         if np.isfinite(new_peak):
             total = total * np.exp(peak - new_peak) + float(np.exp(log_w - new_peak).sum())
@@ -78,9 +86,9 @@ def importance_weighted_bounds(model, x, ks, seed, chunk_size=20):
     bounds, elbo = {k: np.empty(x.shape[0]) for k in ks}, np.empty(x.shape[0])
     for start in range(0, x.shape[0], chunk_size):
         rows = x[start:start + chunk_size]
-        eps = np.stack([np.random.default_rng([seed, 1, i]).standard_normal((most, model.latent_dim), dtype=model.dtype)
-                        for i in range(start, start + rows.shape[0])], axis=1)
-        log_w = log_importance_weights(model, rows, eps).astype(np.float64)          # (K, n)
+        noise = np.stack([model.noise(np.random.default_rng([seed, 1, i]), most)
+                          for i in range(start, start + rows.shape[0])], axis=1)
+        log_w = log_weights(model, rows, noise).astype(np.float64)                    # (K, n)
         for k in ks:
             groups = log_w.reshape(most // k, k, -1)
             bounds[k][start:start + rows.shape[0]] = log_mean_exp(groups, axis=1).mean(axis=0)

@@ -15,7 +15,35 @@ import numpy as np
 from nn import MLP, Bernoulli
 
 
-class HelmholtzMachine:
+class Networks:
+    """What every Helmholtz machine (this one, and the binary one of algorithms/binary/model.py) does with the networks
+    its networks() names: their parameters and gradients, keyed 'network.layer.name'."""
+
+    def named_parameters(self):
+        """('recognition.0.W', parameter, gradient), ... for every network."""
+        for net_name, net in self.networks().items():
+            for name, param, grad in net.named_parameters():
+                yield f"{net_name}.{name}", param, grad
+
+    def parameters(self):
+        return {name: param for name, param, _ in self.named_parameters()}
+
+    def gradients(self, prefix=""):
+        """Gradients keyed like parameters(); with a prefix ("recognition." or "generative."), those networks' only."""
+        return {name: grad for name, _, grad in self.named_parameters() if name.startswith(prefix)}
+
+    def pairs(self, prefix=""):
+        """(parameter, gradient) of the networks whose names start with prefix: what an optimizer is built on."""
+        return [(param, grad) for name, param, grad in self.named_parameters() if name.startswith(prefix)]
+
+    def load_parameters(self, arrays):
+        for name, param, _ in self.named_parameters():
+            param[...] = arrays[name]
+
+
+class HelmholtzMachine(Networks):
+    latent = "gaussian"       # the binary model is algorithms/binary/model.py
+
     def __init__(self, rng, data_dim=784, latent_dim=2, hidden=(500, 500), activation="softplus",
                  dtype=np.float32, likelihood=None, heads=()):
         hidden = list(hidden)
@@ -37,25 +65,17 @@ class HelmholtzMachine:
         """Logits f_theta(z) of p_theta(x | z), keeping nothing for backward. z: (N, J) -> (N, D)."""
         return self.generative(z)
 
+    def noise(self, rng, k):
+        """The standard normal noise eps of k samples z = mu + sigma eps for one image (Eq. (8)): (k, J)."""
+        return rng.standard_normal((k, self.latent_dim), dtype=self.dtype)
+
+    def decoder_output(self):
+        """The Linear layer that makes p(x | z)'s logits (whose bias --output-bias pixel-means sets)."""
+        return self.generative.layers[-1]
+
     def networks(self):
         return {"recognition": self.recognition, "generative": self.generative}
 
-    def named_parameters(self):
-        """('recognition.0.W', parameter, gradient), ... for both networks."""
-        for net_name, net in self.networks().items():
-            for name, param, grad in net.named_parameters():
-                yield f"{net_name}.{name}", param, grad
-
-    def parameters(self):
-        return {name: param for name, param, _ in self.named_parameters()}
-
-    def gradients(self, prefix=""):
-        """Gradients keyed like parameters(); with a prefix ("recognition." or "generative."), that network's only."""
-        return {name: grad for name, _, grad in self.named_parameters() if name.startswith(prefix)}
-
-    def load_parameters(self, arrays):
-        for name, param, _ in self.named_parameters():
-            param[...] = arrays[name]
 
 
 def reparameterize(mean, log_var, eps):

@@ -81,14 +81,14 @@ FLOPS = {
 }
 
 
-def stepping(step, images, steps):
+def stepping(step, images, steps, batch=BATCH, steps_per_epoch=STEPS_PER_EPOCH):
     """A function that runs `steps` more training steps, step(minibatch), going on through the epoch's minibatches."""
     position = 0
 
     def run():
         nonlocal position
         for index in range(position, position + steps):
-            step(images[(index % STEPS_PER_EPOCH) * BATCH:][:BATCH])
+            step(images[(index % steps_per_epoch) * batch:][:batch])
         position += steps
     return run
 
@@ -160,11 +160,12 @@ def peak_traced_mib(run):
     return peak / 2 ** 20
 
 
-def worker(side, phase):
+def worker(side, phase, runner=segment_runner):
     """One side of one phase, driven over stdin: after a warm-up segment it prints "ready"; then each line
     "segment" runs and times the next segment (prints its seconds), and "memory" prints, as JSON, the peak
-    of NumPy's allocations over one more segment (ours only) and the process's peak resident memory."""
-    run = segment_runner(side, phase, load_dataset())
+    of NumPy's allocations over one more segment (ours only) and the process's peak resident memory.
+    runner(side, phase, data) makes the segment function (another bench's phases: bench/vimco.py)."""
+    run = runner(side, phase, load_dataset())
     run()
     print("ready", flush=True)
     for command in sys.stdin:
@@ -246,9 +247,10 @@ def time_phase(phase, workers, blocks):
     return seconds, ratios, memory
 
 
-def summarize(phase, seconds, ratios, memory, peak):
+def summarize(phase, seconds, ratios, memory, peak, steps_per_epoch=STEPS_PER_EPOCH, step_flops=None):
     """The phase's numbers for the table and the JSON: each side's median pace, scaled to an epoch (training)
-    or given as images per second (evaluation); the median block ratio and its middle half; GFLOP/s."""
+    or given as images per second (evaluation); the median block ratio and its middle half; GFLOP/s.
+    Another bench's training phase gives its epoch's steps and a step's FLOPs (default: this bench's)."""
     pace = {side: statistics.median(times) for side, times in seconds.items()}       # seconds per segment
     summary = {"segment_seconds": seconds, "block_ratios": ratios, **memory}
     if phase == "lk":
@@ -257,8 +259,9 @@ def summarize(phase, seconds, ratios, memory, peak):
         summary["gflops"] = FLOPS["lk"](SEGMENT_IMAGES) / pace["ours"] / 1e9
     else:
         for side, value in pace.items():
-            summary[f"{side}_seconds_per_epoch"] = value * STEPS_PER_EPOCH / SEGMENT_STEPS
-        summary["gflops"] = FLOPS[phase] * SEGMENT_STEPS / pace["ours"] / 1e9
+            summary[f"{side}_seconds_per_epoch"] = value * steps_per_epoch / SEGMENT_STEPS
+        step_flops = FLOPS[phase] if step_flops is None else step_flops
+        summary["gflops"] = step_flops * SEGMENT_STEPS / pace["ours"] / 1e9
     summary["fraction_of_peak"] = summary["gflops"] / peak
     summary["ours_over_other"] = statistics.median(ratios) if ratios else None
     summary["ours_over_other_middle_half"] = quartiles(ratios) if len(ratios) > 1 else None

@@ -12,7 +12,7 @@ REFERENCE = re.compile(r"`([\w/.-]+\.py)::([\w.]+)`")
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 EQUATION_TAG = re.compile(r"\\tag\{(\w+)\}")
 SECTIONS = ["1.1-elbo.md", "1.2-wake-sleep.md", "1.3-aevb.md", "1.4-short-answers.md", "1.5-bound.md",
-            "1.6-experiments.md", "backprop.md", "exact-likelihood.md", "iwae.md", "likelihoods.md",
+            "1.6-experiments.md", "backprop.md", "binary.md", "exact-likelihood.md", "iwae.md", "likelihoods.md",
             "wake-sleep-diagnosis.md"]
 
 
@@ -95,7 +95,7 @@ def test_every_cited_equation_tag_in_the_code_is_defined():
     tags = {tag for document in DERIVATIONS for tag in EQUATION_TAG.findall(document.read_text())}
     tags |= {str(n) for n in range(1, 12)}
     for folder in ("nn", "algorithms"):
-        for source in (ROOT / folder).glob("*.py"):
+        for source in (ROOT / folder).rglob("*.py"):
             for cited in re.findall(r"Eqs?\. \(([^)]+)\)", source.read_text()):
                 for tag in re.split(r"\)?[-,–] ?\(?", cited):
                     assert tag in tags, f"{source.name} cites Eq. ({tag}), which no derivation defines"

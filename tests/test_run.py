@@ -251,7 +251,8 @@ def test_a_2d_run_adds_the_exact_evaluation_and_run_exact_redoes_it(tmp_path):
 def test_run_exact_refuses_what_it_cannot_evaluate(tmp_path, capsys):
     assert main(["aevb", *TINY, "--latent-dim", "3", "--out", str(tmp_path / "three")]) == 0
     assert main(["exact", "--out", str(tmp_path / "three")]) == 2
-    assert "the exact log p(x) is computed for a 2-D latent only; this run's has 3" in capsys.readouterr().err
+    assert ("the exact log p(x) is computed for a 2-D latent (or one layer of binary units) only; this run's latent has "
+            "3 dimensions") in capsys.readouterr().err
     assert main(["exact", "--out", str(tmp_path / "none")]) == 2
     assert "none: no such folder; run.py exact takes a finished run's folder" in capsys.readouterr().err
 

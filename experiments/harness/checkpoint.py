@@ -22,6 +22,7 @@ def save_checkpoint(path, model, trainer, rng, epoch, history, settings, bounds,
     arrays = {f"param/{name}": value for name, value in model.parameters().items()}
     for opt_name, optimizer in trainer.optimizers.items():
         arrays.update({f"optim/{opt_name}/{key}": value for key, value in optimizer.state().items()})
+    arrays.update({f"trainer/{key}": value for key, value in trainer_state(trainer).items()})
     arrays.update({f"bounds/{key}": value for key, value in bounds.items()})
     meta = {"epoch": epoch, "history": history, "settings": settings, "rng": rng.bit_generator.state,
             "position": None, "config": config}
@@ -87,6 +88,7 @@ def restore(path, arrays, model, trainer, rng, meta):
     wanted = {f"param/{name}": value for name, value in model.parameters().items()}
     for opt_name, optimizer in trainer.optimizers.items():
         wanted.update({f"optim/{opt_name}/{key}": value for key, value in optimizer.state().items()})
+    wanted.update({f"trainer/{key}": value for key, value in trainer_state(trainer).items()})
     for key, value in wanted.items():
         if key not in arrays:
             raise Fault(f"{path}: holds no {key}; it was not written for this model")
@@ -101,7 +103,14 @@ def restore(path, arrays, model, trainer, rng, meta):
     for opt_name, optimizer in trainer.optimizers.items():
         prefix = f"optim/{opt_name}/"
         optimizer.load_state({key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)})
+    if hasattr(trainer, "load_state"):
+        trainer.load_state({key[len("trainer/"):]: value for key, value in arrays.items() if key.startswith("trainer/")})
     rng.bit_generator.state = meta["rng"]
+
+
+def trainer_state(trainer):
+    """What a trainer keeps beside its optimizers (NVIL: its baselines and running moments), or nothing."""
+    return trainer.state() if hasattr(trainer, "state") else {}
 
 
 def saved_bounds(arrays):

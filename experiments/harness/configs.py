@@ -31,8 +31,8 @@ def read_config(path, algorithms):
             raise Fault(f"--config {path}: {key} is not a setting of {' or '.join(algorithms)}")
         try:
             if isinstance(value, str) and not getattr(setting.parse, "takes_text", False):
-                raise BadValue(f"takes {'a list' if isinstance(setting.default, list) else 'a number'}, got {value!r}")
-            if isinstance(setting.default, list) and not isinstance(value, list):
+                raise BadValue(f"takes {'a list' if setting.many else 'a number'}, got {value!r}")
+            if setting.many and not isinstance(value, list):
                 raise BadValue(f"takes a list of whole numbers, got {value!r}")
             configured[setting.name] = setting.parse(value)
         except BadValue as bad:

@@ -7,12 +7,13 @@ import resource
 import shutil
 from pathlib import Path
 
+from algorithms import ENUMERABLE
 from algorithms.bound import MOST_ROWS
 from experiments.data.mnist import load_dataset
 from experiments.errors import Fault, status
 from experiments.harness.checkpoint import read_checkpoint
 from experiments.harness.folder import describe_progress, finished
-from experiments.harness.settings import BY_NAME, flag, given, new_settings
+from experiments.harness.settings import BY_NAME, describe, flag, given, new_settings
 
 
 class DataCache:
@@ -103,9 +104,13 @@ def exact_plan(folder, data_cache):
     meta, _ = read_checkpoint(folder.checkpoint)
     if not finished(meta):
         raise Fault(f"{folder.path}: holds {describe_progress(meta)}; finish it with --resume first")
-    if meta["settings"]["latent_dim"] != 2:
-        raise Fault(f"{folder.path}: the exact log p(x) is computed for a 2-D latent only; this run's has "
-                    f"{meta['settings']['latent_dim']}")
+    saved = meta["settings"]
+    if saved.get("latent") == "binary" and (len(saved["layers"]) > 1 or saved["layers"][0] > ENUMERABLE):
+        raise Fault(f"{folder.path}: the exact log p(x) of binary latents enumerates one layer of at most "
+                    f"{ENUMERABLE} units (2^{ENUMERABLE} states); this run has layers {describe(saved['layers'])}")
+    if saved.get("latent") != "binary" and saved["latent_dim"] != 2:
+        raise Fault(f"{folder.path}: the exact log p(x) is computed for a 2-D latent (or one layer of binary units) "
+                    f"only; this run's latent has {saved['latent_dim']} dimensions")
     return resume_plan(folder, meta["settings"]["algorithm"], {}, data_cache)
 
 
@@ -163,10 +168,12 @@ def memory_needed(settings):
     image and the true posteriors of the explorer's 300 images on a lattice of 241^2 points (its widest squares, for
     posteriors far out, are not counted)."""
     hidden, data_dim, latent = settings["hidden"], math.prod(settings["image_shape"]), settings["latent_dim"]
-    sizes = [data_dim, *hidden, 2 * latent]
-    weights = sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
-    weights += sum((n_in + 1) * n_out for n_in, n_out in zip([latent, *hidden[::-1]], [*hidden[::-1], data_dim]))
-    width = 2 * sum(hidden) + data_dim + 3 * latent            # one sample's outputs through both networks
+    binary = settings.get("latent") == "binary"
+    # each stochastic step (below, above): q's MLP maps below to above (a Gaussian's mean and log-variance), p's back
+    steps = list(zip([data_dim, *settings["layers"][:-1]], settings["layers"])) if binary else [(data_dim, 2 * latent)]
+    weights = sum(mlp_weights([below, *hidden, above]) + mlp_weights([above // (1 if binary else 2), *hidden[::-1],
+                                                                       below]) for below, above in steps)
+    width = sum(2 * sum(hidden) + below + 3 * above // 2 for below, above in steps)   # a sample's outputs, both nets
     samples = settings["batch_size"] * settings.get("train_k", 1)
     step_settings = ["batch_size", "hidden", "latent_dim"] + (["train_k"] if "train_k" in settings else [])
     if "sleep_samples" in settings and settings["sleep_samples"] > samples:
@@ -179,10 +186,16 @@ def memory_needed(settings):
     needed = {"parameters and Adam's state": (5 * FLOAT * weights, ["hidden", "latent_dim"]),
               "a training step": (3 * FLOAT * samples * width, step_settings),
               "an evaluation": (2 * FLOAT * rows * width, evaluation_settings)}
-    if latent == 2 and settings["exact"]:
+    if binary and settings["exact"] and len(settings["layers"]) == 1:       # blocks of 2048 states of every test image
+        needed["the exact evaluation"] = (3 * FLOAT * 2048 * settings["test_size"], ["exact"])
+    elif latent == 2 and settings["exact"]:
         images = min(300, settings["test_size"])
         needed["the exact evaluation"] = (2 * FLOAT * 20000 * width + 4 * 8 * images * 241 ** 2, ["exact"])
     return needed
+
+
+def mlp_weights(sizes):
+    return sum((n_in + 1) * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
 
 
 def evaluation_rows(k, chunk):

@@ -74,10 +74,10 @@ def words(*choices):
 
 
 def sizes(value):
-    """Hidden layer sizes: whole numbers of at least 1 (a list from a file; one word at a time from the flag)."""
+    """Layer sizes: whole numbers of at least 1 (a list from a file, [] for none; one word at a time from the flag)."""
     if isinstance(value, str):
         return whole_number(1)(value)
-    if not isinstance(value, list) or not value:
+    if not isinstance(value, list):
         raise BadValue(f"takes a list of whole numbers, got {value!r}")
     return [whole_number(1)(item) for item in value]
 
@@ -115,12 +115,18 @@ class Setting:
         return self.flag or "--" + self.name.replace("_", "-")
 
     @property
+    def many(self):
+        """Whether it takes a list (of layer sizes)."""
+        return self.parse is sizes
+
+    @property
     def key(self):
         """Its key in a configuration file: the flag with underscores (eval_k for --eval-k, k for --k)."""
         return self.option[2:].replace("-", "_")
 
 
-LR = ("aevb", "iwae", "rws")
+LR = ("aevb", "iwae", "rws", "nvil", "vimco")
+BINARY = ("wake-sleep", "rws", "nvil", "vimco")     # the algorithms that train binary latents (derivations/binary.md)
 SETTINGS = (
     Setting("epochs", 100, whole_number(1), "passes over the training set", homework=True, quick=3, resumable=True),
     Setting("batch_size", 100, whole_number(1), "minibatch size", homework=True),
@@ -137,7 +143,7 @@ SETTINGS = (
     Setting("phi_lr", 1e-3, positive_number, "RWS: Adam's learning rate of the recognition network",
             algorithms=("rws",), trainer="phi_lr", learning_rate=True),
     Setting("train_k", 5, whole_number(1), "importance samples per image of the training objective L_k",
-            algorithms=("iwae", "rws"), trainer="k", flag="--k"),
+            algorithms=("iwae", "rws", "vimco"), trainer="k", flag="--k"),
     Setting("dreg", False, switch, "the doubly reparameterized gradient for the recognition network (DReG)",
             algorithms=("iwae",), trainer="dreg"),
     Setting("sleep_phi", False, switch,
@@ -149,6 +155,12 @@ SETTINGS = (
             "what the sleep phase dreams: samples x ~ p(x | z) (the write-up's), or the decoder's means E[x | z] "
             "(derivations/1.2-wake-sleep.md, Eq. (W6))", algorithms=("wake-sleep", "rws"), trainer="dreams",
             before="samples"),
+    Setting("latent", "gaussian", words("gaussian", "binary"),
+            "gaussian: z ~ N(0, I), the write-up's; binary: layers of binary units, the original Helmholtz machine "
+            "(--layers; derivations/binary.md)", before="gaussian"),
+    Setting("layers", None, sizes, "with --latent binary: the stochastic layers' sizes, bottom up (default 200); "
+            "--hidden then gives the deterministic layers between two of them (default none: a linear SBN)",
+            algorithms=BINARY, before=None),
     Setting("activation", "softplus", words("softplus", "tanh", "relu"), "the hidden layers' nonlinearity",
             before="softplus"),
     Setting("likelihood", "bernoulli", words(*LIKELIHOODS),
@@ -229,16 +241,31 @@ def new_settings(algorithm, explicit, quick, configured=None):
     """A new run's settings: the defaults, then a configuration file's values, then the --quick preset, then the
     flags given (explicit); the combinations that make no sense are refused (check_together)."""
     settings = {"algorithm": algorithm, **{s.name: s.default for s in settings_of(algorithm)}}
-    settings.update({key: value for key, value in (configured or {}).items() if key in settings})
+    configured = configured or {}
+    binary = explicit.get("latent", configured.get("latent")) == "binary" or not ALGORITHMS[algorithm].trainer
+    if binary:
+        # imported here: only a run with binary latents needs their defaults and refusals
+        from experiments.harness.binary_settings import binary_defaults, check_binary
+        settings.update(binary_defaults(algorithm, explicit, configured))
+    settings.update({key: value for key, value in configured.items() if key in settings})
     if quick:
         settings.update({s.name: s.quick for s in settings_of(algorithm) if s.quick is not MISSING})
     settings.update({key: value for key, value in explicit.items() if key in settings})
     check_together(settings)
+    if binary:
+        check_binary(settings, {**configured, **explicit})
     return settings
 
 
 def check_together(settings):
-    """Settings that are each fine but make no sense together, refused in one line."""
+    """Settings that are each fine but make no sense together, refused in one line (binary latents' own:
+    binary_settings.py)."""
+    if settings["latent"] == "binary" and not ALGORITHMS[settings["algorithm"]].binary:
+        usable = ", ".join(name for name in ALGORITHMS if ALGORITHMS[name].binary)
+        raise Fault(f"--latent binary: {ALGORITHMS[settings['algorithm']].name} differentiates through z = mu + sigma "
+                    f"eps, which binary units do not have; train them with {usable}")
+    if settings.get("layers") is not None and settings["latent"] != "binary":
+        raise Fault(f"--layers {describe(settings['layers'])}: the sizes of binary layers; give --latent binary")
     floor, ceiling = settings["log_var_floor"], settings["log_var_ceiling"]
     if floor is not None and ceiling is not None and floor >= ceiling:
         raise Fault(f"--log-var-floor {floor} and --log-var-ceiling {ceiling}: the floor must lie below the ceiling")

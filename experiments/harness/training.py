@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from algorithms import ALGORITHMS, HEADS, LIKELIHOODS, load
+from algorithms import ALGORITHMS, HEADS, LIKELIHOODS, MODELS, load
 from algorithms.bound import importance_weighted_bound, mean_and_standard_error
 from algorithms.model import HelmholtzMachine
 from experiments.data import kind_of
@@ -57,13 +57,18 @@ def build(settings):
     """The model (with the likelihood and heads its settings name), its trainer and the training random generator, all
     from settings["seed"]."""
     rng = np.random.default_rng(settings["seed"])
+    data_dim, algorithm = int(np.prod(settings["image_shape"])), ALGORITHMS[settings["algorithm"]]
+    if settings.get("latent") == "binary":              # the original Helmholtz machine: algorithms/binary/
+        model = load(MODELS["binary"])(rng, data_dim=data_dim, layers=settings["layers"], hidden=settings["hidden"],
+                                       activation=settings["activation"])
+        return model, load(algorithm.binary)(model, **trainer_arguments(settings)), rng
     heads = [load(path)(settings["latent_dim"], settings[name]) for name, path in HEADS.items()
              if settings[name] is not None]
-    model = HelmholtzMachine(rng, data_dim=int(np.prod(settings["image_shape"])), latent_dim=settings["latent_dim"],
+    model = HelmholtzMachine(rng, data_dim=data_dim, latent_dim=settings["latent_dim"],
                              hidden=settings["hidden"], activation=settings["activation"],
                              likelihood=load(LIKELIHOODS[settings["likelihood"]])(), heads=heads)
     # the algorithm's trainer: AEVB in algorithms/aevb.py for "aevb", WakeSleep in algorithms/wake_sleep.py, ...
-    trainer = load(ALGORITHMS[settings["algorithm"]].trainer)(model, **trainer_arguments(settings))
+    trainer = load(algorithm.trainer)(model, **trainer_arguments(settings))
     return model, trainer, rng
 
 
@@ -165,7 +170,7 @@ def start(settings, data, folder, resume_from=None, config=None):
         restore(folder.checkpoint, arrays, model, trainer, rng, meta)
         run.history, run.bounds, run.config = meta["history"], saved_bounds(arrays), meta.get("config")
     elif settings["output_bias"] == "pixel-means":
-        model.generative.layers[-1].params["b"][...] = logits_of_means(model.likelihood, run.images.train.mean(axis=0))
+        model.decoder_output().params["b"][...] = logits_of_means(model.likelihood, run.images.train.mean(axis=0))
     return run
 
 

@@ -12,13 +12,14 @@ Adding one is a new file and a line in EXTENSIONS.
 """
 from dataclasses import dataclass, field
 
-from algorithms import load
+from algorithms import ENUMERABLE, load
 
 EXTENSIONS = {
     "diagnostics": "experiments.outputs.diagnostics:Diagnostics",          # what q does, every epoch
     "exact": "experiments.outputs.exact_evaluation:ExactEvaluation",       # log p(x) of a 2-D model, by quadrature
     "nll": "experiments.outputs.nll:NegativeLogLikelihood",                # -L_5000 of a binarized run
     "explorer": "experiments.outputs.explorer:Explorer",                   # explorer.html, after "exact"
+    "binary-exact": "experiments.outputs.binary_exact:BinaryExactEvaluation",  # log p(x) of one binary layer
 }
 EXACT_SKIPPED = ("the exact log p(x) is not computed for the continuous Bernoulli on grey levels with exact 0s: its "
                  "logits drift without limit and its posteriors narrow with them (a 3-epoch model: 97 s for 20 "
@@ -55,7 +56,11 @@ def extensions_for(settings, exact=None, log=print):
     for the continuous Bernoulli on grey levels, which says why) and the latent explorer built from it, and the test
     NLL of a binarized run."""
     names = ["diagnostics"] if settings["diagnostics"] else []
-    if (settings["exact"] if exact is None else exact) and settings["latent_dim"] == 2:
+    wanted = settings["exact"] if exact is None else exact
+    if settings.get("latent") == "binary":
+        if wanted and len(settings["layers"]) == 1 and settings["layers"][0] <= ENUMERABLE:
+            names.append("binary-exact")
+    elif wanted and settings["latent_dim"] == 2:
         if settings["likelihood"] == "continuous-bernoulli" and not settings["dequantize"]:
             log(EXACT_SKIPPED)
         else:

@@ -200,6 +200,9 @@ def load_run(folder, data_cache):
     settings = meta["settings"]
     if not finished(meta):
         raise Fault(f"{folder}: holds {describe_progress(meta)}; finish it with --resume first")
+    if settings.get("latent") == "binary":
+        raise Fault(f"{folder}: the explorer shows a 2-D Gaussian latent; this run's latents are binary "
+                    "(a run of one binary layer of at most 20 units draws its posteriors' most probable states in states.png)")
     if settings["latent_dim"] != 2:
         raise Fault(f"{folder}: the explorer shows a 2-D latent; this run's has {settings['latent_dim']} dimensions")
     if settings["likelihood"] == "continuous-bernoulli" and not settings["dequantize"]:

@@ -125,7 +125,10 @@ LOSS_TITLES = {("aevb", "loss"): "AEVB: mean negative ELBO", ("iwae", "loss"): "
                ("rws", "loss"): "RWS: mean $-\\hat{\\mathcal{L}}_k$ of the wake samples",
                ("wake-sleep", "wake_loss"): "Wake-Sleep, wake phase: -log p(x | z)",
                ("rws", "sleep_loss"): "RWS, sleep-phi: -log q(z | x) on dreams",
-               ("wake-sleep", "sleep_loss"): "Wake-Sleep, sleep phase: -log q(z | x)"}
+               ("wake-sleep", "sleep_loss"): "Wake-Sleep, sleep phase: -log q(z | x)",
+               ("wake-sleep", "elbo_loss"): "Wake-Sleep: mean negative ELBO of the wake samples",
+               ("nvil", "loss"): "NVIL: mean negative ELBO", ("nvil", "baseline_loss"): "NVIL: the baselines' squared error / 2",
+               ("vimco", "loss"): "VIMCO: mean $-\\hat{\\mathcal{L}}_k$"}
 
 
 def plot_losses(path, history, names, algorithm):

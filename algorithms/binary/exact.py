@@ -1,0 +1,141 @@
+"""The exact log p(x) of a binary Helmholtz machine with one stochastic layer of J <= MOST_UNITS units, by summing
+over all 2^J states (derivations/binary.md, Eqs. (S12)-(S14)).
+
+    log p(x, h) = x . eta(h) - sum_d softplus(eta_d(h)) + log p(h),    eta(h) = g_1(h) the decoder's logits
+
+is linear in x (Eq. (S12)): for a chunk of states the images' terms x . eta(h) are one matrix product (N, D) x (D, S),
+shared by all images, and each image's sum over states is a streaming log-sum-exp with float64 accumulators -- the
+quadrature's trick (algorithms/exact.py), with a finite sum where the quadrature had a lattice.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from algorithms import ENUMERABLE
+from nn import bernoulli_log_likelihood
+from nn.functional import sigmoid, softplus
+
+MOST_UNITS = ENUMERABLE   # 2^20 states: 10000 test images in under three minutes here (bench/exact_binary.py)
+CHUNK = 2048              # states per product: the (N, CHUNK) block of log p(x, h) is the largest temporary
+
+
+def enumerable(model):
+    """Why model's log p(x) cannot be enumerated here, or None when it can."""
+    if len(model.layers) != 1:
+        return f"it has {len(model.layers)} stochastic layers (enumeration sums over one)"
+    if model.layers[0] > MOST_UNITS:
+        return f"its layer has {model.layers[0]} units: 2^{model.layers[0]} states (at most 2^{MOST_UNITS})"
+    return None
+
+
+def states(start, stop, units, dtype):
+    """The states numbered start, ..., stop - 1 as rows of bits (state s has h_j = bit j of s): (stop - start, J)."""
+    return ((np.arange(start, stop)[:, None] >> np.arange(units)) & 1).astype(dtype)
+
+
+def state_terms(model, h):
+    """For states h (S, J): the decoder's logits transposed (D, S) and c(h) = log p(h) - sum_d softplus(eta_d(h))
+    (S,): the two pieces of Eq. (S12) that do not depend on the image."""
+    logits = model.decode(h)
+    constant = bernoulli_log_likelihood(h, model.prior.params["b"]) - softplus(logits).sum(axis=1, dtype=np.float64)
+    return logits.T, constant.astype(model.dtype)
+
+
+@dataclass
+class Enumeration:
+    """Per image (N,), float64: log p(x); with posterior=True also the exact ELBO E_q[log p(x, h) - log q(h | x)],
+    KL(q || p(h | x)) = log p(x) - ELBO (Eq. (S13)), and the entropies of p(h | x) and q(h | x) (Eq. (S14))."""
+    log_px: np.ndarray
+    elbo: np.ndarray = None
+    kl: np.ndarray = None
+    posterior_entropy: np.ndarray = None
+    q_entropy: np.ndarray = None
+
+
+IMAGES = 1024             # images per block: a block of (IMAGES, CHUNK) terms stays in the cache for its passes
+
+
+def enumerate_log_px(model, x, posterior=False, chunk=CHUNK):
+    """log p(x) = log sum_h exp(log p(x, h)) over all 2^J states (Eq. (S12)) for every row of x (N, D): states in
+    chunks, each chunk's decoder terms computed once and multiplied with every block of images; with posterior, also
+    the exact ELBO, KL and entropies of Eqs. (S13)-(S14)."""
+    reason = enumerable(model)
+    if reason:
+        raise ValueError(f"the model cannot be enumerated: {reason}")
+    units, n = model.layers[0], x.shape[0]
+    # x with a column of ones, so that one product gives x . eta(h) + c(h) (Eq. (S12))
+    augmented = np.concatenate([x.astype(model.dtype), np.ones((n, 1), model.dtype)], axis=1)
+    q_logits = model.recognition[0](x.astype(model.dtype)) if posterior else None
+    sums = [LogSumExp(min(IMAGES, n - first), None if q_logits is None else q_logits[first:first + IMAGES])
+            for first in range(0, n, IMAGES)]
+    for start in range(0, 2 ** units, chunk):
+        h = states(start, min(start + chunk, 2 ** units), units, model.dtype)
+        logits_t, constant = state_terms(model, h)
+        terms = np.concatenate([logits_t, constant[None]])                                 # (D + 1, S)
+        for block, first in zip(sums, range(0, n, IMAGES)):
+            joint = augmented[first:first + IMAGES] @ terms                                # log p(x, h), (B, S)
+            block.add(joint, h)
+    log_px = np.concatenate([block.log_total() for block in sums])
+    if not posterior:
+        return Enumeration(log_px)
+    expected_joint = np.concatenate([block.expected_joint for block in sums])
+    q_logits = q_logits.astype(np.float64)
+    q_entropy = (softplus(q_logits) - q_logits * sigmoid(q_logits)).sum(axis=1)        # H(q), factor by factor
+    elbo = expected_joint + q_entropy                                                  # E_q[log p(x, h)] + H(q)
+    posterior_entropy = log_px - np.concatenate([block.mean_joint() for block in sums])  # -E_p[log p(h | x)]
+    return Enumeration(log_px, elbo, log_px - elbo, posterior_entropy, q_entropy)
+
+
+class LogSumExp:
+    """A streaming log-sum-exp over the states for a block of images (Eq. (B15)): peak, the largest log p(x, h) so
+    far, and total = sum_h e^(log p(x, h) - peak), in float64. Given q's logits lambda(x) (B, J), it also keeps
+    weighted = sum_h e^(log p(x, h) - peak) log p(x, h), for E_p[log p(x, h)], and E_q[log p(x, h)] (Eq. (S13))."""
+
+    def __init__(self, images, q_logits=None):
+        self.peak, self.total = np.full(images, -np.inf), np.zeros(images)
+        self.weighted, self.expected_joint = np.zeros(images), np.zeros(images)
+        self.q_logits = q_logits
+        if q_logits is not None:      # log q(h | x) = lambda . h - sum_j softplus(lambda_j)
+            self.q_constant = -softplus(q_logits).sum(axis=1, keepdims=True)
+
+    def add(self, joint, h):
+        """joint: (B, S) log p(x, h) of the chunk of states h (S, J), in float32; overwritten without q."""
+        new_peak = np.maximum(self.peak, joint.max(axis=1))
+        rescale = np.exp(self.peak - new_peak)
+        shift = new_peak[:, None].astype(joint.dtype)
+        if self.q_logits is None:
+            joint -= shift
+            self.total = self.total * rescale + np.exp(joint, out=joint).sum(axis=1)
+        else:
+            shifted = np.exp(joint - shift)
+            self.total = self.total * rescale + shifted.sum(axis=1)
+            self.weighted = self.weighted * rescale + np.einsum("ns,ns->n", shifted, joint, dtype=np.float64)
+            q = np.exp(self.q_logits @ h.T + self.q_constant)                      # q(h | x), (B, S)
+            self.expected_joint += np.einsum("ns,ns->n", q, joint, dtype=np.float64)
+        self.peak = new_peak
+
+    def log_total(self):
+        return self.peak + np.log(self.total)
+
+    def mean_joint(self):
+        return self.weighted / self.total
+
+
+def most_probable_states(model, x, count=5, chunk=CHUNK):
+    """For one image x (D,): the `count` most probable states under p(h | x) and under q(h | x), each as
+    (state numbers (count,), their probabilities (count,)), exactly (Eq. (S12) and q's product form)."""
+    log_px = enumerate_log_px(model, x[None]).log_px[0]
+    units = model.layers[0]
+    q_logits = model.recognition[0](x[None].astype(model.dtype))[0].astype(np.float64)
+    best = {"p": (np.empty(0, int), np.empty(0)), "q": (np.empty(0, int), np.empty(0))}
+    for start in range(0, 2 ** units, chunk):
+        h = states(start, min(start + chunk, 2 ** units), units, model.dtype)
+        logits_t, constant = state_terms(model, h)
+        scores = {"p": (x.astype(model.dtype) @ logits_t + constant).astype(np.float64) - log_px,
+                  "q": h.astype(np.float64) @ q_logits - softplus(q_logits).sum()}
+        for name, score in scores.items():
+            numbers = np.concatenate([best[name][0], np.arange(start, start + h.shape[0])])
+            values = np.concatenate([best[name][1], score])
+            keep = np.argsort(-values, kind="stable")[:count]
+            best[name] = numbers[keep], values[keep]
+    return {name: (numbers, np.exp(values)) for name, (numbers, values) in best.items()}

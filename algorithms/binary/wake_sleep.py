@@ -1,0 +1,45 @@
+"""Classic wake-sleep for the binary Helmholtz machine (Hinton, Dayan, Frey & Neal 1995; derivations/binary.md,
+Eqs. (S5)-(S6)): wake, h ~ q(h | x) and ascend log p(x, h) in theta; sleep, (x, h) ~ p and ascend log q(h | x) in phi."""
+import numpy as np
+
+from algorithms.binary.model import dream, p_backward, q_backward, sample_q, score_p, score_q
+from nn import Adam
+
+
+def wake_objective(model, x, uniforms):
+    """-(1/(k N)) sum_{i, n} log p(x_n, h_in), h_in ~ q(h | x_n) held fixed (Eq. (S5)); writes theta's gradients.
+    x: (N, D); uniforms: (k, N, J_1 + ... + J_L). Returns (value, -ELBO estimate of the same samples)."""
+    sample = sample_q(model, x, uniforms, keep=False)
+    scored = score_p(model, x, sample.hs)
+    k, batch = uniforms.shape[:2]
+    p_backward(model, x, scored, np.full((k, batch), -1.0 / (k * batch), dtype=model.dtype))
+    return -float(scored.total.mean()), -float((scored.total - sample.total).mean())
+
+
+def sleep_objective(model, rng, samples):
+    """-(1/M) sum_m log q(h_m | x_m), (x_m, h_m) ~ p (Eq. (S6)); writes phi's gradients."""
+    x, hs = dream(model, rng, samples)
+    scored = score_q(model, x, hs)
+    q_backward(model, scored, np.full((1, samples), -1.0 / samples, dtype=model.dtype))
+    return -float(scored.total.mean())
+
+
+class WakeSleep:
+    """A wake step on theta, then a sleep step on phi from `sleep_samples` dreams, each with its own Adam."""
+
+    losses = ("wake_loss", "sleep_loss", "elbo_loss")
+
+    def __init__(self, model, wake_lr=1e-3, sleep_lr=1e-3, sleep_samples=100, n_samples=1, dreams="samples"):
+        if dreams != "samples":
+            raise ValueError("binary latents dream samples: the decoder's means are not binary images")
+        self.model, self.sleep_samples, self.n_samples = model, sleep_samples, n_samples
+        self.optimizers = {"wake": Adam(model.pairs("generative."), lr=wake_lr),
+                           "sleep": Adam(model.pairs("recognition."), lr=sleep_lr)}
+
+    def step(self, x, rng):
+        wake_loss, elbo_loss = wake_objective(self.model, x, self.model.noise(rng, self.n_samples * x.shape[0])
+                                              .reshape(self.n_samples, x.shape[0], -1))
+        self.optimizers["wake"].step()
+        sleep_loss = sleep_objective(self.model, rng, self.sleep_samples)
+        self.optimizers["sleep"].step()
+        return {"wake_loss": wake_loss, "sleep_loss": sleep_loss, "elbo_loss": elbo_loss}
