@@ -50,6 +50,8 @@ class NVIL:
         self.optimizers = {"model": Adam(model.pairs(""), lr=lr), "baselines": Adam(baseline_pairs, lr=lr)}
 
     def step(self, x, rng):
+        """One minibatch: one sample h ~ q per image; theta ascends log p(x, h); each layer's local signal (Eq. (S9))
+        is centred and scaled (Eq. (S10)) and weights its layer's score (Eq. (S8)); each baseline regresses on it."""
         model, batch = self.model, x.shape[0]
         uniforms = model.noise(rng, batch)[None]
         sample = sample_q(model, x, uniforms)

@@ -64,8 +64,9 @@ def architecture_rows(runs, architecture):
              "(paired) | training time |", "| --- | --- | --- | --- | --- | --- |"]
     for estimator, epochs, elbo, nll_value, seconds in rows:
         difference = mean_and_standard_error(nll[estimator] - nll[best])
+        shown = "—" if estimator == best else f"{difference[0]:+.2f} ± {difference[1]:.2f}"
         lines.append(f"| {NAMES[estimator]} | {epochs} | {elbo[0]:.2f} ± {elbo[1]:.2f} | {nll_value[0]:.2f} ± "
-                     f"{nll_value[1]:.2f} | {difference[0]:+.2f} ± {difference[1]:.2f} | {seconds / 60:.0f} min |")
+                     f"{nll_value[1]:.2f} | {shown} | {seconds / 60:.0f} min |")
     return lines
 
 
