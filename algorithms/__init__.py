@@ -33,6 +33,15 @@ ALGORITHMS = {
 }
 # the most binary units in one layer whose 2^J states the exact evaluation sums over (algorithms/binary/exact.py)
 ENUMERABLE = 20
+
+
+def why_not_enumerable(layers):
+    """Why a binary model with stochastic layers of these sizes cannot be enumerated, or None when it can."""
+    if len(layers) != 1:
+        return f"it has {len(layers)} stochastic layers (enumeration sums over one)"
+    if layers[0] > ENUMERABLE:
+        return f"its layer has {layers[0]} units: 2^{layers[0]} states (at most 2^{ENUMERABLE})"
+    return None
 # the models, by the kind of latent (--latent)
 MODELS = {"gaussian": "algorithms.model:HelmholtzMachine", "binary": "algorithms.binary.model:BinaryHelmholtzMachine"}
 # p(x | z) from the decoder's logits: the write-up's Bernoulli, or the continuous Bernoulli (derivations/likelihoods.md)

@@ -78,7 +78,8 @@ def test_the_explorer_refuses_binary_latents_in_one_line(finished, tmp_path, cap
                         "the explorer shows a 2-D Gaussian latent")
 
 
-@pytest.mark.parametrize("layers, expected", [(["3", "2"], "layers 3 2"), (["21"], "at most 20 units")])
+@pytest.mark.parametrize("layers, expected", [(["3", "2"], "it has 2 stochastic layers"),
+                                             (["21"], "its layer has 21 units: 2^21 states (at most 2^20)")])
 def test_exact_refuses_what_cannot_be_enumerated(tmp_path, capsys, layers, expected):
     folder = tmp_path / "run"
     argv = ["rws", "--latent", "binary", *BINARY, "--layers", *layers, "--epochs", "1", "--no-exact", "--nll-k", "2"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from algorithms import ENUMERABLE
+from algorithms import ENUMERABLE, why_not_enumerable
 from nn import bernoulli_log_likelihood
 from nn.functional import sigmoid, softplus
 
@@ -21,11 +21,7 @@ CHUNK = 2048              # states per product: the (N, CHUNK) block of log p(x,
 
 def enumerable(model):
     """Why model's log p(x) cannot be enumerated here, or None when it can."""
-    if len(model.layers) != 1:
-        return f"it has {len(model.layers)} stochastic layers (enumeration sums over one)"
-    if model.layers[0] > MOST_UNITS:
-        return f"its layer has {model.layers[0]} units: 2^{model.layers[0]} states (at most 2^{MOST_UNITS})"
-    return None
+    return why_not_enumerable(model.layers)
 
 
 def states(start, stop, units, dtype):

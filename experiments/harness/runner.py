@@ -7,13 +7,13 @@ import resource
 import shutil
 from pathlib import Path
 
-from algorithms import ENUMERABLE
+from algorithms import ENUMERABLE, why_not_enumerable
 from algorithms.bound import MOST_ROWS
 from experiments.data.mnist import load_dataset
 from experiments.errors import Fault, status
 from experiments.harness.checkpoint import read_checkpoint
 from experiments.harness.folder import describe_progress, finished
-from experiments.harness.settings import BY_NAME, describe, flag, given, new_settings
+from experiments.harness.settings import BY_NAME, flag, given, new_settings
 
 
 class DataCache:
@@ -105,9 +105,9 @@ def exact_plan(folder, data_cache):
     if not finished(meta):
         raise Fault(f"{folder.path}: holds {describe_progress(meta)}; finish it with --resume first")
     saved = meta["settings"]
-    if saved.get("latent") == "binary" and (len(saved["layers"]) > 1 or saved["layers"][0] > ENUMERABLE):
-        raise Fault(f"{folder.path}: the exact log p(x) of binary latents enumerates one layer of at most "
-                    f"{ENUMERABLE} units (2^{ENUMERABLE} states); this run has layers {describe(saved['layers'])}")
+    if saved.get("latent") == "binary" and why_not_enumerable(saved["layers"]):
+        raise Fault(f"{folder.path}: the exact log p(x) of binary latents sums over every state of one layer of at most "
+                    f"{ENUMERABLE} units, and this run's cannot be enumerated: {why_not_enumerable(saved['layers'])}")
     if saved.get("latent") != "binary" and saved["latent_dim"] != 2:
         raise Fault(f"{folder.path}: the exact log p(x) is computed for a 2-D latent (or one layer of binary units) "
                     f"only; this run's latent has {saved['latent_dim']} dimensions")

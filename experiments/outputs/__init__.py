@@ -12,7 +12,7 @@ Adding one is a new file and a line in EXTENSIONS.
 """
 from dataclasses import dataclass, field
 
-from algorithms import ENUMERABLE, load
+from algorithms import load, why_not_enumerable
 
 EXTENSIONS = {
     "diagnostics": "experiments.outputs.diagnostics:Diagnostics",          # what q does, every epoch
@@ -58,7 +58,7 @@ def extensions_for(settings, exact=None, log=print):
     names = ["diagnostics"] if settings["diagnostics"] else []
     wanted = settings["exact"] if exact is None else exact
     if settings.get("latent") == "binary":
-        if wanted and len(settings["layers"]) == 1 and settings["layers"][0] <= ENUMERABLE:
+        if wanted and why_not_enumerable(settings["layers"]) is None:
             names.append("binary-exact")
     elif wanted and settings["latent_dim"] == 2:
         if settings["likelihood"] == "continuous-bernoulli" and not settings["dequantize"]:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from algorithms import ALGORITHMS
 from algorithms.binary.model import dream
 from algorithms.bound import importance_weighted_bounds, mean_and_standard_error
 from experiments.data import kind_of
