@@ -30,12 +30,13 @@ def images_and_model(checkpoint):
     """The test images as the run saw them and its model, or a fresh enumerable model on fixed binarized MNIST."""
     if checkpoint is not None:
         model, settings = trained_model(checkpoint)
+        data = load_dataset(settings["data_dir"])
     else:
-        settings = new_settings("vimco", {"layers": [20], "hidden": [200], "binarize": "fixed"}, False)
         data = load_dataset(None)
-        settings = make_effective(settings, data)
+        settings = make_effective(new_settings("vimco", {"layers": [20], "hidden": [200], "binarize": "fixed"}, False),
+                                  data)
         model = BinaryHelmholtzMachine(np.random.default_rng(0), 784, [20], hidden=[200])
-    return select_images(load_dataset(settings["data_dir"]), settings, kind_of(settings)).test, model
+    return select_images(data, settings, kind_of(settings)).test, model
 
 
 def replay(images, units, data_dim):

@@ -119,19 +119,22 @@ class LogSumExp:
 
 def most_probable_states(model, x, count=5, chunk=CHUNK):
     """For one image x (D,): the `count` most probable states under p(h | x) and under q(h | x), each as
-    (state numbers (count,), their probabilities (count,)), exactly (Eq. (S12) and q's product form)."""
-    log_px = enumerate_log_px(model, x[None]).log_px[0]
+    (state numbers (count,), their probabilities (count,)), exactly (Eq. (S12) and q's product form). One pass over the
+    states: the largest log p(x, h) are kept while log p(x) is summed, and divided out at the end."""
     units = model.layers[0]
     q_logits = model.recognition[0](x[None].astype(model.dtype))[0].astype(np.float64)
     best = {"p": (np.empty(0, int), np.empty(0)), "q": (np.empty(0, int), np.empty(0))}
+    log_sum = LogSumExp(1)
     for start in range(0, 2 ** units, chunk):
         h = states(start, min(start + chunk, 2 ** units), units, model.dtype)
         logits_t, constant = state_terms(model, h)
-        scores = {"p": (x.astype(model.dtype) @ logits_t + constant).astype(np.float64) - log_px,
-                  "q": h.astype(np.float64) @ q_logits - softplus(q_logits).sum()}
+        joint = (x.astype(model.dtype) @ logits_t + constant)[None]                    # log p(x, h), (1, S)
+        scores = {"p": joint[0].astype(np.float64), "q": h.astype(np.float64) @ q_logits - softplus(q_logits).sum()}
+        log_sum.add(joint, h)
         for name, score in scores.items():
             numbers = np.concatenate([best[name][0], np.arange(start, start + h.shape[0])])
             values = np.concatenate([best[name][1], score])
             keep = np.argsort(-values, kind="stable")[:count]
             best[name] = numbers[keep], values[keep]
-    return {name: (numbers, np.exp(values)) for name, (numbers, values) in best.items()}
+    log_px = log_sum.log_total()[0]
+    return {"p": (best["p"][0], np.exp(best["p"][1] - log_px)), "q": (best["q"][0], np.exp(best["q"][1]))}

@@ -18,7 +18,7 @@ from algorithms.binary.model import dream
 from algorithms.bound import importance_weighted_bounds, mean_and_standard_error
 from experiments.data import kind_of
 from experiments.data.mnist import load_dataset, select_images
-from experiments.harness.checkpoint import read_checkpoint
+from experiments.harness.checkpoint import read_checkpoint, restore
 from experiments.harness.training import build
 from experiments.outputs import figures
 from experiments.outputs.figures import plt, tile
@@ -29,13 +29,21 @@ OBJECTIVE = {"ws": "elbo_loss", "rws": "loss", "nvil": "loss", "vimco": "loss"}
 ELBO_SAMPLES = 100
 
 
+def restored(folder):
+    """(model, trainer, settings) of the run in folder, restored from its checkpoint (checkpoint.py::restore: the
+    parameters, and the trainer's own state such as NVIL's baselines)."""
+    path = folder / "checkpoint.npz"
+    meta, arrays = read_checkpoint(path)
+    model, trainer, rng = build(meta["settings"])
+    restore(path, arrays, model, trainer, rng, meta)
+    return model, trainer, meta["settings"]
+
+
 def load_run(folder):
     """(model, settings, metrics, per-image arrays) of a finished run."""
-    meta, arrays = read_checkpoint(folder / "checkpoint.npz")
-    model, _, _ = build(meta["settings"])
-    model.load_parameters({key[len("param/"):]: value for key, value in arrays.items() if key.startswith("param/")})
+    model, _, settings = restored(folder)
     metrics = json.loads((folder / "metrics.json").read_text())
-    return model, meta["settings"], metrics, dict(np.load(folder / "bounds.npz"))
+    return model, settings, metrics, dict(np.load(folder / "bounds.npz"))
 
 
 def test_images(settings):

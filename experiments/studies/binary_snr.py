@@ -20,9 +20,8 @@ from algorithms.binary.rws import rws_wake_objective
 from algorithms.binary.vimco import vimco_objective
 from experiments.data import kind_of
 from experiments.data.mnist import load_dataset, select_images
-from experiments.harness.checkpoint import read_checkpoint
-from experiments.harness.training import build
 from experiments.outputs.figures import plt
+from experiments.studies.binary_results import restored
 from experiments.studies.gradient_snr import median_snr
 
 KS = (2, 5, 10, 50, 200)
@@ -72,11 +71,7 @@ def main():
     parser.add_argument("--out", type=Path, default=Path("binary-snr.png"))
     parser.add_argument("--replicates", type=int, default=200)
     args = parser.parse_args()
-    meta, arrays = read_checkpoint(args.run / "checkpoint.npz")
-    model, trainer, _ = build(meta["settings"])
-    model.load_parameters({key[6:]: value for key, value in arrays.items() if key.startswith("param/")})
-    trainer.load_state({key[8:]: value for key, value in arrays.items() if key.startswith("trainer/")})
-    settings = meta["settings"]
+    model, trainer, settings = restored(args.run)
     train = select_images(load_dataset(settings["data_dir"]), settings, kind_of(settings)).train
     x = train[np.random.default_rng(0).choice(len(train), 100, replace=False)]
     result = binary_snr(model, trainer, x, KS, args.replicates, np.random.default_rng(1))
