@@ -15,23 +15,19 @@ import signal
 EARLY_INTERRUPTS = []
 signal.signal(signal.SIGINT, lambda signum, frame: EARLY_INTERRUPTS.append(signum))
 
-import argparse  # noqa: E402
 import shlex  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from algorithms import ALGORITHMS  # noqa: E402
+from algorithms import commands  # noqa: E402
 from experiments.errors import Fault, Stopped, status  # noqa: E402
 from experiments.harness.folder import KEPT, RunFolder  # noqa: E402
 from experiments.harness.runner import DataCache, exact_plan, plan  # noqa: E402
-from experiments.harness.settings import MISSING, SETTINGS, BadValue, settings_of, whole_number  # noqa: E402
+from experiments.harness.flags import OTHER_COMMANDS, make_parser, write_up  # noqa: E402
+from experiments.harness.settings import settings_of  # noqa: E402
 from experiments.harness.training import train  # noqa: E402
 from experiments.outputs import extensions_for  # noqa: E402
 from experiments.outputs.write import write_outputs  # noqa: E402
-
-WRITE_UP = ("aevb", "wake-sleep")             # what compare compares when no algorithm is named
-COMMANDS = (*ALGORITHMS, "compare", "exact", "explore")
-
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -40,7 +36,8 @@ def main(argv=None):
         print("run.py: stopped while starting; kept: nothing was written", file=sys.stderr)
         return Stopped.status
     if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
-        return error(f"the command comes first: run.py {{{','.join(COMMANDS)}}} {' '.join(argv)}", "run.py")
+        return error(f"the command comes first: run.py {{{','.join([*commands(), *OTHER_COMMANDS])}}} "
+                     f"{' '.join(argv)}", "run.py")
     try:
         args, unknown = make_parser().parse_known_args(argv)
     except SystemExit as exit:          # --help, or a bad flag already answered in one line
@@ -107,7 +104,7 @@ def evaluate_exactly(out):
 def compare_command(args, argv):
     # imported here, not above: only this command uses experiments/studies/
     from experiments.studies.compare import compare, compare_seeds
-    algorithms = list(dict.fromkeys(args.algorithms)) or list(WRITE_UP)
+    algorithms = list(dict.fromkeys(args.algorithms)) or write_up()
     if len(algorithms) < 2:
         raise Fault("compare takes at least two algorithms")
     configured = read_config(args.config, algorithms)
@@ -152,7 +149,8 @@ def stop_on_sigterm(signum, frame):
 
 def explicit_settings(args):
     """The settings given on the command line (a flag left out is None)."""
-    return {s.name: getattr(args, s.name) for s in SETTINGS if getattr(args, s.name, None) is not None}
+    names = {s.name for command in commands() for s in settings_of(command)}
+    return {name: getattr(args, name) for name in sorted(names) if getattr(args, name, None) is not None}
 
 
 def output_folder(args):
@@ -166,133 +164,6 @@ def resume_command(argv):
     """The command line that continues this one: the same flags, with --resume and without --force."""
     kept = [word for word in argv if word not in ("--force", "--resume")]
     return shlex.join(["python", "run.py", *kept, "--resume"])
-
-
-# The flags. Each setting's comes from its one definition in experiments/harness/settings.py.
-
-class Parser(argparse.ArgumentParser):
-    """An argparse parser whose errors are one line on stderr (and exit status 2), naming the flag. Flags are never
-    abbreviated: --k would otherwise be taken for --keep-checkpoints where a command has no --k."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, allow_abbrev=False, **kwargs)
-
-    def error(self, message):
-        self.exit(2, f"run.py: error: {message} (see {self.prog} --help)\n")
-
-
-def flag_type(parse):
-    """A setting's parse, with argparse's exception for a value it does not take (argparse prints its message)."""
-    def typed(text):
-        try:
-            return parse(text)
-        except BadValue as bad:
-            raise argparse.ArgumentTypeError(str(bad)) from None
-    return typed
-
-
-def default_text(setting):
-    if "(default" in setting.help:
-        return ""
-    quick = "" if setting.quick is MISSING else f"; --quick: {setting.quick}"
-    if setting.default is None:
-        shown = "all" if setting.name.endswith("_size") else "none"
-    else:
-        shown = " ".join(map(str, setting.default)) if setting.many else setting.default
-    return f" (default {shown}{quick})"
-
-
-def path_to(what):
-    """A flag's path to a folder or a file, never empty (an empty --out would be the current folder)."""
-    def parse(text):
-        if not text.strip():
-            raise argparse.ArgumentTypeError(f"takes {what}, got an empty path")
-        return Path(text)
-    return parse
-
-
-def add_setting(group, setting):
-    if isinstance(setting.default, bool):            # a switch: --diagnostics and --no-diagnostics
-        group.add_argument(setting.option, dest=setting.name, action=argparse.BooleanOptionalAction, default=None,
-                           help=setting.help + f" (default {'--' if setting.default else '--no-'}{setting.option[2:]})")
-        return
-    choices = getattr(setting.parse, "choices", None)
-    group.add_argument(setting.option, dest=setting.name, default=None, help=setting.help + default_text(setting),
-                       **({"choices": choices} if choices else {"type": flag_type(setting.parse)}),
-                       **({"nargs": "+"} if setting.many else {}))
-
-
-def add_run_flags(parser, algorithms, command):
-    """Two groups: the homework's settings (and how the run is kept), then everything beyond the homework."""
-    used = [s for s in SETTINGS if any(s in settings_of(a) for a in algorithms)]
-    homework = parser.add_argument_group("the homework's settings (section 1.6 of the write-up)")
-    for setting in used:
-        if setting.homework:
-            add_setting(homework, setting)
-    homework.add_argument("--quick", action="store_true",
-                          help="a first look in under a minute: 3 epochs on 10000 images, bounds on 1000, every "
-                               "output still written")
-    where = "" if command == "compare" else f"{command}/"
-    homework.add_argument("--out", type=path_to("a folder"), help=f"output folder (default results/{where}; --quick: "
-                                                   f"results/quick/{where})")
-    homework.add_argument("--resume", action="store_true",
-                          help="continue the run in the output folder with its own settings (only --epochs may be "
-                               "given, to extend it)")
-    homework.add_argument("--force", action="store_true",
-                          help="start over in an output folder that holds a run, deleting its outputs first")
-    research = parser.add_argument_group(
-        "beyond the homework: research settings, evaluation and data",
-        "A research configuration is a file of these settings: --config configs/NAME.toml (flags beside it override "
-        "it). configs/README.md lists them.")
-    research.add_argument("--config", help="a TOML file of settings: the keys are the flags with underscores "
-                                           "(sleep_lr = 1e-3, eval_k = 1000, diagnostics = true)")
-    for setting in used:
-        if not setting.homework:
-            add_setting(research, setting)
-    if command != "compare":
-        research.add_argument("--keep-checkpoints", action="store_true",
-                              help="keep a copy of every epoch's checkpoint in OUT/checkpoints/, to replay any epoch "
-                                   "step by step (python -m experiments.studies.replay); a run that keeps them keeps "
-                                   "them when resumed")
-    return research
-
-
-def algorithm_name(text):
-    if text not in ALGORITHMS:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an algorithm; choose from {', '.join(ALGORITHMS)}")
-    return text
-
-
-def make_parser():
-    parser = Parser(prog="run.py",
-                    description="Helmholtz machines on MNIST: the experiments of section 1.6 of the write-up.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}",
-                                     parser_class=Parser)
-    for algorithm, entry in ALGORITHMS.items():
-        add_run_flags(commands.add_parser(algorithm, help=f"train {entry.name}",
-                                          description=f"Train {entry.name} and write every output."),
-                      [algorithm], algorithm)
-    exact = commands.add_parser("exact", help="the exact log p(x) of a finished 2-D run (quadrature) or one-layer "
-                                "binary run (enumeration)",
-                                description="Evaluate the finished run in --out exactly: log p(x) of every test "
-                                            "image, log p(x) - L_k, KL(q || p(z|x)), and the true posteriors.")
-    exact.add_argument("--out", type=path_to("a folder"), required=True, help="a finished run's folder")
-    explore = commands.add_parser("explore", help="the latent explorer of finished 2-D runs, side by side, in one "
-                                  "HTML file", description="Write the latent explorer of the runs, side by side, "
-                                  "as one self-contained page (experiments/README.md says what it shows).")
-    explore.add_argument("runs", nargs="+", type=path_to("a folder"), metavar="RUN_DIR", help="folders of finished 2-D runs")
-    explore.add_argument("--out", type=path_to("a file"), required=True, help="the HTML file to write (an earlier explorer "
-                                                                       "page there is replaced; any other file is not)")
-    compare = commands.add_parser("compare", help="train the algorithms that have no finished run, then put "
-                                                  "them side by side",
-                                  description="Each algorithm into OUT/<algorithm>/, then OUT/compare/.")
-    compare.add_argument("algorithms", nargs="*", type=algorithm_name, metavar="ALGORITHM",
-                         help=f"two or more of {', '.join(ALGORITHMS)} (default: {' '.join(WRITE_UP)}, the write-up's)")
-    research = add_run_flags(compare, list(ALGORITHMS), "compare")
-    research.add_argument("--seeds", type=flag_type(whole_number(0)), nargs="+",
-                          help="compare once per seed, into OUT/seed-S/, and summarize across the seeds in "
-                               "OUT/compare/")
-    return parser
 
 
 if __name__ == "__main__":

@@ -1,36 +1,45 @@
-"""Wake-Sleep, AEVB and the importance-weighted methods, built on nn/, and the registry that finds them.
+"""Wake-Sleep, AEVB and the importance-weighted methods, built on nn/, and the registries that find them.
 
-Each algorithm is one small file: its objectives as value-and-gradients functions, and a trainer whose
-step(x, rng) takes one minibatch. The registry below names every algorithm and every extension a model can take
-(a likelihood, bounded recognition heads) by "module:attribute", and load() imports one when a run asks for it:
-a run imports what it uses and nothing else. Adding an algorithm is a new file and a line here (and its settings in
-experiments/harness/settings.py).
+Each algorithm is one small file: its objectives as value-and-gradients functions, and a trainer class whose
+step(x, rng) takes one minibatch and which declares what it is (algorithms/options.py): its command, the kind of latent
+it trains, its settings, its losses. TRAINERS below lists them; adding an algorithm is a new file and a line there,
+nothing else. The model's extensions (a likelihood, bounded recognition heads) are named by "module:attribute" and
+imported by load() only when a run asks for them.
 """
 import importlib
-from dataclasses import dataclass
+
+from algorithms.aevb import AEVB
+from algorithms.binary.nvil import NVIL
+from algorithms.binary.rws import ReweightedWakeSleep as BinaryReweightedWakeSleep
+from algorithms.binary.vimco import VIMCO
+from algorithms.binary.wake_sleep import WakeSleep as BinaryWakeSleep
+from algorithms.iwae import IWAE
+from algorithms.rws import ReweightedWakeSleep
+from algorithms.wake_sleep import WakeSleep
+
+# every trainer, in the order run.py offers their commands; a command may have one trainer per kind of latent
+TRAINERS = [AEVB, WakeSleep, BinaryWakeSleep, IWAE, ReweightedWakeSleep, BinaryReweightedWakeSleep, NVIL, VIMCO]
 
 
-@dataclass(frozen=True)
-class Algorithm:
-    name: str           # as reports write it
-    trainer: str        # "module:Class" of its trainer (below) for Gaussian latents, or None
-    binary: str = None  # "module:Class" of its trainer for binary latents (algorithms/binary/), or None
+def commands():
+    """{command: [its trainers]}, in the order of TRAINERS."""
+    found = {}
+    for trainer in TRAINERS:
+        found.setdefault(trainer.command, []).append(trainer)
+    return found
 
 
-# A trainer is built as Class(model, **its settings) and has
-#     step(x, rng) -> {name: value}    one minibatch: the objective's value and gradients, then the optimizers' steps
-#     losses                           the names step returns, which every epoch's record averages
-#     optimizers                       {name: optimizer}, whose learning rates a schedule sets and a checkpoint keeps
+def trainer_for(command, latent):
+    """The class that trains latents of this kind for this command, or None."""
+    return next((trainer for trainer in commands().get(command, []) if trainer.latent == latent), None)
 
 
-ALGORITHMS = {
-    "aevb": Algorithm("AEVB", "algorithms.aevb:AEVB"),
-    "wake-sleep": Algorithm("Wake-Sleep", "algorithms.wake_sleep:WakeSleep", "algorithms.binary.wake_sleep:WakeSleep"),
-    "iwae": Algorithm("IWAE", "algorithms.iwae:IWAE"),
-    "rws": Algorithm("RWS", "algorithms.rws:ReweightedWakeSleep", "algorithms.binary.rws:ReweightedWakeSleep"),
-    "nvil": Algorithm("NVIL", None, "algorithms.binary.nvil:NVIL"),
-    "vimco": Algorithm("VIMCO", None, "algorithms.binary.vimco:VIMCO"),
-}
+def name_of(command):
+    """'AEVB' for 'aevb'; 'unknown' for what is not a command (a damaged file's)."""
+    trainers = commands().get(command) if isinstance(command, str) else None
+    return trainers[0].name if trainers else "unknown"
+
+
 # the most binary units in one layer whose 2^J states the exact evaluation sums over (algorithms/binary/exact.py)
 ENUMERABLE = 20
 
@@ -42,8 +51,6 @@ def why_not_enumerable(layers):
     if layers[0] > ENUMERABLE:
         return f"its layer has {layers[0]} units: 2^{layers[0]} states (at most 2^{ENUMERABLE})"
     return None
-# the models, by the kind of latent (--latent)
-MODELS = {"gaussian": "algorithms.model:HelmholtzMachine", "binary": "algorithms.binary.model:BinaryHelmholtzMachine"}
 # p(x | z) from the decoder's logits: the write-up's Bernoulli, or the continuous Bernoulli (derivations/likelihoods.md)
 LIKELIHOODS = {"bernoulli": "nn.densities:Bernoulli",
                "continuous-bernoulli": "nn.continuous_bernoulli:ContinuousBernoulli"}

@@ -1,6 +1,9 @@
 """Auto-Encoding Variational Bayes (write-up section 1.3; derivations/1.3-aevb.md)."""
+from dataclasses import dataclass
+
 import numpy as np
 
+from algorithms.options import Trainer, option
 from algorithms.model import reconstruction_loss, reparameterize, reparameterize_backward
 from nn import Adam, gaussian_kl_from_standard_normal, gaussian_kl_from_standard_normal_backward
 
@@ -33,10 +36,16 @@ def aevb_objective(model, x, eps):
     return value, model.gradients()
 
 
-class AEVB:
+@dataclass(frozen=True)
+class AEVBOptions:
+    lr: float = option(1e-3, "Adam's learning rate", learning_rate=True, homework=True)
+
+
+class AEVB(Trainer):
     """One optimizer (Adam) over theta and phi together; step() returns the minibatch's mean -ELBO."""
 
-    losses = ("loss",)
+    command, name, Options, in_write_up = "aevb", "AEVB", AEVBOptions, True
+    losses = {"loss": "AEVB: mean negative ELBO"}
 
     def __init__(self, model, lr=1e-3, n_samples=1):
         self.model, self.n_samples = model, n_samples

@@ -34,9 +34,10 @@ def log_weights(model, x, noise):
 
 
 MOST_ROWS = 2 ** 16      # the most (sample, image) rows one pass of importance_weighted_bound puts through the decoder
+CHUNK_IMAGES = 20        # the images whose k samples one pass of importance_weighted_bound takes, when they fit
 
 
-def importance_weighted_bound(model, x, k, seed, chunk_size=20):
+def importance_weighted_bound(model, x, k, seed, chunk_size=CHUNK_IMAGES):
     """Monte Carlo estimate of L_k(x) (Eq. (10)) for every row of x: log (1/k) sum_i w_i, in log space.
 
     The k noise draws of row i come from the generator seeded [seed, i], so the numbers depend on the

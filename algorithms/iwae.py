@@ -1,8 +1,11 @@
 """The importance-weighted autoencoder's objective: minus the bound L_k of Eq. (10), trained on
 (Burda, Grosse & Salakhutdinov 2015; derivations/iwae.md), with its gradient by hand, and the doubly
 reparameterized gradient for phi (DReG; Tucker, Lawson, Gu & Maddison 2018) as an option."""
+from dataclasses import dataclass
+
 import numpy as np
 
+from algorithms.options import Trainer, option
 from algorithms.model import reparameterize, reparameterize_backward
 from nn import Adam, gaussian_log_density, gaussian_log_density_backward, log_mean_exp, log_mean_exp_backward
 
@@ -24,7 +27,7 @@ def weighted_samples(model, x, eps):
     return (mean, log_var, z, logits, log_w), (recognition_caches, generative_caches)
 
 
-def iwae_objective(model, x, eps, dreg=False):
+def iwae_objective(model, x, eps, dreg=False, power=1.0):
     """-(1/N) sum_n L^_k(x_n) (Eq. (I1)) and its gradients, keyed like model.parameters().
 
         L^_k(x) = log (1/k) sum_i w_i,  log w_i = log p(x | z_i) + log N(z_i; 0, I) - log q(z_i | x),
@@ -33,13 +36,20 @@ def iwae_objective(model, x, eps, dreg=False):
     theta's gradient is -(1/N) sum_n sum_i w~_i grad_theta log p(x_n, z_i) (Eq. (I2)), w~ the normalized weights.
     phi's is the same sum through each z_i and q's own dependence on mu and log_var (Eqs. (I3)-(I4)), or with
     dreg, sum_i w~_i^2 times the path derivative alone (Eq. (I5)).
+    power: the weights' transformation w -> w^power of an objective of the same structure,
+    (1 / power) log (1/k) sum_i w_i^power (Renyi's bound of order alpha = 1 - power; power = 1 is L^_k), whose
+    gradient is the same sums with w~ the normalized w^power. DReG is derived for power = 1 only.
     x: (N, D); eps: (k, N, J) standard normal noise. Returns (value, grads).
     """
+    if dreg and power != 1.0:
+        raise ValueError("DReG (Eq. (I5)) is derived for L_k itself, power = 1")
     k, batch, _ = eps.shape
     (mean, log_var, z, logits, log_w), (recognition_caches, generative_caches) = weighted_samples(model, x, eps)
-    value = -float(log_mean_exp(log_w, axis=0).mean())
+    tempered = log_w if power == 1.0 else power * log_w
+    value = -float(log_mean_exp(tempered, axis=0).mean()) / power
 
-    dlog_w = log_mean_exp_backward(np.full(batch, -1.0 / batch, dtype=log_w.dtype), log_w, axis=0)  # -w~ / N
+    # d value / d log w_i = -w~_i / N, w~ normalizing w^power: the 1 / power and the chain rule's power cancel
+    dlog_w = log_mean_exp_backward(np.full(batch, -1.0 / batch, dtype=log_w.dtype), tempered, axis=0)
     # theta, and the path through z of log p(x | z): one backward of the generative network (Eq. (I2))
     _, dlogits = model.likelihood.backward(dlog_w, x, logits)
     dz = model.generative.backward(dlogits.reshape(k * batch, -1), generative_caches).reshape(z.shape)
@@ -58,11 +68,22 @@ def iwae_objective(model, x, eps, dreg=False):
     return value, model.gradients()
 
 
-class IWAE:
+K_HELP = "importance samples per image of the training objective L_k"
+
+
+@dataclass(frozen=True)
+class IWAEOptions:
+    lr: float = option(1e-3, "Adam's learning rate", learning_rate=True, homework=True)
+    k: int = option(5, K_HELP)
+    dreg: bool = option(False, "the doubly reparameterized gradient for the recognition network (DReG)")
+
+
+class IWAE(Trainer):
     """One Adam over theta and phi together on the IWAE objective with k samples per image (Eq. (I1));
     step() returns the minibatch's mean -L^_k."""
 
-    losses = ("loss",)
+    command, name, Options = "iwae", "IWAE", IWAEOptions
+    losses = {"loss": "IWAE: mean $-\\hat{\\mathcal{L}}_k$"}
 
     def __init__(self, model, lr=1e-3, k=5, dreg=False):
         self.model, self.k, self.dreg = model, k, dreg

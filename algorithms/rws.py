@@ -1,10 +1,13 @@
 """Reweighted wake-sleep (Bornschein & Bengio 2015; derivations/iwae.md): wake updates for both networks from k
 samples of q held fixed and weighted by their normalized importance weights, and optionally the classic sleep
 update for phi."""
+from dataclasses import dataclass
+
 import numpy as np
 
-from algorithms.iwae import weighted_samples
-from algorithms.wake_sleep import sleep_step
+from algorithms.iwae import K_HELP, weighted_samples
+from algorithms.options import Trainer, option
+from algorithms.wake_sleep import DREAMS, DREAMS_HELP, sleep_step
 from nn import Adam, gaussian_log_density_backward, log_mean_exp, log_mean_exp_backward
 
 
@@ -30,13 +33,30 @@ def rws_wake_objective(model, x, eps):
     return value, model.gradients()
 
 
-class ReweightedWakeSleep:
+SLEEP_PHI_HELP = "RWS: after each wake step, a classic sleep step on the recognition network from dreams"
+
+
+@dataclass(frozen=True)
+class RWSOptions:
+    lr: float = option(1e-3, "Adam's learning rate of the generative network", learning_rate=True, homework=True)
+    phi_lr: float = option(1e-3, "RWS: Adam's learning rate of the recognition network", learning_rate=True)
+    k: int = option(5, K_HELP)
+    sleep_phi: bool = option(False, SLEEP_PHI_HELP)
+    sleep_samples: int = option(100, "dreams per sleep step")
+    dreams: str = option("samples", DREAMS_HELP, choices=DREAMS)
+
+
+class ReweightedWakeSleep(Trainer):
     """One Adam per network: a wake step on both networks from k weighted samples, then, with sleep_phi, a classic
     sleep step on phi from dreams; step() returns the minibatch's mean -L^_k (and the sleep loss)."""
 
+    command, name, Options = "rws", "RWS", RWSOptions
+    losses = {"loss": "RWS: mean $-\\hat{\\mathcal{L}}_k$ of the wake samples",
+              "sleep_loss": "RWS, sleep-phi: -log q(z | x) on dreams"}
+
     def __init__(self, model, lr=1e-3, phi_lr=1e-3, k=5, sleep_phi=False, sleep_samples=100, dreams="samples"):
         self.model, self.k, self.sleep_phi, self.sleep_samples, self.dreams = model, k, sleep_phi, sleep_samples, dreams
-        self.losses = ("loss", "sleep_loss") if sleep_phi else ("loss",)
+        self.losses = {name: title for name, title in type(self).losses.items() if sleep_phi or name == "loss"}
         self.optimizers = {
             "theta": Adam([(p, g) for _, p, g in model.generative.named_parameters()], lr=lr),
             "phi": Adam([(p, g) for _, p, g in model.recognition.named_parameters()], lr=phi_lr),

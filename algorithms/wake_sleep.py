@@ -1,6 +1,9 @@
 """The Wake-Sleep algorithm (write-up section 1.2; derivations/1.2-wake-sleep.md)."""
+from dataclasses import dataclass
+
 import numpy as np
 
+from algorithms.options import Trainer, option
 from algorithms.model import reconstruction_loss, reparameterize
 from nn import Adam, gaussian_log_density, gaussian_log_density_backward
 
@@ -51,10 +54,25 @@ def sleep_objective(model, z, uniforms, dreams="samples"):
     return float(-log_q.mean()), model.gradients("recognition.")
 
 
-class WakeSleep:
+DREAMS = ("samples", "means")
+DREAMS_HELP = ("what the sleep phase dreams: samples x ~ p(x | z) (the write-up's), or the decoder's means E[x | z] "
+               "(derivations/1.2-wake-sleep.md, Eq. (W6))")
+
+
+@dataclass(frozen=True)
+class WakeSleepOptions:
+    wake_lr: float = option(1e-3, "wake phase Adam learning rate", learning_rate=True, homework=True)
+    sleep_lr: float = option(1e-5, "sleep phase Adam learning rate", learning_rate=True, homework=True)
+    sleep_samples: int = option(100, "dreams per sleep step")
+    dreams: str = option("samples", DREAMS_HELP, choices=DREAMS)
+
+
+class WakeSleep(Trainer):
     """A wake step on theta, then a sleep step on phi, each with its own Adam and learning rate."""
 
-    losses = ("wake_loss", "sleep_loss")
+    command, name, Options, in_write_up = "wake-sleep", "Wake-Sleep", WakeSleepOptions, True
+    losses = {"wake_loss": "Wake-Sleep, wake phase: -log p(x | z)",
+              "sleep_loss": "Wake-Sleep, sleep phase: -log q(z | x)"}
 
     def __init__(self, model, wake_lr=1e-3, sleep_lr=1e-5, sleep_samples=100, n_samples=1, dreams="samples"):
         self.model, self.sleep_samples, self.n_samples, self.dreams = model, sleep_samples, n_samples, dreams
@@ -71,6 +89,16 @@ class WakeSleep:
 
         sleep_loss = sleep_step(self.model, self.optimizers["sleep"], self.sleep_samples, rng, self.dreams)
         return {"wake_loss": wake_loss, "sleep_loss": sleep_loss}
+
+    @classmethod
+    def report_lines(cls, options, history):
+        if len(history) >= 10:
+            return []
+        epochs = f"{len(history)} epoch{'s' if len(history) != 1 else ''}"
+        return [f"{epochs} are too few for Wake-Sleep to learn visibly: with the sleep phase's learning "
+                f"rate of {options.sleep_lr:g}, the recognition network has barely moved from its initialization, "
+                "so it maps every image to nearly the same code, and the reconstructions are nearly one and the same "
+                "blob. This is expected, not a fault; the 100-epoch run of section 1.6 is where it learns.", ""]
 
 
 def sleep_step(model, optimizer, samples, rng, dreams="samples"):

@@ -25,6 +25,7 @@ from experiments.errors import Fault  # noqa: E402
 from experiments.data.mnist import load_dataset  # noqa: E402
 from experiments.data import kind_of  # noqa: E402
 from experiments.data.mnist import select_images  # noqa: E402
+from experiments.harness.settings import from_stored  # noqa: E402
 from experiments.harness.training import build  # noqa: E402
 
 POINT_CHUNK, IMAGE_CHUNK = 2048, 4096    # exact_log_marginal's defaults
@@ -41,9 +42,9 @@ def bench_run():
 def trained_model(path):
     """(the model of the checkpoint at path, its settings)."""
     meta, arrays = read_checkpoint(path)
-    model, _, _ = build(meta["settings"])
+    model, _, _ = build(from_stored(meta["settings"]))
     model.load_parameters({key[len("param/"):]: value for key, value in arrays.items() if key.startswith("param/")})
-    return model, meta["settings"]
+    return model, from_stored(meta["settings"])
 
 
 def product_shapes(result, data_dim):
@@ -89,7 +90,7 @@ def main():
     if model.latent_dim != 2:
         parser.exit(2, f"bench: {args.checkpoint}: the exact log p(x) needs a 2-D latent, this model's has "
                        f"{model.latent_dim}\n")
-    images = select_images(load_dataset(settings["data_dir"]), settings, kind_of(settings)).test[:args.images]
+    images = select_images(load_dataset(settings.data_dir), settings, kind_of(settings)).test[:args.images]
     peak_before = bench_run().matmul_peak_gflops(args.peak_size)
     began = time.perf_counter()
     result = exact_log_marginal(model, images)

@@ -22,7 +22,7 @@ from algorithms.binary.model import BinaryHelmholtzMachine  # noqa: E402
 from bench.exact import bench_run, trained_model  # noqa: E402
 from experiments.data import kind_of  # noqa: E402
 from experiments.data.mnist import load_dataset, select_images  # noqa: E402
-from experiments.harness.settings import new_settings  # noqa: E402
+from experiments.harness.new_settings import new_settings  # noqa: E402
 from experiments.harness.runner import make_effective  # noqa: E402
 
 
@@ -30,7 +30,7 @@ def images_and_model(checkpoint):
     """The test images as the run saw them and its model, or a fresh enumerable model on fixed binarized MNIST."""
     if checkpoint is not None:
         model, settings = trained_model(checkpoint)
-        data = load_dataset(settings["data_dir"])
+        data = load_dataset(settings.data_dir)
     else:
         data = load_dataset(None)
         settings = make_effective(new_settings("vimco", {"layers": [20], "hidden": [200], "binarize": "fixed"}, False),

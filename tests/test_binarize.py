@@ -6,6 +6,7 @@ import json
 import numpy as np
 
 from experiments.data.mnist import Images
+from experiments.harness.new_settings import new_settings
 from experiments.harness.training import Interrupt, Run, new_position, run_epoch
 from experiments.data.binarize import Binarized, TEST_STREAM, binarize_batch, binarized
 from conftest import history_of
@@ -54,7 +55,7 @@ def test_dynamic_batches_change_between_epochs():
             return {"loss": 0.0}
 
     images = np.full((4, 30), 0.5, dtype=np.float32)
-    settings = {"batch_size": 4, "algorithm": "aevb", "binarize": "dynamic", "epochs": 2, "lr_schedule": "constant"}
+    settings = new_settings("aevb", {"batch_size": 4, "binarize": "dynamic", "epochs": 2}, quick=False)
     rng, trainer = np.random.default_rng(0), Recorder()
     run = Run(settings, Images(images, None, None, None), (30,), Binarized(settings), None, None, trainer, rng)
     with Interrupt() as interrupt:

@@ -8,7 +8,8 @@ import pytest
 
 from conftest import history_of
 from experiments.harness.configs import read_config
-from experiments.harness.settings import new_settings
+from experiments.harness.new_settings import new_settings
+from experiments.harness.settings import stored
 from run import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +26,7 @@ def test_a_configuration_is_read_for_the_commands_it_names(path):
         assert named == f"configs/{path.name}"
         configured = read_config(path, [algorithm])
         settings = new_settings(algorithm, {}, False, configured)
-        assert all(settings[key] == value for key, value in configured.items())
+        assert all(stored(settings)[key] == value for key, value in configured.items())
 
 
 def test_every_configuration_a_page_names_exists_and_every_one_is_named():

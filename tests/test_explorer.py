@@ -107,7 +107,7 @@ def test_a_click_on_a_point_shows_its_image_and_the_runs_numbers(runs, page):
     np.testing.assert_array_equal(drawn, np.round(test[chosen] * 255))
     for index, algorithm in enumerate(("aevb", "wake-sleep")):
         settings, model, test, _, bounds = loaded(runs / algorithm)
-        numbers = numbers_of(model, test, bounds, settings["seed"], log=lambda line: None)
+        numbers = numbers_of(model, test, bounds, settings.seed, log=lambda line: None)
         shown = page.execute_script(f"const cells = window.explorer.panels[{index}].numbers.querySelectorAll("
                                     "'[data-quantity]'); return Object.fromEntries([...cells].map("
                                     "(cell) => [cell.dataset.quantity, cell.textContent]));")

@@ -1,4 +1,6 @@
 """The optimizers against their update rules written out independently, in float64."""
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -6,7 +8,8 @@ from algorithms.model import HelmholtzMachine
 from algorithms.rws import ReweightedWakeSleep
 from experiments.data.mnist import GreyLevels, Images
 from experiments.harness import schedules
-from experiments.harness.settings import BY_NAME
+from experiments.harness.new_settings import new_settings
+from experiments.harness.settings import by_name
 from experiments.harness.training import Interrupt, Run, new_position, run_epoch
 from nn import SGD, Adam
 
@@ -89,13 +92,13 @@ def test_the_schedules_set_every_learning_rate_by_epoch():
         assert schedules.iwae(epoch, {}) == pytest.approx(10 ** (-stage / 7), rel=1e-15)
         assert schedules.constant(epoch, {}) == 1.0
     for epoch in (1, 11, 26, 51):      # decay: tenfold smaller every T epochs, from 1 at epoch 1
-        assert schedules.decay(epoch, {"lr_decay_epochs": 25}) == pytest.approx(10 ** (-(epoch - 1) / 25), rel=1e-15)
-    assert schedules.decay(26, {"lr_decay_epochs": 25}) == pytest.approx(0.1, rel=1e-15)
-    assert [schedules.drop(epoch, {"lr_drop_epoch": 95}) for epoch in (1, 95, 96, 100)] == [1, 1, 0.1, 0.1]
-    assert set(schedules.SCHEDULES) == set(BY_NAME["lr_schedule"].parse.choices)
+        assert schedules.decay(epoch, SimpleNamespace(lr_decay_epochs=25)) == pytest.approx(10 ** (-(epoch - 1) / 25), rel=1e-15)
+    assert schedules.decay(26, SimpleNamespace(lr_decay_epochs=25)) == pytest.approx(0.1, rel=1e-15)
+    assert [schedules.drop(epoch, SimpleNamespace(lr_drop_epoch=95)) for epoch in (1, 95, 96, 100)] == [1, 1, 0.1, 0.1]
+    assert set(schedules.SCHEDULES) == set(by_name("aevb")["lr_schedule"].parse.choices)
     rng = np.random.default_rng(0)
     trainer = ReweightedWakeSleep(HelmholtzMachine(rng, data_dim=6, hidden=[4]), lr=1e-3, phi_lr=3e-4, k=2)
-    settings = {"batch_size": 5, "algorithm": "rws", "epochs": 20, "lr_schedule": "iwae"}
+    settings = new_settings("rws", {"batch_size": 5, "epochs": 20, "lr_schedule": "iwae"}, quick=False)
     run = Run(settings, Images(rng.random((10, 6), dtype=np.float32), None, None, None), (6,), GreyLevels(settings),
               None, trainer.model, trainer, rng)
     with Interrupt() as interrupt:

@@ -58,7 +58,7 @@ def test_each_algorithm_writes_every_output(finished_run, algorithm):
     for name in FIGURES:
         assert plt.imread(tmp_path / name).ndim == 3
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["algorithm"] == algorithm and metrics["settings"]["k"] == 5
+    assert metrics["algorithm"] == algorithm and metrics["settings"]["eval_k"] == 5
     assert [h["epoch"] for h in metrics["history"]] == [1, 2]
     losses = {"wake-sleep": ["wake_loss", "sleep_loss"], "rws": ["loss", "sleep_loss"]}.get(algorithm, ["loss"])
     diagnostics = DIAGNOSTICS if algorithm in DIAGNOSED else ()
@@ -293,8 +293,13 @@ def test_replay_prints_one_column_pair_per_change(tmp_path, capsys):
 def test_a_checkpoint_written_before_round_3_resumes_to_its_own_numbers(tmp_path, algorithm):
     """tests/data/round-2/: the checkpoint after epoch 1 of a 2-epoch run made by main before the code was rearranged
     (hidden 8, 300 images; Wake-Sleep with --mean-bound 3, a bounded head), and that run's epoch-2 record. Resumed
-    today, epoch 2 gives the same numbers (to 1e-9: the recording used one BLAS thread, this test may use two), and a
-    run made before the diagnostics became optional keeps recording them."""
+    today, epoch 2 gives the same numbers, and a run made before the diagnostics became optional keeps recording them.
+
+    The recording was trained in float32 with OpenBLAS's AVX-512 kernels (SkylakeX). A machine whose OpenBLAS picks
+    other kernels sums the products' terms in another order and rounds them differently: resumed here under
+    OPENBLAS_CORETYPE=Haswell and Zen the largest relative difference over every recorded number is 7.0e-7, under
+    SandyBridge 1.5e-6, Nehalem 1.6e-6, Prescott 3.3e-6 (SkylakeX: 0, bit for bit). The tolerance, 1e-4, is 30 times
+    the largest of them. bench/same_numbers.py checks bit for bit on one machine and kernel."""
     data = ROOT / "tests" / "data" / "round-2"
     tmp_path.joinpath("run").mkdir()
     (tmp_path / "run" / "checkpoint.npz").write_bytes((data / f"{algorithm}-epoch-1.npz").read_bytes())
@@ -303,4 +308,4 @@ def test_a_checkpoint_written_before_round_3_resumes_to_its_own_numbers(tmp_path
     epoch_2 = json.loads((tmp_path / "run" / "metrics.json").read_text())["history"][1]
     assert set(expected) <= set(epoch_2)
     for key, value in expected.items():
-        assert epoch_2[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+        assert epoch_2[key] == pytest.approx(value, rel=1e-4, abs=1e-12), key

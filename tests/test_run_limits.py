@@ -2,6 +2,7 @@
 header whose sizes overflow, files that cannot be written, a checkpoint holding a NaN, an empty --out, a seed given
 twice. Each answers in one line on stderr with its exit status and no traceback, and leaves every earlier file
 byte-identical (with --force too: the checks come before anything is deleted)."""
+import dataclasses
 import json
 import resource
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 
 import run
 from conftest import write_mnist_files
+from experiments.harness.new_settings import new_settings
 from experiments.harness.runner import memory_needed
 from test_run_faults import TINY, answers_in_one_line, rewrite_checkpoint, snapshot
 
@@ -139,8 +141,8 @@ def test_a_failure_while_writing_the_outputs_leaves_the_folder_as_it_was(earlier
 def test_a_large_evaluation_k_costs_time_not_memory():
     """--eval-k 10^9 is not refused: its evaluation goes one image at a time in blocks of samples
     (algorithms/bound.py::MOST_ROWS), so its memory estimate stays that of 2^16 rows, under 2 GB."""
-    settings = {"hidden": [500, 500], "image_shape": [28, 28], "latent_dim": 2, "batch_size": 100, "k": 10 ** 9,
-                "nll_k": 5000, "binarize": "none", "exact": False, "test_size": 10000}
+    settings = dataclasses.replace(new_settings("aevb", {"eval_k": 10 ** 9, "exact": False}, quick=False),
+                                   image_shape=(28, 28), train_size=60000, test_size=10000)
     assert memory_needed(settings)["an evaluation"][0] < 2 ** 31
 
 

@@ -6,9 +6,12 @@ layers above it. Each layer's signal is centred by an input-dependent baseline b
 regression on the signal) and a running mean c_l of what the baseline leaves, and divided by max(1, running standard
 deviation) (Eq. (S10)). theta ascends log p(x, h) of the same sample.
 """
+from dataclasses import dataclass
+
 import numpy as np
 
 from algorithms.binary.model import p_backward, q_backward, run, sample_q, score_p
+from algorithms.options import Trainer, option
 from nn import MLP, Adam
 
 ALPHA = 0.8               # the running moments' decay (the NVIL paper's)
@@ -34,10 +37,17 @@ def score_function_gradient(model, x, uniforms, centres):
     return signals
 
 
-class NVIL:
+@dataclass(frozen=True)
+class NVILOptions:
+    lr: float = option(1e-3, "Adam's learning rate of both networks and the baselines", learning_rate=True,
+                       homework=True)
+
+
+class NVIL(Trainer):
     """Adam on theta and phi together (lr), and on the baselines (the same rate); one sample of h per image."""
 
-    losses = ("loss", "baseline_loss")
+    command, name, latent, Options = "nvil", "NVIL", "binary", NVILOptions
+    losses = {"loss": "NVIL: mean negative ELBO", "baseline_loss": "NVIL: the baselines' squared error / 2"}
 
     def __init__(self, model, lr=1e-3):
         self.model = model

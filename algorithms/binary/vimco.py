@@ -1,9 +1,13 @@
 """Variational inference for Monte Carlo objectives (VIMCO; Mnih & Rezende 2016; derivations/binary.md, Eq. (S11)):
 ascend the k-sample bound L_k = E log (1/k) sum_i w_i, phi by the score function with a leave-one-out baseline
 for every sample, theta by the self-normalized weights."""
+from dataclasses import dataclass
+
 import numpy as np
 
 from algorithms.binary.model import p_backward, q_backward, sample_q, score_p
+from algorithms.iwae import K_HELP
+from algorithms.options import Trainer, option
 from nn import Adam, log_mean_exp, log_mean_exp_backward
 
 
@@ -32,10 +36,18 @@ def vimco_objective(model, x, uniforms):
     return -float(bound.mean())
 
 
-class VIMCO:
+@dataclass(frozen=True)
+class VIMCOOptions:
+    lr: float = option(1e-3, "Adam's learning rate", learning_rate=True, homework=True)
+    # each sample's baseline is the bound of the other k - 1
+    k: int = option(5, K_HELP + " (VIMCO: at least 2)", minimum=2)
+
+
+class VIMCO(Trainer):
     """One Adam over theta and phi on L_k with k samples per image (k >= 2)."""
 
-    losses = ("loss",)
+    command, name, latent, Options = "vimco", "VIMCO", "binary", VIMCOOptions
+    losses = {"loss": "VIMCO: mean $-\\hat{\\mathcal{L}}_k$"}
 
     def __init__(self, model, lr=1e-3, k=5):
         if k < 2:

@@ -1,8 +1,11 @@
 """Classic wake-sleep for the binary Helmholtz machine (Hinton, Dayan, Frey & Neal 1995; derivations/binary.md,
 Eqs. (S5)-(S6)): wake, h ~ q(h | x) and ascend log p(x, h) in theta; sleep, (x, h) ~ p and ascend log q(h | x) in phi."""
+from dataclasses import dataclass
+
 import numpy as np
 
 from algorithms.binary.model import dream, p_backward, q_backward, sample_q, score_p, score_q
+from algorithms.options import Trainer, option
 from nn import Adam
 
 
@@ -24,14 +27,22 @@ def sleep_objective(model, rng, samples):
     return -float(scored.total.mean())
 
 
-class WakeSleep:
+@dataclass(frozen=True)
+class WakeSleepOptions:
+    # the sleep phase at the wake phase's rate: the write-up's 1e-5 was for a Gaussian q that diverges faster (Eq. (W5))
+    wake_lr: float = option(1e-3, "wake phase Adam learning rate", learning_rate=True, homework=True)
+    sleep_lr: float = option(1e-3, "sleep phase Adam learning rate", learning_rate=True, homework=True)
+    sleep_samples: int = option(100, "dreams per sleep step")
+
+
+class WakeSleep(Trainer):
     """A wake step on theta, then a sleep step on phi from `sleep_samples` dreams, each with its own Adam."""
 
-    losses = ("wake_loss", "sleep_loss", "elbo_loss")
+    command, name, latent, Options = "wake-sleep", "Wake-Sleep", "binary", WakeSleepOptions
+    losses = {"wake_loss": "Wake-Sleep, wake phase: -log p(x | h)", "sleep_loss": "Wake-Sleep, sleep phase: -log q(h | x)",
+              "elbo_loss": "Wake-Sleep: mean negative ELBO of the wake samples"}
 
-    def __init__(self, model, wake_lr=1e-3, sleep_lr=1e-3, sleep_samples=100, n_samples=1, dreams="samples"):
-        if dreams != "samples":
-            raise ValueError("binary latents dream samples: the decoder's means are not binary images")
+    def __init__(self, model, wake_lr=1e-3, sleep_lr=1e-3, sleep_samples=100, n_samples=1):
         self.model, self.sleep_samples, self.n_samples = model, sleep_samples, n_samples
         self.optimizers = {"wake": Adam(model.pairs("generative."), lr=wake_lr),
                            "sleep": Adam(model.pairs("recognition."), lr=sleep_lr)}

@@ -14,9 +14,9 @@ KINDS = {"grey": "experiments.data.mnist:GreyLevels", "binary": "experiments.dat
 
 def kind_name(settings):
     """What the run's images are: "dequantized", "binary" (--binarize) or "grey" (the write-up's)."""
-    if settings.get("dequantize"):
+    if settings.dequantize:
         return "dequantized"
-    return "grey" if settings["binarize"] == "none" else "binary"
+    return "grey" if settings.binarize == "none" else "binary"
 
 
 def kind_of(settings):

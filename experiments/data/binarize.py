@@ -27,7 +27,7 @@ class Binarized:
     training images for fixed binarization and for the train bound); batch draws a dynamic run's minibatch anew."""
 
     def __init__(self, settings):
-        self.dynamic = settings["binarize"] == "dynamic"
+        self.dynamic = settings.binarize == "dynamic"
 
     def prepare(self, train, test, subset):
         """(training images, test images, the train bound's images) from the grey ones; subset: row indices."""

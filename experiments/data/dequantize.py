@@ -46,6 +46,6 @@ class Dequantized:
 
     def report_rows(self, final, settings):
         """Rows of report.md's table of final numbers: L_k - D log 256 (Eq. (L11))."""
-        bound = discrete_bound(final["test_lk"], int(np.prod(settings["image_shape"])))
-        return [(f"test L_{settings['k']} - D log 256: a bound on the 8-bit images' log-probability",
+        bound = discrete_bound(final["test_lk"], int(np.prod(settings.image_shape)))
+        return [(f"test L_{settings.eval_k} - D log 256: a bound on the 8-bit images' log-probability",
                  bound, final["test_lk_se"])]

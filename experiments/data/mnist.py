@@ -116,9 +116,9 @@ def select_images(data, settings, kind):
     """The run's Images: the first train_size training images, the first test_size test images and labels, and
     eval_train_size training images for the train bound, chosen by the seed; then as the run's data kind presents
     them (kind.prepare: binarized or dequantized once, or as they are)."""
-    train = data.train_images[:settings["train_size"]]
-    test, test_labels = data.test_images[:settings["test_size"]], data.test_labels[:settings["test_size"]]
-    subset_size = min(settings["eval_train_size"], train.shape[0])
-    subset = np.sort(np.random.default_rng([settings["seed"], 1]).choice(train.shape[0], subset_size, replace=False))
+    train = data.train_images[:settings.train_size]
+    test, test_labels = data.test_images[:settings.test_size], data.test_labels[:settings.test_size]
+    subset_size = min(settings.eval_train_size, train.shape[0])
+    subset = np.sort(np.random.default_rng([settings.seed, 1]).choice(train.shape[0], subset_size, replace=False))
     train, test, train_subset = kind.prepare(train, test, subset)
     return Images(train, test, test_labels, train_subset)

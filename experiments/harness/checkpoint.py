@@ -11,7 +11,7 @@ import zipfile
 import numpy as np
 
 from experiments.errors import Fault
-from experiments.harness.settings import with_settings_added_later
+from experiments.harness.settings import stored
 
 META_KEYS = ("epoch", "history", "settings", "rng", "position")
 
@@ -24,7 +24,7 @@ def save_checkpoint(path, model, trainer, rng, epoch, history, settings, bounds,
         arrays.update({f"optim/{opt_name}/{key}": value for key, value in optimizer.state().items()})
     arrays.update({f"trainer/{key}": value for key, value in trainer_state(trainer).items()})
     arrays.update({f"bounds/{key}": value for key, value in bounds.items()})
-    meta = {"epoch": epoch, "history": history, "settings": settings, "rng": rng.bit_generator.state,
+    meta = {"epoch": epoch, "history": history, "settings": stored(settings), "rng": rng.bit_generator.state,
             "position": None, "config": config}
     if position is not None:
         arrays["position/order"] = position["order"]
@@ -77,8 +77,6 @@ def read_checkpoint(path):
         raise Fault(f"{path}: not a checkpoint of this version of run.py (its metadata lacks {', '.join(missing)})")
     if meta["position"] is not None:
         meta["position"]["order"] = arrays["position/order"]
-    if isinstance(meta["settings"], dict):     # a run made before a setting existed had the value it had then
-        with_settings_added_later(meta["settings"])
     return meta, arrays
 
 

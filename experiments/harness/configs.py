@@ -5,7 +5,9 @@ import tomllib
 from pathlib import Path
 
 from experiments.errors import Fault
-from experiments.harness.settings import BY_KEY, BadValue
+from algorithms import commands
+from experiments.harness.parse import BadValue
+from experiments.harness.settings import by_name
 
 
 def read_config(path, algorithms):
@@ -21,14 +23,15 @@ def read_config(path, algorithms):
         raise Fault(f"--config {path}: cannot be read ({getattr(error, 'strerror', None) or error})") from None
     except tomllib.TOMLDecodeError as error:
         raise Fault(f"--config {path}: not a TOML file ({error})") from None
-    configured = {}
+    configured, every = {}, {name for command in commands() for name in by_name(command)}
+    offered = {name: item for algorithm in algorithms for name, item in by_name(algorithm).items()}
     for key, value in values.items():
-        if key not in BY_KEY:
+        if key not in every:
             raise Fault(f"--config {path}: {key!r} is not a setting (the keys are run.py {algorithms[0]} --help's "
                         "flags, with underscores)")
-        setting = BY_KEY[key]
-        if not any(algorithm in setting.algorithms for algorithm in algorithms):
+        if key not in offered:
             raise Fault(f"--config {path}: {key} is not a setting of {' or '.join(algorithms)}")
+        setting = offered[key]
         try:
             if isinstance(value, str) and not getattr(setting.parse, "takes_text", False):
                 raise BadValue(f"takes {'a list' if setting.many else 'a number'}, got {value!r}")

@@ -11,7 +11,7 @@ import signal
 from contextlib import contextmanager
 from pathlib import Path
 
-from algorithms import ALGORITHMS
+from algorithms import name_of
 from experiments.errors import Fault
 from experiments.harness.checkpoint import read_checkpoint
 
@@ -144,8 +144,3 @@ def describe_progress(meta):
 
 def finished(meta):
     return meta["position"] is None and meta["epoch"] >= meta["settings"]["epochs"]
-
-
-def name_of(algorithm):
-    """'AEVB' for 'aevb'; 'unknown' for what is not an algorithm (a damaged file's)."""
-    return ALGORITHMS[algorithm].name if isinstance(algorithm, str) and algorithm in ALGORITHMS else "unknown"

@@ -7,13 +7,13 @@ import resource
 import shutil
 from pathlib import Path
 
-from algorithms import ENUMERABLE, why_not_enumerable
-from algorithms.bound import MOST_ROWS
+from algorithms.bound import CHUNK_IMAGES, MOST_ROWS
 from experiments.data.mnist import load_dataset
 from experiments.errors import Fault, status
 from experiments.harness.checkpoint import read_checkpoint
 from experiments.harness.folder import describe_progress, finished
-from experiments.harness.settings import BY_NAME, flag, given, new_settings
+from experiments.harness.new_settings import new_settings
+from experiments.harness.settings import by_name, flag, from_stored, given, stored
 
 
 class DataCache:
@@ -46,19 +46,19 @@ def resume_plan(folder, algorithm, explicit, data_cache):
     """(settings, data, (meta, arrays)) to continue the run in folder: its own settings, with --epochs the only
     flag that may change them; the data must be the data it was trained on."""
     meta, arrays = read_checkpoint(folder.checkpoint)
-    saved = meta["settings"]
-    if saved.get("algorithm") != algorithm:
+    saved = stored(from_stored(meta["settings"]))
+    if saved["algorithm"] != algorithm:
         raise Fault(f"{folder.checkpoint}: holds {describe_progress(meta)}; resume it with "
-                    f"python run.py {saved.get('algorithm')} --resume --out {folder.path}")
+                    f"python run.py {saved['algorithm']} --resume --out {folder.path}")
     data = data_cache.get(saved["data_dir"])
     if data.fingerprint != saved["data_fingerprint"]:
         raise Fault(f"{saved['data_dir'] or 'the embedded MNIST'}: not the data this run was trained on "
                     f"(fingerprint {data.fingerprint}, the run's {saved['data_fingerprint']})")
-    given = make_effective({**saved, **explicit}, data)
-    settings = resumed_settings(saved, {key: given[key] for key in explicit}, folder.checkpoint)
-    unchanged_and_finished = finished(meta) and settings["epochs"] == meta["epoch"]
-    if settings["epochs"] <= meta["epoch"] and not unchanged_and_finished:
-        raise Fault(f"--epochs {settings['epochs']}: the run in {folder.path} has already trained {meta['epoch']} "
+    given = effective_sizes({**saved, **explicit}, data)
+    settings = from_stored(resumed_settings(saved, {key: given[key] for key in explicit}, folder.checkpoint))
+    unchanged_and_finished = finished(meta) and settings.epochs == meta["epoch"]
+    if settings.epochs <= meta["epoch"] and not unchanged_and_finished:
+        raise Fault(f"--epochs {settings.epochs}: the run in {folder.path} has already trained {meta['epoch']} "
                     f"epoch{'s' if meta['epoch'] != 1 else ''}; give more to extend it")
     check_room(settings, folder, explicit)
     return settings, data, (meta, arrays)
@@ -78,7 +78,7 @@ def plan(folder, algorithm, explicit, quick, resume, force, data_cache, configur
         ways = "continue it with --resume, or start over" if saved_run_readable(folder) else "start over"
         raise Fault(f"{folder.path}: holds {held}; {ways} with --force (which deletes its outputs)")
     settings = new_settings(algorithm, explicit, quick, configured)
-    data = data_cache.get(settings["data_dir"])
+    data = data_cache.get(settings.data_dir)
     settings = make_effective(settings, data)
     check_room(settings, folder, explicit)
     for note in clamped(explicit, settings):
@@ -92,9 +92,9 @@ def reusable_history(folder, settings):
     run = saved_run(folder)
     if run is None or not finished(run[0]):
         return None
-    trained = lambda values: {key: value for key, value in values.items()
-                              if not (key in BY_NAME and BY_NAME[key].output_only)}
-    return run if trained(run[0]["settings"]) == trained(settings) else None
+    output_only = {name for name, item in by_name(settings.algorithm).items() if item.output_only}
+    trained = lambda values: {key: value for key, value in values.items() if key not in output_only}
+    return run if trained(stored(from_stored(run[0]["settings"]))) == trained(stored(settings)) else None
 
 
 def exact_plan(folder, data_cache):
@@ -104,36 +104,40 @@ def exact_plan(folder, data_cache):
     meta, _ = read_checkpoint(folder.checkpoint)
     if not finished(meta):
         raise Fault(f"{folder.path}: holds {describe_progress(meta)}; finish it with --resume first")
-    saved = meta["settings"]
-    if saved.get("latent") == "binary" and why_not_enumerable(saved["layers"]):
-        raise Fault(f"{folder.path}: the exact log p(x) of binary latents sums over every state of one layer of at most "
-                    f"{ENUMERABLE} units, and this run's cannot be enumerated: {why_not_enumerable(saved['layers'])}")
-    if saved.get("latent") != "binary" and saved["latent_dim"] != 2:
-        raise Fault(f"{folder.path}: the exact log p(x) is computed for a 2-D latent (or one layer of binary units) "
-                    f"only; this run's latent has {saved['latent_dim']} dimensions")
-    return resume_plan(folder, meta["settings"]["algorithm"], {}, data_cache)
+    settings = from_stored(meta["settings"])
+    why_not = settings.latent_kind.why_not_exact(settings)
+    if why_not:
+        raise Fault(f"{folder.path}: {why_not}")
+    return resume_plan(folder, settings.algorithm, {}, data_cache)
+
+
+def effective_sizes(values, data):
+    """A stored dict of settings with its sizes clipped to the data, the data's image shape and fingerprint recorded
+    (in place; returns values)."""
+    n_train, n_test = data.train_images.shape[0], data.test_images.shape[0]
+    values["train_size"] = min(values["train_size"] or n_train, n_train)
+    values["test_size"] = min(values["test_size"] or n_test, n_test)
+    values["eval_train_size"] = min(values["eval_train_size"], values["train_size"])
+    values["image_shape"] = list(data.image_shape)
+    values["data_fingerprint"] = data.fingerprint
+    return values
 
 
 def make_effective(settings, data):
-    """Sizes clipped to the data, the data's dimension and fingerprint recorded (in place; returns settings)."""
-    n_train, n_test = data.train_images.shape[0], data.test_images.shape[0]
-    settings["train_size"] = min(settings["train_size"] or n_train, n_train)
-    settings["test_size"] = min(settings["test_size"] or n_test, n_test)
-    settings["eval_train_size"] = min(settings["eval_train_size"], settings["train_size"])
-    settings["image_shape"] = list(data.image_shape)
-    settings["data_fingerprint"] = data.fingerprint
-    return settings
+    """The Settings with its sizes clipped to the data and the data's image shape and fingerprint recorded."""
+    return from_stored(effective_sizes(stored(settings), data))
 
 
 def clamped(explicit, settings):
     """Notes on the flags given whose values the data cut down (make_effective), and a minibatch larger than the
     training set: said, not silently applied."""
-    notes = [f"{flag(key)} {explicit[key]}: the data hold {settings[key]} {what}; using {settings[key]}"
+    effective = stored(settings)
+    notes = [f"{flag(key)} {explicit[key]}: the data hold {effective[key]} {what}; using {effective[key]}"
              for key, what in (("train_size", "training images"), ("test_size", "test images"),
                                ("eval_train_size", "training images for the train bound"))
-             if key in explicit and explicit[key] != settings[key]]
-    if settings["batch_size"] > settings["train_size"]:
-        notes.append(f"--batch-size {settings['batch_size']}: more than the {settings['train_size']} training images; "
+             if key in explicit and explicit[key] != effective[key]]
+    if settings.batch_size > settings.train_size:
+        notes.append(f"--batch-size {settings.batch_size}: more than the {settings.train_size} training images; "
                      "each epoch is one step on all of them")
     return notes
 
@@ -145,7 +149,8 @@ def resumed_settings(saved, explicit, where):
     saved: the checkpoint's settings; explicit: the flags given beside --resume, already effective.
     Every other flag that disagrees is refused, naming it.
     """
-    may_change = {key for key in explicit if key in BY_NAME and BY_NAME[key].resumable}
+    offered = by_name(saved["algorithm"])
+    may_change = {key for key in explicit if key in offered and offered[key].resumable}
     differing = [key for key, value in explicit.items()
                  if key not in may_change and key in saved and saved[key] != value]
     if differing:
@@ -167,30 +172,27 @@ def memory_needed(settings):
     binarized run's -L_5000 one image at a time); and for a 2-D run with the exact evaluation, its 1000 samples per
     image and the true posteriors of the explorer's 300 images on a lattice of 241^2 points (its widest squares, for
     posteriors far out, are not counted)."""
-    hidden, data_dim, latent = settings["hidden"], math.prod(settings["image_shape"]), settings["latent_dim"]
-    binary = settings.get("latent") == "binary"
-    # each stochastic step (below, above): q's MLP maps below to above (a Gaussian's mean and log-variance), p's back
-    steps = list(zip([data_dim, *settings["layers"][:-1]], settings["layers"])) if binary else [(data_dim, 2 * latent)]
-    weights = sum(mlp_weights([below, *hidden, above]) + mlp_weights([above // (1 if binary else 2), *hidden[::-1],
-                                                                       below]) for below, above in steps)
-    width = sum(2 * sum(hidden) + below + 3 * above // 2 for below, above in steps)   # a sample's outputs, both nets
-    samples = settings["batch_size"] * settings.get("train_k", 1)
-    step_settings = ["batch_size", "hidden", "latent_dim"] + (["train_k"] if "train_k" in settings else [])
-    if "sleep_samples" in settings and settings["sleep_samples"] > samples:
-        samples, step_settings = settings["sleep_samples"], ["sleep_samples", "hidden", "latent_dim"]
-    rows, evaluation_settings = evaluation_rows(settings["k"], 20), ["k", "hidden", "latent_dim"]
-    if settings["binarize"] != "none":
-        nll_rows = evaluation_rows(settings["nll_k"], max(1, 2000 // settings["nll_k"]))
+    hidden, data_dim, kind = settings.hidden, math.prod(settings.image_shape), settings.latent_kind
+    # each stochastic step (below, q's outputs, p's inputs): q's MLP maps below to its outputs, p's back
+    steps = kind.stochastic_steps(settings, data_dim)
+    weights = sum(mlp_weights([below, *hidden, q_out]) + mlp_weights([p_in, *hidden[::-1], below])
+                  for below, q_out, p_in in steps)
+    width = sum(2 * sum(hidden) + below + 3 * q_out // 2 for below, q_out, _ in steps)  # a sample's outputs, both nets
+    options = settings.trainer
+    samples = settings.trainer_class.rows_per_step(options, settings.batch_size)
+    step_settings = ["batch_size", "hidden", "latent_dim"] + (["k"] if hasattr(options, "k") else [])
+    if samples > settings.batch_size * getattr(options, "k", 1):
+        step_settings = ["sleep_samples", "hidden", "latent_dim"]
+    rows, evaluation_settings = evaluation_rows(settings.eval_k, CHUNK_IMAGES), ["eval_k", "hidden", "latent_dim"]
+    if settings.binarize != "none":
+        nll_rows = evaluation_rows(settings.nll_k, max(1, 2000 // settings.nll_k))
         if nll_rows > rows:
             rows, evaluation_settings = nll_rows, ["nll_k", "hidden", "latent_dim"]
     needed = {"parameters and Adam's state": (5 * FLOAT * weights, ["hidden", "latent_dim"]),
               "a training step": (3 * FLOAT * samples * width, step_settings),
               "an evaluation": (2 * FLOAT * rows * width, evaluation_settings)}
-    if binary and settings["exact"] and len(settings["layers"]) == 1:       # blocks of 2048 states of every test image
-        needed["the exact evaluation"] = (3 * FLOAT * 2048 * settings["test_size"], ["exact"])
-    elif latent == 2 and settings["exact"]:
-        images = min(300, settings["test_size"])
-        needed["the exact evaluation"] = (2 * FLOAT * 20000 * width + 4 * 8 * images * 241 ** 2, ["exact"])
+    if settings.exact and not kind.why_not_exact(settings):
+        needed["the exact evaluation"] = (kind.exact_memory(settings, width), ["exact"])
     return needed
 
 
@@ -232,9 +234,9 @@ def check_room(settings, folder, explicit):
         named = [flag(name) for name in names if name in explicit] or [flag(name) for name in names]
         raise Fault(f"{' and '.join(named)}: this run would need about {size_text(total)} of memory "
                     f"({what} {size_text(most)}), and this machine has {size_text(available)} available")
-    evaluations = settings["epochs"] // settings["eval_every"] + 1
-    checkpoint = (needed["parameters and Adam's state"][0] * 3 / 5 + 8 * settings["train_size"]
-                  + 8 * (settings["test_size"] + settings["eval_train_size"]) * evaluations)
+    evaluations = settings.epochs // settings.eval_every + 1
+    checkpoint = (needed["parameters and Adam's state"][0] * 3 / 5 + 8 * settings.train_size
+                  + 8 * (settings.test_size + settings.eval_train_size) * evaluations)
     limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
     if limit != resource.RLIM_INFINITY and checkpoint > limit:
         raise Fault(f"{folder.path}: a checkpoint of this run takes about {size_text(checkpoint)}, and files may "

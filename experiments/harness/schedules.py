@@ -12,13 +12,13 @@ def decay(epoch, settings):
     """10^(-(epoch - 1) / T), T = --lr-decay-epochs: tenfold smaller every T epochs, a summable schedule (the factors of
     all epochs add up to 1 / (1 - 10^(-1/T)), about T / ln 10 + 1/2 epochs at the initial rate;
     derivations/wake-sleep-diagnosis.md says why Wake-Sleep wants that)."""
-    return 10 ** (-(epoch - 1) / settings["lr_decay_epochs"])
+    return 10 ** (-(epoch - 1) / settings.lr_decay_epochs)
 
 
 def drop(epoch, settings):
     """1 up to epoch --lr-drop-epoch, 1/10 after it, so that the last epochs take smaller steps about the point the
     constant rate reached (derivations/likelihoods.md measures what that buys)."""
-    return 1.0 if epoch <= settings["lr_drop_epoch"] else 0.1
+    return 1.0 if epoch <= settings.lr_drop_epoch else 0.1
 
 
 def iwae(epoch, settings):

@@ -7,6 +7,7 @@ A run stops at the first non-finite loss, parameter or bound (Diverged) and keep
 Ctrl-C or SIGTERM stops it between two steps, after saving (Stopped). Extensions (experiments/outputs/__init__.py)
 plug in at the end of every epoch: extension.epoch_end(run, record) adds its own columns to the epoch's record.
 """
+import dataclasses
 import math
 import shlex
 import signal
@@ -18,16 +19,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from algorithms import ALGORITHMS, HEADS, LIKELIHOODS, MODELS, load
+from algorithms import HEADS
 from algorithms.bound import importance_weighted_bound, mean_and_standard_error
-from algorithms.model import HelmholtzMachine
 from experiments.data import kind_of
 from experiments.data.mnist import select_images
 from experiments.errors import Diverged, Stopped, status
 from experiments.harness.checkpoint import restore, save_checkpoint, saved_bounds, write_atomically
 from experiments.harness.folder import KEPT
 from experiments.harness.schedules import SCHEDULES
-from experiments.harness.settings import flag, learning_rates, trainer_arguments
+from experiments.harness.settings import flag
 
 
 @dataclass
@@ -54,21 +54,13 @@ class Run:
 
 
 def build(settings):
-    """The model (with the likelihood and heads its settings name), its trainer and the training random generator, all
-    from settings["seed"]."""
-    rng = np.random.default_rng(settings["seed"])
-    data_dim, algorithm = int(np.prod(settings["image_shape"])), ALGORITHMS[settings["algorithm"]]
-    if settings.get("latent") == "binary":              # the original Helmholtz machine: algorithms/binary/
-        model = load(MODELS["binary"])(rng, data_dim=data_dim, layers=settings["layers"], hidden=settings["hidden"],
-                                       activation=settings["activation"])
-        return model, load(algorithm.binary)(model, **trainer_arguments(settings)), rng
-    heads = [load(path)(settings["latent_dim"], settings[name]) for name, path in HEADS.items()
-             if settings[name] is not None]
-    model = HelmholtzMachine(rng, data_dim=data_dim, latent_dim=settings["latent_dim"],
-                             hidden=settings["hidden"], activation=settings["activation"],
-                             likelihood=load(LIKELIHOODS[settings["likelihood"]])(), heads=heads)
-    # the algorithm's trainer: AEVB in algorithms/aevb.py for "aevb", WakeSleep in algorithms/wake_sleep.py, ...
-    trainer = load(algorithm.trainer)(model, **trainer_arguments(settings))
+    """The model (settings.latent_kind's, with the likelihood and heads its settings name), its trainer and the
+    training random generator, all from settings.seed."""
+    rng = np.random.default_rng(settings.seed)
+    model = settings.latent_kind.build(settings, rng, data_dim=int(np.prod(settings.image_shape)))
+    # the algorithm's trainer, from the registry's class (algorithms/__init__.py): AEVB in algorithms/aevb.py for
+    # "aevb", WakeSleep in algorithms/wake_sleep.py for "wake-sleep" with Gaussian latents, ...
+    trainer = settings.trainer_class(model, **dataclasses.asdict(settings.trainer))
     return model, trainer, rng
 
 
@@ -87,7 +79,7 @@ def logits_of_means(likelihood, means, clip=1e-3, steps=100):
 def evaluate(model, images, settings):
     """Per-image L_k, from the same noise seed at every evaluation so that curves compare (and pair)."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # non-finite results are checked
-        return importance_weighted_bound(model, images, settings["k"], seed=settings["seed"])
+        return importance_weighted_bound(model, images, settings.eval_k, seed=settings.seed)
 
 
 class Interrupt:
@@ -128,14 +120,14 @@ def run_epoch(run, epoch, position, interrupt, diverged):
     algorithm takes one step on it. A non-finite loss calls diverged(what, step). Every optimizer's learning rate is
     its initial one times the schedule's factor for the epoch (so a resumed epoch has it too)."""
     settings, trainer, totals = run.settings, run.trainer, position["totals"]
-    batch, names = settings["batch_size"], trainer.losses
-    factor = SCHEDULES[settings["lr_schedule"]](epoch, settings)
+    batch, names = settings.batch_size, trainer.losses
+    factor = SCHEDULES[settings.lr_schedule](epoch, settings)
     for optimizer in trainer.optimizers.values():
         optimizer.lr = optimizer.initial_lr * factor
     n_steps = -(-len(position["order"]) // batch)
     began = time.perf_counter()
     bar = tqdm(range(position["step"], n_steps), initial=position["step"], total=n_steps, leave=False,
-               desc=f"epoch {epoch}/{settings['epochs']}", unit="batch", disable=None)
+               desc=f"epoch {epoch}/{settings.epochs}", unit="batch", disable=None)
     for step in bar:
         x = run.kind.batch(run.images.train[position["order"][step * batch:(step + 1) * batch]], run.rng)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite losses are checked
@@ -169,13 +161,13 @@ def start(settings, data, folder, resume_from=None, config=None):
         meta, arrays = resume_from
         restore(folder.checkpoint, arrays, model, trainer, rng, meta)
         run.history, run.bounds, run.config = meta["history"], saved_bounds(arrays), meta.get("config")
-    elif settings["output_bias"] == "pixel-means":
+    elif settings.output_bias == "pixel-means":
         model.decoder_output().params["b"][...] = logits_of_means(model.likelihood, run.images.train.mean(axis=0))
     return run
 
 
 def train(settings, data, folder, resume_from=None, extensions=(), log=print, keep=False, config=None):
-    """Trains settings["algorithm"] for settings["epochs"] epochs (from where resume_from stopped) and returns the Run.
+    """Trains settings.algorithm for settings.epochs epochs (from where resume_from stopped) and returns the Run.
 
     A new run first clears the folder of an earlier run's outputs (--force; the checks that could refuse it have
     passed). After every epoch the checkpoint in the folder is replaced atomically; Ctrl-C or SIGTERM also saves one,
@@ -191,14 +183,16 @@ def train(settings, data, folder, resume_from=None, extensions=(), log=print, ke
         meta = resume_from[0]
         start_epoch, position = meta["epoch"] + 1, meta["position"]
         saved = f"step {position['step']} of epoch {start_epoch}" if position else f"epoch {meta['epoch']}"
-        if start_epoch <= settings["epochs"]:
+        if start_epoch <= settings.epochs:
             log(f"resumed from {checkpoint} after {saved}")
-    status.doing = f"training {ALGORITHMS[settings['algorithm']].name}"
+    status.doing = f"training {settings.trainer_class.name}"
     status.kept = f"the checkpoint after {saved} in {checkpoint}" if saved else "no checkpoint yet"
 
     def diverged(what, when):
-        rates = ", ".join(f"{flag(key)} {settings[key]:g}" for key in learning_rates(settings["algorithm"]))
-        bounds = ", ".join(f"{flag(key)} {settings[key]:g}" for key in HEADS if settings[key] is not None)
+        rates = ", ".join(f"{flag(key)} {getattr(settings.trainer, key):g}"
+                          for key in settings.trainer_class.learning_rates())
+        bounds = ", ".join(f"{flag(key)} {getattr(settings, key):g}" for key in HEADS
+                           if getattr(settings, key) is not None)
         cause = f"the learning rate ({rates})" + (f" or the bounds on q ({bounds})" if bounds else "")
         kept = f"its checkpoint after {saved} is kept in {checkpoint}" if saved else "no checkpoint was saved"
         raise Diverged(f"training diverged {when}: {what}; the likely cause is {cause}; {kept}")
@@ -207,9 +201,9 @@ def train(settings, data, folder, resume_from=None, extensions=(), log=print, ke
         save_checkpoint(checkpoint, run.model, run.trainer, run.rng, epoch, run.history, settings, run.bounds,
                         position, run.config)
 
-    resume_command = shlex.join(["python", "run.py", settings["algorithm"], "--resume", "--out", str(folder.path)])
+    resume_command = shlex.join(["python", "run.py", settings.algorithm, "--resume", "--out", str(folder.path)])
     with Interrupt() as interrupt:
-        for epoch in range(start_epoch, settings["epochs"] + 1):
+        for epoch in range(start_epoch, settings.epochs + 1):
             position = position or new_position(len(run.images.train), run.rng, run.trainer.losses)
             status.doing, status.finishing = f"training epoch {epoch}", "this step"
             if not run_epoch(run, epoch, position, interrupt, diverged):
@@ -226,12 +220,12 @@ def train(settings, data, folder, resume_from=None, extensions=(), log=print, ke
             position = None
             for extension in extensions:
                 extension.epoch_end(run, record)
-            if epoch % settings["eval_every"] == 0 or epoch == settings["epochs"]:
+            if epoch % settings.eval_every == 0 or epoch == settings.epochs:
                 status.doing, status.finishing = f"evaluating L_k after epoch {epoch}", "this evaluation"
                 for split, images in (("test", run.images.test), ("train", run.images.train_subset)):
                     per_image = evaluate(run.model, images, settings)
                     if not np.isfinite(per_image).all():
-                        diverged(f"the {split} bound L_{settings['k']} is not finite", f"after epoch {epoch}")
+                        diverged(f"the {split} bound L_{settings.eval_k} is not finite", f"after epoch {epoch}")
                     run.bounds[f"{split}/{epoch}"] = per_image
                     record[f"{split}_lk"], record[f"{split}_lk_se"] = mean_and_standard_error(per_image)
             run.history.append(record)
@@ -242,17 +236,17 @@ def train(settings, data, folder, resume_from=None, extensions=(), log=print, ke
             saved = f"epoch {epoch}"
             status.kept = f"the checkpoint after {saved} in {checkpoint}"
             log(summary_line(record, run))
-            if interrupt.requested and epoch < settings["epochs"]:
+            if interrupt.requested and epoch < settings.epochs:
                 raise Stopped(f"saved {checkpoint} after epoch {epoch}. To continue: {resume_command}")
     return run
 
 
 def summary_line(record, run):
     settings = run.settings
-    parts = [f"epoch {record['epoch']:3d}/{settings['epochs']}"]
+    parts = [f"epoch {record['epoch']:3d}/{settings.epochs}"]
     parts += [f"{name} {record[name]:.2f}" for name in run.trainer.losses]
     if record["test_lk"] is not None:
-        parts += [f"test L_{settings['k']} {record['test_lk']:.2f} ± {record['test_lk_se']:.2f}",
-                  f"train L_{settings['k']} {record['train_lk']:.2f} ± {record['train_lk_se']:.2f}"]
+        parts += [f"test L_{settings.eval_k} {record['test_lk']:.2f} ± {record['test_lk_se']:.2f}",
+                  f"train L_{settings.eval_k} {record['train_lk']:.2f} ± {record['train_lk_se']:.2f}"]
     parts.append(f"{record['seconds']:.1f} s")
     return "  ".join(parts)

@@ -10,9 +10,7 @@ An extension is an Extension (below) with
 A run's extensions are chosen from its settings by extensions_for(); each is imported only when a run uses it.
 Adding one is a new file and a line in EXTENSIONS.
 """
-from dataclasses import dataclass, field
-
-from algorithms import load, why_not_enumerable
+from algorithms import load
 
 EXTENSIONS = {
     "diagnostics": "experiments.outputs.diagnostics:Diagnostics",          # what q does, every epoch
@@ -26,45 +24,18 @@ EXACT_SKIPPED = ("the exact log p(x) is not computed for the continuous Bernoull
                  "images); give --dequantize (derivations/likelihoods.md)")
 
 
-@dataclass
-class Section:
-    """What an extension adds to a finished run's outputs: final numbers (metrics.json's "final"), per-image arrays
-    (bounds.npz), rows of report.md's table of final numbers as (label, mean, standard error), and a section of
-    report.md of its own (Markdown lines)."""
-    final: dict = field(default_factory=dict)
-    arrays: dict = field(default_factory=dict)
-    rows: list = field(default_factory=list)
-    lines: list = field(default_factory=list)
-
-
-class Extension:
-    """What every extension has unless it says otherwise: no column, nothing to do at the end of an epoch. A subclass
-    is built from the run's settings and defines run_end (the interface above)."""
-
-    columns = ()
-
-    def __init__(self, settings):
-        self.settings = settings
-
-    def epoch_end(self, run, record):
-        pass
-
-
 def extensions_for(settings, exact=None, log=print):
     """The extensions a run with these settings uses: the per-epoch diagnostics with --diagnostics, the exact
-    evaluation of a 2-D model unless --no-exact (exact=True asks for it whatever the settings say: run.py exact; not
-    for the continuous Bernoulli on grey levels, which says why) and the latent explorer built from it, and the test
-    NLL of a binarized run."""
-    names = ["diagnostics"] if settings["diagnostics"] else []
-    wanted = settings["exact"] if exact is None else exact
-    if settings.get("latent") == "binary":
-        if wanted and why_not_enumerable(settings["layers"]) is None:
-            names.append("binary-exact")
-    elif wanted and settings["latent_dim"] == 2:
-        if settings["likelihood"] == "continuous-bernoulli" and not settings["dequantize"]:
+    evaluation unless --no-exact, where the run's kind of latent allows it (exact=True asks for it whatever the
+    settings say: run.py exact; not for the continuous Bernoulli on grey levels, which says why), and the test NLL of
+    a binarized run."""
+    names = ["diagnostics"] if settings.diagnostics else []
+    wanted = settings.exact if exact is None else exact
+    if wanted and not settings.latent_kind.why_not_exact(settings):
+        if settings.likelihood == "continuous-bernoulli" and not settings.dequantize:
             log(EXACT_SKIPPED)
         else:
-            names += ["exact", "explorer"]
-    if settings["binarize"] != "none":
+            names += settings.latent_kind.exact_extensions()
+    if settings.binarize != "none":
         names.append("nll")
     return [load(EXTENSIONS[name])(settings) for name in names]

@@ -6,11 +6,12 @@ import time
 
 import numpy as np
 
-from algorithms import ALGORITHMS
+from algorithms import name_of
 from algorithms.binary.exact import enumerate_log_px, most_probable_states
 from algorithms.bound import importance_weighted_bounds, mean_and_standard_error
 from experiments.errors import status
-from experiments.outputs import Extension, Section, figures
+from experiments.outputs import figures
+from experiments.outputs.extension import Extension, Section
 from experiments.outputs.figures import plt
 
 KS = (1, 10, 100, 1000)
@@ -22,7 +23,7 @@ def binary_exact_evaluation(model, test, settings, log=print):
     began = time.perf_counter()
     exact = enumerate_log_px(model, test, posterior=True)
     enumeration_seconds = time.perf_counter() - began
-    bounds, _ = importance_weighted_bounds(model, test, KS, seed=settings["seed"])
+    bounds, _ = importance_weighted_bounds(model, test, KS, seed=settings.seed)
     summary = {"images": len(test), "units": model.layers[0],
                "log_px": mean_and_standard_error(exact.log_px),
                "elbo": mean_and_standard_error(exact.elbo),
@@ -80,10 +81,10 @@ class BinaryExactEvaluation(Extension):
     def run_end(self, run, out, log, arrays):
         status.doing, status.finishing = "computing the exact log p(x) by enumeration", "this evaluation"
         summary, arrays = binary_exact_evaluation(run.model, run.images.test, run.settings, log)
-        name = ALGORITHMS[run.settings["algorithm"]].name
+        name = name_of(run.settings.algorithm)
         figures.plot_gaps(out / "exact_gap.png", {name: summary["gaps"]})
         draw_states(out / "states.png", run.model, run.images.test, run.images.test_labels, run.image_shape,
-                    run.settings["seed"], name)
+                    run.settings.seed, name)
         return Section(final={"exact": summary}, arrays=arrays, lines=report_lines(summary))
 
 

@@ -6,11 +6,11 @@ recording them changes no training number and two epochs compare on the same noi
 """
 import numpy as np
 
-from algorithms import ALGORITHMS
+from algorithms import name_of
 from algorithms.bound import log_importance_weights
 from algorithms.model import reparameterize
 from algorithms.wake_sleep import dream
-from experiments.outputs import Extension, Section
+from experiments.outputs.extension import Extension, Section
 from experiments.outputs.figures import plot_diagnostics
 from experiments.outputs.report import cell
 from nn import gaussian_kl_from_standard_normal, gaussian_log_density, log_mean_exp_backward
@@ -23,7 +23,7 @@ DIAGNOSTICS = ("log_var_min", "log_var_p01", "log_var_median", "log_var_p99", "l
 
 def diagnostic_k(settings):
     """The importance samples per image of a run's diagnostics: its training k (IWAE, RWS), else 5."""
-    return settings.get("train_k", 5)
+    return getattr(settings.trainer, "k", 5)
 
 
 def normalized_weights(log_w):
@@ -131,7 +131,7 @@ class Diagnostics(Extension):
 
     def __init__(self, settings):
         super().__init__(settings)
-        self.k, self.seed, self.dreams = diagnostic_k(settings), settings["seed"], settings.get("dreams", "samples")
+        self.k, self.seed, self.dreams = diagnostic_k(settings), settings.seed, getattr(settings.trainer, "dreams", "samples")
 
     def epoch_end(self, run, record):
         images = run.images.test[:DIAGNOSTIC_IMAGES]
@@ -142,7 +142,7 @@ class Diagnostics(Extension):
         diagnosed = [record for record in run.history if "ess" in record]
         if not diagnosed:         # a run made before the diagnostics were recorded has none
             return Section()
-        plot_diagnostics(out / "diagnostics.png", {ALGORITHMS[run.settings["algorithm"]].name: run.history},
+        plot_diagnostics(out / "diagnostics.png", {name_of(run.settings.algorithm): run.history},
                          self.k)
         columns = ["epoch", *DIAGNOSTICS]
         n = min(DIAGNOSTIC_IMAGES, len(run.images.test))

@@ -5,12 +5,13 @@ import time
 
 import numpy as np
 
-from algorithms import ALGORITHMS
+from algorithms import name_of
 from algorithms.bound import importance_weighted_bound, importance_weighted_bounds, mean_and_standard_error
 from algorithms.exact import exact_log_marginal
 from algorithms.posterior import posterior_windows
 from experiments.errors import status
-from experiments.outputs import Extension, Section, figures
+from experiments.outputs import figures
+from experiments.outputs.extension import Extension, Section
 
 KS = (1, 10, 100, 1000)
 N_POSTERIORS = 12
@@ -21,9 +22,9 @@ def train_images_exactly(model, train_subset, settings, last_train_bounds):
     (last_train_bounds, the final evaluation's per-image bounds, computed again if not given)."""
     log_px = exact_log_marginal_of(model, train_subset).log_px
     if last_train_bounds is None:
-        last_train_bounds = importance_weighted_bound(model, train_subset, settings["k"], seed=settings["seed"])
+        last_train_bounds = importance_weighted_bound(model, train_subset, settings.eval_k, seed=settings.seed)
     return {"images": len(train_subset), "log_px": mean_and_standard_error(log_px),
-            f"gap_{settings['k']}": mean_and_standard_error(log_px - last_train_bounds)}, log_px
+            f"gap_{settings.eval_k}": mean_and_standard_error(log_px - last_train_bounds)}, log_px
 
 
 # exact_log_marginal's: the per-image change allowed on halving, the hot cells' reach, the first square's half-width
@@ -47,7 +48,7 @@ def exact_evaluation(model, test, train_subset, settings, log=print, last_train_
     exact = exact_log_marginal_of(model, test)
     quadrature_seconds = time.perf_counter() - began
     train_summary, train_log_px = train_images_exactly(model, train_subset, settings, last_train_bounds)
-    bounds, elbo = importance_weighted_bounds(model, test, KS, seed=settings["seed"])
+    bounds, elbo = importance_weighted_bounds(model, test, KS, seed=settings.seed)
     summary = {
         "images": len(test),
         "log_px": mean_and_standard_error(exact.log_px),
@@ -90,11 +91,11 @@ class ExactEvaluation(Extension):
         last_train = run.bounds.get(f"train/{run.history[-1]['epoch']}")
         summary, arrays = exact_evaluation(run.model, run.images.test, run.images.train_subset, run.settings, log,
                                            last_train)
-        name = ALGORITHMS[run.settings["algorithm"]].name
+        name = name_of(run.settings.algorithm)
         figures.plot_gaps(out / "exact_gap.png", {name: summary["gaps"]})
         draw_posteriors(out / "posteriors.png", run.model, run.images.test, run.images.test_labels, run.image_shape,
                         run.settings, name)
-        return Section(final={"exact": summary}, arrays=arrays, lines=report_lines(summary, run.settings["k"]))
+        return Section(final={"exact": summary}, arrays=arrays, lines=report_lines(summary, run.settings.eval_k))
 
 
 def posterior_digits(n_test, seed):
@@ -105,7 +106,7 @@ def posterior_digits(n_test, seed):
 def draw_posteriors(path, model, test, test_labels, shape, settings, title):
     """p(z | x) as a heat map with q's 1- and 2-sd ellipses, beside the digit, for the 12 digits (of the test images
     experiments/data/mnist.py::select_images gives, each of the given shape)."""
-    rows = posterior_digits(len(test), settings["seed"])
+    rows = posterior_digits(len(test), settings.seed)
     mean, log_var = model.encode(test[rows])
     panels = []
     windows = posterior_windows(model, test[rows], mean, log_var)

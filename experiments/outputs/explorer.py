@@ -20,16 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from algorithms import ALGORITHMS
+from algorithms import name_of
 from algorithms.bound import importance_weighted_bounds
 from algorithms.posterior import posterior_windows
 from experiments.data import kind_name
 from experiments.errors import Fault, status
 from experiments.harness.checkpoint import read_checkpoint, write_atomically
 from experiments.harness.folder import RunFolder, describe_progress, finished
+from experiments.harness.settings import from_stored
 from experiments.harness.runner import DataCache
 from experiments.harness.training import start
-from experiments.outputs import Extension, Section
+from experiments.outputs.extension import Extension, Section
 from experiments.outputs.exact_evaluation import exact_log_marginal_of
 
 N_POINTS, N_POSTERIORS, WINDOW = 5000, 300, 40
@@ -74,7 +75,7 @@ class Explorer(Extension):
 
     def run_end(self, run, out, log, arrays):
         status.doing = "packing the latent explorer"
-        name = ALGORITHMS[run.settings["algorithm"]].name
+        name = name_of(run.settings.algorithm)
         payload = run_payload(name, run.settings, run.model, run.images.test, run.images.test_labels, arrays, log)
         (out / "explorer.html").write_text(explorer_html([payload], run.images.test, run.image_shape,
                                                          f"Latent explorer: {name}"))
@@ -100,25 +101,25 @@ def run_payload(name, settings, model, test, labels, bounds, log=print, epochs=N
     if labels.max() > 255:
         raise Fault(f"{name}: labels up to {labels.max()}; the explorer colours labels 0 to 255")
     mean, log_var = model.encode(test)
-    numbers = numbers_of(model, test, bounds, settings["seed"], log)
+    numbers = numbers_of(model, test, bounds, settings.seed, log)
     featured = np.arange(min(N_POSTERIORS, len(test)))
     extents, densities = [], []
     for extent, density in posterior_windows(model, test[featured], mean[featured], log_var[featured], size=WINDOW):
         extents.append(extent)
         densities.append(np.round(255 * density / density.max()).astype(np.uint8))
-    if settings["likelihood"] == "continuous-bernoulli":
+    if settings.likelihood == "continuous-bernoulli":
         from nn.continuous_bernoulli import SERIES   # imported here: a Bernoulli run never loads the CB
         extra = {"cb_series": list(SERIES)}
     else:
         extra = {}
-    return {**extra, "name": name, "algorithm": ALGORITHMS[settings["algorithm"]].name,
-            "likelihood": settings["likelihood"],
+    return {**extra, "name": name, "algorithm": name_of(settings.algorithm),
+            "likelihood": settings.likelihood,
             "decoder": decoder_layers(model), "mean": pack(mean.astype(np.float32)),
             "log_var": pack(log_var.astype(np.float32)), "labels": pack(labels.astype(np.uint8)),
             **{key: pack(values.astype(np.float64)) for key, values in numbers.items()},
             "posterior_extent": pack(np.array(extents, np.float64).reshape(-1, 4)),
             "posterior_density": pack(np.array(densities, np.uint8).reshape(-1, WINDOW, WINDOW)),
-            "epochs": settings["epochs"] if epochs is None else epochs, "seed": settings["seed"]}
+            "epochs": settings.epochs if epochs is None else epochs, "seed": settings.seed}
 
 
 def explorer_html(runs, images, image_shape, title):
@@ -143,13 +144,13 @@ def explore(folders, out, log=print):
     loaded = [load_run(folder, data_cache) for folder in folders]
     first = loaded[0]
     for folder, run in zip(folders[1:], loaded[1:]):
-        if (run["settings"]["data_fingerprint"], run["kind"]) != (first["settings"]["data_fingerprint"], first["kind"]):
+        if (run["settings"].data_fingerprint, run["kind"]) != (first["settings"].data_fingerprint, first["kind"]):
             raise Fault(f"{folder}: trained on other test images than {folders[0]}; the explorer puts runs side by "
                         "side on the same images")
     count = min(len(run["test"]) for run in loaded)          # every panel shows the same test images
     payloads = []
     for name, run in zip(unique_names(folders), loaded):
-        log(f"packing {name} ({ALGORITHMS[run['settings']['algorithm']].name})")
+        log(f"packing {name} ({name_of(run['settings'].algorithm)})")
         payloads.append(run_payload(name, run["settings"], run["model"], run["test"][:count], run["labels"][:count],
                                     run["bounds"], log, epochs=run["epoch"]))
     title = "Latent explorer: " + " beside ".join(payload["name"] for payload in payloads)
@@ -197,20 +198,20 @@ def load_run(folder, data_cache):
     if not checkpoint.exists():
         raise Fault(f"{folder}: holds no checkpoint.npz, so no model to explore")
     meta, arrays = read_checkpoint(checkpoint)
-    settings = meta["settings"]
+    settings = from_stored(meta["settings"])
     if not finished(meta):
         raise Fault(f"{folder}: holds {describe_progress(meta)}; finish it with --resume first")
-    if settings.get("latent") == "binary":
+    if not settings.latent_kind.explorable:
         raise Fault(f"{folder}: the explorer shows a 2-D Gaussian latent; this run's latents are binary "
                     "(a run of one binary layer of at most 20 units draws its posteriors' most probable states in states.png)")
-    if settings["latent_dim"] != 2:
-        raise Fault(f"{folder}: the explorer shows a 2-D latent; this run's has {settings['latent_dim']} dimensions")
-    if settings["likelihood"] == "continuous-bernoulli" and not settings["dequantize"]:
+    if settings.latent_dim != 2:
+        raise Fault(f"{folder}: the explorer shows a 2-D latent; this run's has {settings.latent_dim} dimensions")
+    if settings.likelihood == "continuous-bernoulli" and not settings.dequantize:
         raise Fault(f"{folder}: the continuous Bernoulli on grey levels has no exact log p(x) in reach (hours for its "
                     "test images: derivations/likelihoods.md); the explorer needs it")
-    data = data_cache.get(settings["data_dir"])
-    if data.fingerprint != settings["data_fingerprint"]:
-        raise Fault(f"{settings['data_dir'] or 'the embedded MNIST'}: not the data the run in {folder} was trained on")
+    data = data_cache.get(settings.data_dir)
+    if data.fingerprint != settings.data_fingerprint:
+        raise Fault(f"{settings.data_dir or 'the embedded MNIST'}: not the data the run in {folder} was trained on")
     run = start(settings, data, RunFolder(folder), (meta, arrays))       # the model restored, its images selected
     try:
         with np.load(folder / "bounds.npz") as stored:

@@ -121,20 +121,11 @@ def epoch_axis(ax, epochs):
         ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
 
 
-LOSS_TITLES = {("aevb", "loss"): "AEVB: mean negative ELBO", ("iwae", "loss"): "IWAE: mean $-\\hat{\\mathcal{L}}_k$",
-               ("rws", "loss"): "RWS: mean $-\\hat{\\mathcal{L}}_k$ of the wake samples",
-               ("wake-sleep", "wake_loss"): "Wake-Sleep, wake phase: -log p(x | z)",
-               ("rws", "sleep_loss"): "RWS, sleep-phi: -log q(z | x) on dreams",
-               ("wake-sleep", "sleep_loss"): "Wake-Sleep, sleep phase: -log q(z | x)",
-               ("wake-sleep", "elbo_loss"): "Wake-Sleep: mean negative ELBO of the wake samples",
-               ("nvil", "loss"): "NVIL: mean negative ELBO", ("nvil", "baseline_loss"): "NVIL: the baselines' squared error / 2",
-               ("vimco", "loss"): "VIMCO: mean $-\\hat{\\mathcal{L}}_k$"}
-
-
-def plot_losses(path, history, names, algorithm):
-    """One panel per training loss (AEVB: -ELBO; IWAE: -L_k; Wake-Sleep: wake and sleep) against epoch."""
+def plot_losses(path, history, titles):
+    """One panel per training loss (AEVB: -ELBO; IWAE: -L_k; Wake-Sleep: wake and sleep) against epoch; titles: the
+    trainer's losses, {name: title} (algorithms/options.py)."""
+    names = list(titles)
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)
-    titles = {name: LOSS_TITLES[algorithm, name] for name in names}
     epochs = [h["epoch"] for h in history]
     for ax, name in zip(axes[0], names):
         ax.plot(epochs, [h[name] for h in history], marker=".")

@@ -6,7 +6,7 @@ import numpy as np
 
 from algorithms.bound import importance_weighted_bound, mean_and_standard_error
 from experiments.errors import status
-from experiments.outputs import Extension, Section
+from experiments.outputs.extension import Extension, Section
 
 
 class NegativeLogLikelihood(Extension):
@@ -15,7 +15,7 @@ class NegativeLogLikelihood(Extension):
 
     def __init__(self, settings):
         super().__init__(settings)
-        self.k, self.seed = settings["nll_k"], settings["seed"]
+        self.k, self.seed = settings.nll_k, settings.seed
 
     def run_end(self, run, out, log, arrays):
         """One image's k samples at a time, so memory stays at k rows of D logits."""

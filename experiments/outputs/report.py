@@ -4,9 +4,9 @@ import platform
 
 import numpy as np
 
-from algorithms import ALGORITHMS
+from algorithms import name_of
 from experiments.data import kind_name
-from experiments.harness.settings import BY_NAME, describe
+from experiments.harness.settings import by_name, describe, stored
 
 ACTIVE_THRESHOLD = 0.01        # a latent unit is active when Var_x E_q[z_j | x] exceeds it (write.py::unit_activities)
 CAPTIONS = {
@@ -44,8 +44,8 @@ def cell(value):
 
 def applies(key, config):
     """Whether a setting means anything in this run (the decay's epochs do not under a constant schedule)."""
-    return {"lr_decay_epochs": config["lr_schedule"] == "decay", "lr_drop_epoch": config["lr_schedule"] == "drop",
-            "nll_k": config["binarize"] != "none"}.get(key, True)
+    return {"lr_decay_epochs": config.lr_schedule == "decay", "lr_drop_epoch": config.lr_schedule == "drop",
+            "nll_k": config.binarize != "none"}.get(key, True)
 
 
 def estimate(mean, standard_error):
@@ -55,9 +55,9 @@ def estimate(mean, standard_error):
 
 def write_report(run, out_dir, final, figure_note, sections):
     config, history = run.settings, run.history
-    k, losses = config["k"], run.trainer.losses
+    k, losses = config.eval_k, run.trainer.losses
     epochs = f"{len(history)} epoch{'s' if len(history) != 1 else ''}"
-    lines = [f"# {ALGORITHMS[config['algorithm']].name} on {final['data']}", "",
+    lines = [f"# {name_of(config.algorithm)} on {final['data']}", "",
              f"{epochs}: {final['train_seconds'] / 60:.1f} minutes of training; the invocation that "
              f"wrote this report took {final['total_seconds'] / 60:.1f} minutes with evaluation and figures "
              f"({platform.machine()}, Python {platform.python_version()}, NumPy {np.__version__}).", "",
@@ -71,26 +71,23 @@ def write_report(run, out_dir, final, figure_note, sections):
         rows += run.kind.report_rows(final, config)
     lines += [f"| {label} | {estimate(mean, se)} |" for label, mean, se in rows]
     lines.append(f"| active units: Var over the test images of E_q[z_j] above {ACTIVE_THRESHOLD:g} | "
-                 f"{final['active_units']} of {config['latent_dim']} |")
+                 f"{final['active_units']} of {config.latent_dim} |")
     lines += ["", "In nats per image; ± is the standard error of the mean over images. " + WHAT_IS_BOUNDED[
-        config["likelihood"], kind_name(config)], ""]
+        config.likelihood, kind_name(config)], ""]
     if run.config:
         given = ", ".join(f"{key} {describe(value)}" for key, value in run.config["values"].items())
         lines += [f"Configuration file: `{run.config['file']}` ({given}); flags given beside it override it.", ""]
     lines += ["## Settings", "", "| setting | value |", "| --- | --- |"]
-    lines += [f"| {BY_NAME[key].option if key in BY_NAME else key} | {cell(value)} |" for key, value in config.items()
-              if applies(key, config)]
+    offered = by_name(config.algorithm)
+    lines += [f"| {offered[key].option if key in offered else key} | {cell(value)} |"
+              for key, value in stored(config).items() if applies(key, config)]
     lines += ["", "## Figures", ""]
     for name, caption in CAPTIONS.items():
         if (out_dir / name).exists():
             lines += [f"**{caption}**", "", f"![{caption}]({name})", ""]
     if figure_note:
         lines += [figure_note, ""]
-    if config["algorithm"] == "wake-sleep" and len(history) < 10:
-        lines += [f"{epochs} are too few for Wake-Sleep to learn visibly: with the sleep phase's learning "
-                  f"rate of {config['sleep_lr']:g}, the recognition network has barely moved from its initialization, "
-                  "so it maps every image to nearly the same code, and the reconstructions are nearly one and the same "
-                  "blob. This is expected, not a fault; the 100-epoch run of section 1.6 is where it learns.", ""]
+    lines += config.trainer_class.report_lines(config.trainer, history)
     for section in sections:
         lines += section.lines
     columns = run.columns()

@@ -7,9 +7,10 @@ import time
 
 import numpy as np
 
-from algorithms import ALGORITHMS
+from algorithms import name_of
 from experiments.errors import status
 from experiments.harness.folder import OUTPUTS
+from experiments.harness.settings import stored
 from experiments.outputs import figures
 from experiments.outputs.report import ACTIVE_THRESHOLD, write_report
 
@@ -21,7 +22,7 @@ def write_outputs(run, extensions=(), log=print):
     """metrics.json, metrics.csv, bounds.npz, every figure and report.md of a finished run (a Run of
     experiments/harness/training.py), with what each extension adds at the end of the run."""
     status.doing = f"writing the outputs into {run.folder.path}/"
-    status.kept = (f"the finished run's checkpoint; python run.py {run.settings['algorithm']} --resume --out "
+    status.kept = (f"the finished run's checkpoint; python run.py {run.settings.algorithm} --resume --out "
                    f"{run.folder.path} writes its outputs again")
     with run.folder.staged(replaces=OUTPUTS) as out:   # every file into a staging folder, then each renamed over its own
         figure_note = write_figures(run, out)
@@ -33,7 +34,7 @@ def write_outputs(run, extensions=(), log=print):
         activities = unit_activities(run.model, run.images.test)
         final["active_units"] = int((activities > ACTIVE_THRESHOLD).sum())
         final["unit_activities"] = activities.tolist()
-        final.update(data=run.settings["data_dir"] or "MNIST", test_images=len(run.images.test),
+        final.update(data=run.settings.data_dir or "MNIST", test_images=len(run.images.test),
                      train_bound_images=len(run.images.train_subset))
         columns = run.columns() + [column for extension in extensions for column in extension.columns]
         write_metrics(run, out, columns, final)
@@ -65,7 +66,7 @@ def strict_json(value):
 def write_metrics(run, out, columns, final):
     """metrics.json (settings, the configuration file's name and values if any, every epoch's record, the final
     numbers) and metrics.csv (one row per epoch, in the given columns)."""
-    metrics = {"algorithm": run.settings["algorithm"], "settings": run.settings, "config": run.config,
+    metrics = {"algorithm": run.settings.algorithm, "settings": stored(run.settings), "config": run.config,
                "history": run.history, "final": final}
     text = json.dumps(strict_json(metrics), indent=2, allow_nan=False) + "\n"
     (out / "metrics.json").write_text(text)
@@ -89,10 +90,10 @@ def write_figures(run, out_dir):
     the latent manifold is skipped (J != 2)."""
     config, model, shape = run.settings, run.model, run.image_shape
     test, test_labels = run.images.test, run.images.test_labels
-    picker = np.random.default_rng([config["seed"], 2])
-    name = ALGORITHMS[config["algorithm"]].name
-    figures.plot_lk(out_dir / "lk.png", {name: run.history}, config["k"])
-    figures.plot_losses(out_dir / "losses.png", run.history, run.trainer.losses, config["algorithm"])
+    picker = np.random.default_rng([config.seed, 2])
+    name = name_of(config.algorithm)
+    figures.plot_lk(out_dir / "lk.png", {name: run.history}, config.eval_k)
+    figures.plot_losses(out_dir / "losses.png", run.history, run.trainer.losses)
 
     shown = test[np.sort(picker.choice(test.shape[0], min(N_TILES, test.shape[0]), replace=False))]
     shown = np.resize(shown, (N_TILES, shown.shape[1]))  # a test set of fewer than 100 images repeats
@@ -103,9 +104,9 @@ def write_figures(run, out_dir):
     scatter_rows = np.sort(picker.choice(test.shape[0], min(N_SCATTER, test.shape[0]), replace=False))
     means, _ = model.encode(test[scatter_rows])
     figures.plot_latent_scatter(out_dir / "latent_scatter.png", means[:, :2], test_labels[scatter_rows])
-    if config["latent_dim"] != 2:
-        shown = "a strip of its one coordinate per class" if config["latent_dim"] == 1 else "its first two coordinates"
-        return (f"The latent space has {config['latent_dim']} dimensions: the scatter shows {shown}, and the "
+    if config.latent_dim != 2:
+        shown = "a strip of its one coordinate per class" if config.latent_dim == 1 else "its first two coordinates"
+        return (f"The latent space has {config.latent_dim} dimensions: the scatter shows {shown}, and the "
                 "manifold, defined for a 2-D latent only, is not drawn.")
     limits, which = manifold_limits(means)
     grid = figures.latent_grid(MANIFOLD_SIZE, limits).astype(model.dtype)

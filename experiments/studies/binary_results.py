@@ -19,6 +19,7 @@ from algorithms.bound import importance_weighted_bounds, mean_and_standard_error
 from experiments.data import kind_of
 from experiments.data.mnist import load_dataset, select_images
 from experiments.harness.checkpoint import read_checkpoint, restore
+from experiments.harness.settings import from_stored
 from experiments.harness.training import build
 from experiments.outputs import figures
 from experiments.outputs.figures import plt, tile
@@ -34,9 +35,9 @@ def restored(folder):
     parameters, and the trainer's own state such as NVIL's baselines)."""
     path = folder / "checkpoint.npz"
     meta, arrays = read_checkpoint(path)
-    model, trainer, rng = build(meta["settings"])
+    model, trainer, rng = build(from_stored(meta["settings"]))
     restore(path, arrays, model, trainer, rng, meta)
-    return model, trainer, meta["settings"]
+    return model, trainer, from_stored(meta["settings"])
 
 
 def load_run(folder):
@@ -48,7 +49,7 @@ def load_run(folder):
 
 def test_images(settings):
     """The run's test images as it saw them (binarized once, the same for every run)."""
-    return select_images(load_dataset(settings["data_dir"]), settings, kind_of(settings)).test
+    return select_images(load_dataset(settings.data_dir), settings, kind_of(settings)).test
 
 
 def architecture_rows(runs, architecture):
@@ -59,7 +60,7 @@ def architecture_rows(runs, architecture):
         if not (folder / "metrics.json").exists():
             continue
         model, settings, metrics, arrays = load_run(folder)
-        _, elbo = importance_weighted_bounds(model, test_images(settings), [ELBO_SAMPLES], seed=settings["seed"] + 1000)
+        _, elbo = importance_weighted_bounds(model, test_images(settings), [ELBO_SAMPLES], seed=settings.seed + 1000)
         final = metrics["final"]
         nll[estimator] = arrays["nll/test"]
         rows.append([estimator, final["epoch"], mean_and_standard_error(-elbo), (final["nll"], final["nll_se"]),
@@ -148,7 +149,7 @@ def plot_dreams(runs, path, architecture="200-200", count=40):
         model, settings, _, _ = load_run(folder)
         _, hs = dream(model, np.random.default_rng(7), count)
         means = model.likelihood.mean(model.decode(hs[0][0]))
-        ax.imshow(tile(means, settings["image_shape"], 2, count // 2), cmap="gray", vmin=0, vmax=1)
+        ax.imshow(tile(means, settings.image_shape, 2, count // 2), cmap="gray", vmin=0, vmax=1)
         ax.set_title(f"{NAMES[estimator]}: E[x | h_1], h ~ p", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -72,7 +72,7 @@ def main():
     parser.add_argument("--replicates", type=int, default=200)
     args = parser.parse_args()
     model, trainer, settings = restored(args.run)
-    train = select_images(load_dataset(settings["data_dir"]), settings, kind_of(settings)).train
+    train = select_images(load_dataset(settings.data_dir), settings, kind_of(settings)).train
     x = train[np.random.default_rng(0).choice(len(train), 100, replace=False)]
     result = binary_snr(model, trainer, x, KS, args.replicates, np.random.default_rng(1))
     fig, ax = plt.subplots(figsize=(6, 4))

@@ -5,20 +5,21 @@ settings, resumed with --resume, trained when missing, and never overwritten wit
 """
 from pathlib import Path
 
-from algorithms import ALGORITHMS
+from algorithms import name_of
 from experiments.errors import Fault, Stopped, status
 from experiments.harness.checkpoint import saved_bounds
 from experiments.harness.folder import RunFolder, finished
 from experiments.harness.runner import plan, resume_plan, reusable_history, saved_run
 from experiments.harness.runner import make_effective
-from experiments.harness.settings import new_settings
+from experiments.harness.new_settings import new_settings
+from experiments.harness.settings import by_name, stored
 from experiments.harness.training import train
 from experiments.outputs import extensions_for
 from experiments.outputs.write import write_outputs
 from experiments.studies.comparison import write_comparison, write_seed_summary
 
 # settings every run of one comparison must share, so that its tables pair the same epochs and images
-SHARED_BY_ALL = ("k", "eval_every", "epochs", "train_size", "test_size", "eval_train_size", "seed", "data_fingerprint",
+SHARED_BY_ALL = ("eval_k", "eval_every", "epochs", "train_size", "test_size", "eval_train_size", "seed", "data_fingerprint",
                  "likelihood", "binarize")
 
 
@@ -29,24 +30,27 @@ def plan_one(folder, algorithm, options, data_cache):
     if run is not None and options["resume"]:
         given = {**(options["configured"] or {}), **options["explicit"]}
         settings, data, resume_from = resume_plan(folder, algorithm, given, data_cache)
-        if settings["epochs"] == resume_from[0]["epoch"] and finished(resume_from[0]):
+        if settings.epochs == resume_from[0]["epoch"] and finished(resume_from[0]):
             return "reuse", settings, resume_from[0]["history"], saved_bounds(resume_from[1])
         return "train", settings, data, resume_from
-    wanted = new_settings(algorithm, options["explicit"], options["quick"], options["configured"])
-    wanted = make_effective(wanted, data_cache.get(wanted["data_dir"]))
+    offered = by_name(algorithm)          # the flags given for all the algorithms: each takes its own
+    explicit = {key: value for key, value in options["explicit"].items() if key in offered}
+    configured = {key: value for key, value in (options["configured"] or {}).items() if key in offered}
+    wanted = new_settings(algorithm, explicit, options["quick"], configured)
+    wanted = make_effective(wanted, data_cache.get(wanted.data_dir))
     reusable = None if options["force"] else reusable_history(folder, wanted)
     if reusable is not None:
         return "reuse", wanted, reusable[0]["history"], saved_bounds(reusable[1])
-    return ("train", *plan(folder, algorithm, options["explicit"], options["quick"], False, options["force"],
-                           data_cache, options["configured"]))
+    return ("train", *plan(folder, algorithm, explicit, options["quick"], False, options["force"], data_cache,
+                           configured))
 
 
 def check_alike(root, plans):
     """Refuses, before any training, runs that differ in a setting the comparison pairs them on."""
     for key in SHARED_BY_ALL:
-        values = {name: plan[1].get(key) for name, plan in plans.items()}
+        values = {name: stored(plan[1]).get(key) for name, plan in plans.items()}
         if len(set(map(str, values.values()))) > 1:
-            described = ", ".join(f"{ALGORITHMS[name].name} {value}" for name, value in values.items())
+            described = ", ".join(f"{name_of(name)} {value}" for name, value in values.items())
             raise Fault(f"{root}: the runs differ in {key} ({described}); compare needs them alike (--force starts "
                         "them over with the settings given)")
 
@@ -54,10 +58,10 @@ def check_alike(root, plans):
 def settle(folder, algorithm, plan, options, log):
     """(settings, history, per-image bounds) of one algorithm's run: reused, resumed or trained, as planned."""
     if plan[0] == "reuse":
-        log(f"reusing the finished {ALGORITHMS[algorithm].name} run in {folder.path}/")
+        log(f"reusing the finished {name_of(algorithm)} run in {folder.path}/")
         return plan[1:]
     _, settings, data, resume_from = plan
-    log(f"{'resuming' if resume_from else 'training'} {ALGORITHMS[algorithm].name} into {folder.path}/")
+    log(f"{'resuming' if resume_from else 'training'} {name_of(algorithm)} into {folder.path}/")
     extensions = extensions_for(settings, log=log)
     run = train(settings, data, folder, resume_from, extensions, log, config=options["config"])
     write_outputs(run, extensions, log)

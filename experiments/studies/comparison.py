@@ -5,9 +5,8 @@ import zipfile
 
 import numpy as np
 
-from algorithms import ALGORITHMS
+from algorithms import name_of
 from algorithms.bound import mean_and_standard_error
-from experiments.harness.settings import learning_rates
 from experiments.outputs import figures
 from experiments.outputs.diagnostics import DIAGNOSTIC_IMAGES, diagnostic_k
 from experiments.outputs.report import estimate
@@ -59,10 +58,10 @@ def trajectory(name, history, k, bounds=None):
     last = records[-1]
     if best is last:
         if len(records) == 1:
-            return f"{ALGORITHMS[name].name}'s test L_{k} was {last['test_lk']:.2f} at epoch {last['epoch']}."
-        return (f"{ALGORITHMS[name].name}'s test L_{k} was highest at the end, epoch {last['epoch']} ({last['test_lk']:.2f}, "
+            return f"{name_of(name)}'s test L_{k} was {last['test_lk']:.2f} at epoch {last['epoch']}."
+        return (f"{name_of(name)}'s test L_{k} was highest at the end, epoch {last['epoch']} ({last['test_lk']:.2f}, "
                 f"{difference_text(name, last, records[-2], bounds)} nats above the previous evaluation).")
-    return (f"{ALGORITHMS[name].name}'s test L_{k} peaked at epoch {best['epoch']} ({best['test_lk']:.2f}) and ended "
+    return (f"{name_of(name)}'s test L_{k} peaked at epoch {best['epoch']} ({best['test_lk']:.2f}) and ended "
             f"{difference_text(name, best, last, bounds)} nats lower at epoch {last['epoch']}.")
 
 
@@ -84,13 +83,13 @@ def verdict(histories, k, bounds=None):
             if first is not None and second is not None and len(first) == len(second):
                 mean, se = paired_difference(first, second)
                 difference = f"{mean:.2f} ± {se:.2f} (paired standard error over the test images)"
-        lines.append(f"**Better:** {ALGORITHMS[best].name}, with test L_{k} = {finals[best]['test_lk']:.2f} against "
-                     f"{finals[other]['test_lk']:.2f} for {ALGORITHMS[other].name}: {difference} nats per image.")
+        lines.append(f"**Better:** {name_of(best)}, with test L_{k} = {finals[best]['test_lk']:.2f} against "
+                     f"{finals[other]['test_lk']:.2f} for {name_of(other)}: {difference} nats per image.")
     converged = {name: converged_epoch(history) for name, history in histories.items()}
     fastest = min(converged, key=converged.get)
     ties = [name for name in converged if converged[name] == converged[fastest]]
-    said = ", ".join(f"{ALGORITHMS[name].name} at epoch {epoch}" for name, epoch in converged.items())
-    lines.append(f"**Faster:** {listed(ALGORITHMS[n].name for n in ties)}, by convergence (the first evaluation from "
+    said = ", ".join(f"{name_of(name)} at epoch {epoch}" for name, epoch in converged.items())
+    lines.append(f"**Faster:** {listed(name_of(n) for n in ties)}, by convergence (the first evaluation from "
                  f"which the test L_{k} stays within {CONVERGED_WITHIN:g} nat of the run's own final value): {said}.")
     for other in ranked[1:]:
         ours = {h["epoch"]: h["test_lk"] for h in evaluated(histories[best])}
@@ -98,10 +97,10 @@ def verdict(histories, k, bounds=None):
         common = sorted(set(ours) & set(theirs))
         ahead = [epoch for epoch in common if ours[epoch] > theirs[epoch]]
         if common and len(ahead) == len(common):
-            lines.append(f"At equal epochs {ALGORITHMS[best].name} is ahead of {ALGORITHMS[other].name} at every evaluation both made "
+            lines.append(f"At equal epochs {name_of(best)} is ahead of {name_of(other)} at every evaluation both made "
                          f"(epochs {common[0]} to {common[-1]}).")
         elif common:
-            lines.append(f"At equal epochs {ALGORITHMS[best].name} is ahead of {ALGORITHMS[other].name} at {len(ahead)} of the "
+            lines.append(f"At equal epochs {name_of(best)} is ahead of {name_of(other)} at {len(ahead)} of the "
                          f"{len(common)} evaluations both made.")
     lines.append(" ".join(trajectory(name, history, k, bounds) for name, history in histories.items()))
     return "\n\n".join(lines)
@@ -120,11 +119,13 @@ def exact_results(run_dir):
 
 def tuning_note(results):
     """One sentence on the learning rates, which differ between the algorithms and phases."""
-    rates = [f"{ALGORITHMS[name].name} {', '.join(f'{key.replace(chr(95), chr(32))} {settings[key]:g}' for key in learning_rates(name))}"
-             for name, (settings, _, _) in results.items()]
+    rates = [f"{settings.trainer_class.name} " + ", ".join(f"{key.replace('_', ' ')} {getattr(settings.trainer, key):g}"
+                                                      for key in settings.trainer_class.learning_rates())
+             for settings, _, _ in results.values()]
     return ("The tuning is unequal, as in the write-up: " + "; ".join(rates) + ". The sleep phase learns 100 times "
             "slower than the wake phase; the comparison is of the algorithms as the write-up tunes them, not at "
-            "their best.") if "wake-sleep" in results else "Learning rates: " + "; ".join(rates) + "."
+            "their best.") if all(settings.trainer_class.in_write_up for settings, _, _ in results.values()) \
+        else "Learning rates: " + "; ".join(rates) + "."
 
 
 def write_comparison(root, out_dir, results, log):
@@ -132,15 +133,15 @@ def write_comparison(root, out_dir, results, log):
     some run recorded the per-epoch diagnostics).
     results: {algorithm: (settings, history, bounds)}, every run evaluated with the same k."""
     histories = {name: history for name, (_, history, _) in results.items()}
-    k = next(iter(results.values()))[0]["k"]
-    figures.plot_lk(out_dir / "lk.png", {ALGORITHMS[name].name: history for name, history in histories.items()}, k)
+    k = next(iter(results.values()))[0].eval_k
+    figures.plot_lk(out_dir / "lk.png", {name_of(name): history for name, history in histories.items()}, k)
     names = list(histories)
     bounds = {name: run_bounds for name, (_, _, run_bounds) in results.items()}
-    lines = [f"# {listed(ALGORITHMS[name].name for name in names)} side by side", "", verdict(histories, k, bounds), "",
+    lines = [f"# {listed(name_of(name) for name in names)} side by side", "", verdict(histories, k, bounds), "",
              tuning_note(results), "", f"![L_{k} of every algorithm against epoch](lk.png)", "",
              "± is the standard error over images.", ""]
-    lines += ["| epoch | " + " | ".join(f"{ALGORITHMS[n].name} test L_{k}" for n in names) + " | "
-              + " | ".join(f"{ALGORITHMS[n].name} train L_{k}" for n in names) + " |",
+    lines += ["| epoch | " + " | ".join(f"{name_of(n)} test L_{k}" for n in names) + " | "
+              + " | ".join(f"{name_of(n)} train L_{k}" for n in names) + " |",
               "|" + " --- |" * (1 + 2 * len(names))]
     for records in zip(*histories.values()):
         if records[0]["test_lk"] is not None:
@@ -154,24 +155,24 @@ def write_comparison(root, out_dir, results, log):
     if diagnosed:
         ks = {diagnostic_k(results[name][0]) for name in diagnosed}
         k_text = str(ks.pop()) if len(ks) == 1 else "each run's training k"
-        figures.plot_diagnostics(out_dir / "diagnostics.png", {ALGORITHMS[name].name: histories[name] for name in diagnosed},
+        figures.plot_diagnostics(out_dir / "diagnostics.png", {name_of(name): histories[name] for name in diagnosed},
                                  k_text)
         lines += ["", "## The recognition networks", "", "![the recognition networks, epoch by epoch](diagnostics.png)",
-                  "", f"Measured after every epoch on the first {min(DIAGNOSTIC_IMAGES, results[diagnosed[0]][0]['test_size'])} "
+                  "", f"Measured after every epoch on the first {min(DIAGNOSTIC_IMAGES, results[diagnosed[0]][0].test_size)} "
                   f"test images, with {k_text} importance samples per image (each run's report.md explains every panel "
                   "and lists the numbers)."]
     lines += ["", "Each algorithm's own report: "
-              + ", ".join(f"[{ALGORITHMS[n].name}](../{n}/report.md)" for n in names) + "."]
+              + ", ".join(f"[{name_of(n)}](../{n}/report.md)" for n in names) + "."]
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")
     log(f"wrote {root / 'compare'}/report.md and its figures")
 
 
 def exact_comparison(out_dir, exact):
     """Markdown (and exact_gap.png) for the exact log p(x) of every run: {name: (summary, per-image log p(x))}."""
-    figures.plot_gaps(out_dir / "exact_gap.png", {ALGORITHMS[name].name: summary["gaps"] for name, (summary, _) in exact.items()})
+    figures.plot_gaps(out_dir / "exact_gap.png", {name_of(name): summary["gaps"] for name, (summary, _) in exact.items()})
     names = list(exact)
     ks = list(next(iter(exact.values()))[0]["gaps"])
-    lines = ["", "## Exact log-likelihood", "", "| | " + " | ".join(ALGORITHMS[n].name for n in names) + " |",
+    lines = ["", "## Exact log-likelihood", "", "| | " + " | ".join(name_of(n) for n in names) + " |",
              "|" + " --- |" * (1 + len(names))]
     rows = [("test log p(x)", lambda s: s["log_px"]), ("KL(q \\|\\| p(z\\|x))", lambda s: s["kl_q_to_posterior"])]
     rows += [(f"log p(x) − L_{k}", lambda s, k=k: s["gaps"][k]) for k in ks]
@@ -181,7 +182,7 @@ def exact_comparison(out_dir, exact):
         (first, (_, a)), (second, (_, b)) = exact.items()
         if len(a) == len(b):
             mean, se = paired_difference(a, b)
-            lines += ["", f"{ALGORITHMS[first].name} − {ALGORITHMS[second].name}, exact test log p(x): {mean:.2f} ± {se:.2f} nats per "
+            lines += ["", f"{name_of(first)} − {name_of(second)}, exact test log p(x): {mean:.2f} ± {se:.2f} nats per "
                       "image (paired over the test images)."]
     lines += ["", "![log p(x) - L_k against k](exact_gap.png)"]
     return lines
@@ -197,8 +198,8 @@ def across_seeds(values):
 def write_seed_summary(out_dir, root, per_seed, log):
     seeds = list(per_seed)
     names = list(next(iter(per_seed.values())))
-    k = next(iter(next(iter(per_seed.values())).values()))[0]["k"]
-    lines = [f"# {listed(ALGORITHMS[n].name for n in names)} over seeds {', '.join(map(str, seeds))}", "",
+    k = next(iter(next(iter(per_seed.values())).values()))[0].eval_k
+    lines = [f"# {listed(name_of(n) for n in names)} over seeds {', '.join(map(str, seeds))}", "",
              f"Each seed's own comparison: " + ", ".join(f"[seed {s}](../seed-{s}/compare/report.md)" for s in seeds)
              + ".", "", f"Final test L_{k} per seed (± standard error over images), and mean ± standard deviation "
              "across seeds:", "", "| algorithm | " + " | ".join(f"seed {s}" for s in seeds) + " | across seeds |",
@@ -206,7 +207,7 @@ def write_seed_summary(out_dir, root, per_seed, log):
     for name in names:
         finals = [evaluated(per_seed[s][name][1])[-1] for s in seeds]
         cells = [estimate(f["test_lk"], f["test_lk_se"]) for f in finals]
-        lines.append(f"| {ALGORITHMS[name].name} | " + " | ".join(cells) + f" | {across_seeds([f['test_lk'] for f in finals])} |")
+        lines.append(f"| {name_of(name)} | " + " | ".join(cells) + f" | {across_seeds([f['test_lk'] for f in finals])} |")
     exact = {name: [exact_results(root / f"seed-{s}" / name)[0] for s in seeds] for name in names}
     if all(summary is not None for summaries in exact.values() for summary in summaries):
         lines += ["", "Exact test log p(x) and the gap log p(x) − L_100 per seed, and across seeds:", "",
@@ -215,7 +216,7 @@ def write_seed_summary(out_dir, root, per_seed, log):
         for name in names:
             for label, key in (("log p(x)", lambda e: e["log_px"]), ("log p(x) − L_100", lambda e: e["gaps"]["100"])):
                 values = [key(e) for e in exact[name]]
-                lines.append(f"| {ALGORITHMS[name].name} | {label} | " + " | ".join(estimate(*v) for v in values)
+                lines.append(f"| {name_of(name)} | {label} | " + " | ".join(estimate(*v) for v in values)
                              + f" | {across_seeds([v[0] for v in values])} |")
     (out_dir / "report.md").write_text("\n".join(lines) + "\n")
     log(f"wrote {root / 'compare'}/report.md")

@@ -14,6 +14,7 @@ import numpy as np
 from algorithms.iwae import iwae_objective
 from experiments.data.mnist import load_dataset
 from experiments.harness.checkpoint import read_checkpoint
+from experiments.harness.settings import from_stored
 from experiments.harness.training import build
 from experiments.outputs.figures import plt
 
@@ -88,7 +89,7 @@ def main():
     parser.add_argument("--replicates", type=int, default=100)
     args = parser.parse_args()
     meta, arrays = read_checkpoint(args.checkpoint)
-    model, _, _ = build(meta["settings"])
+    model, _, _ = build(from_stored(meta["settings"]))
     model.load_parameters({key[len("param/"):]: value for key, value in arrays.items() if key.startswith("param/")})
     x = load_dataset().test_images[:10]
     result = gradient_snr(model, x, KS, args.replicates, np.random.default_rng(0))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from experiments.errors import Fault
 from experiments.harness.checkpoint import read_checkpoint
+from experiments.harness.settings import from_stored
 from experiments.outputs import figures
 from experiments.outputs.diagnostics import diagnostic_k
 from experiments.outputs.report import estimate
@@ -32,9 +33,9 @@ def saved_history(folder):
         raise Fault(f"{folder}: no run there (neither metrics.json nor checkpoint.npz)")
     if metrics.is_file():
         saved = json.loads(metrics.read_text())
-        return saved["settings"], saved["history"]
+        return from_stored(saved["settings"]), saved["history"]
     meta, _ = read_checkpoint(folder / "checkpoint.npz")
-    return meta["settings"], meta["history"]
+    return from_stored(meta["settings"]), meta["history"]
 
 
 def table(histories):
@@ -61,7 +62,7 @@ def main(argv=None):
     except Fault as fault:
         print(f"overlay: error: {fault}", file=sys.stderr)
         return 2
-    ks = {settings["k"] for settings, _ in runs.values()}
+    ks = {settings.eval_k for settings, _ in runs.values()}
     if len(ks) > 1:
         print(f"overlay: error: the runs' bounds have different k ({sorted(ks)}); overlay compares one k",
               file=sys.stderr)

@@ -19,6 +19,8 @@ from experiments.data import kind_of
 from experiments.data.mnist import load_dataset, select_images
 from experiments.errors import Fault
 from experiments.harness.checkpoint import read_checkpoint, restore
+from experiments.harness.new_settings import with_changes
+from experiments.harness.settings import from_stored
 from experiments.harness.training import Interrupt, Run, build, new_position, run_epoch
 
 
@@ -41,7 +43,7 @@ def replay(path, epochs, changes, data):
     meta, arrays = read_checkpoint(path)
     if meta["position"] is not None:
         raise Fault(f"{path}: saved in the middle of an epoch; replay starts from an epoch's end")
-    settings = {**meta["settings"], **changes}
+    settings = with_changes(from_stored(meta["settings"]), changes)
     model, trainer, rng = build(settings)
     restore(path, arrays, model, trainer, rng, meta)
     kind, recording = kind_of(settings), Recording(trainer)
@@ -75,7 +77,7 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, help="write every step's loss of every replay here (JSON)")
     args = parser.parse_args(argv)
     try:
-        data = load_dataset(read_checkpoint(args.checkpoint)[0]["settings"]["data_dir"])
+        data = load_dataset(from_stored(read_checkpoint(args.checkpoint)[0]["settings"]).data_dir)
         variants = {"as it was": {}, **{", ".join(f"{k}={v}" for k, v in changes.items()): changes
                                         for changes in args.change}}
         results = {name: replay(args.checkpoint, args.epochs, changes, data) for name, changes in variants.items()}

@@ -1,0 +1,96 @@
+"""What a setting takes: each parser turns a flag's text or a configuration file's value into the setting's value, or
+raises BadValue with what it takes ("takes a whole number, got -1")."""
+import math
+from pathlib import Path
+
+
+class BadValue(ValueError):
+    """A value a setting does not take; the message says what it takes ("takes a whole number, got -1")."""
+
+
+def whole_number(minimum):
+    def parse(value):
+        if isinstance(value, str):
+            try:
+                value = int(value)
+            except ValueError:
+                raise BadValue(f"takes a whole number, got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise BadValue(f"takes a whole number, got {value!r}")
+        if value < minimum:
+            raise BadValue(f"takes a whole number of at least {minimum}, got {value}")
+        return value
+    return parse
+
+
+def number(allowed, words):
+    def parse(value):
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise BadValue(f"takes a number, got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise BadValue(f"takes a number, got {value!r}")
+        if not (math.isfinite(value) and allowed(value)):
+            raise BadValue(f"takes {words}, got {value}")
+        return float(value)
+    return parse
+
+
+positive_number = number(lambda value: value > 0, "a finite number above 0")
+# e^v of a log-variance v overflows float32 beyond |v| = 88: a bound on q's log-variances stays well inside
+log_variance = number(lambda value: abs(value) <= 80, "a number from -80 to 80 (e^v leaves float32 beyond |v| = 88)")
+mean_bound = number(lambda value: 1e-6 <= value <= 1e6, "a number from 1e-6 to 1e6")
+
+
+def switch(value):
+    if not isinstance(value, bool):
+        raise BadValue(f"takes true or false, got {value!r}")
+    return value
+
+
+def words(*choices):
+    def parse(value):
+        if value not in choices:
+            raise BadValue(f"takes one of {', '.join(choices)}, got {value!r}")
+        return value
+    parse.choices, parse.takes_text = choices, True
+    return parse
+
+
+def sizes(value):
+    """Layer sizes: whole numbers of at least 1 (a list from a file, [] for none; one word at a time from the flag)."""
+    if isinstance(value, str):
+        return whole_number(1)(value)
+    if not isinstance(value, list):
+        raise BadValue(f"takes a list of whole numbers, got {value!r}")
+    return [whole_number(1)(item) for item in value]
+
+
+def folder(value):
+    if not isinstance(value, str):
+        raise BadValue(f"takes a folder's path, got {value!r}")
+    try:
+        return str(Path(value).resolve())
+    except (OSError, RuntimeError) as error:        # RuntimeError: a symlink loop
+        raise BadValue(f"cannot be resolved to a folder ({error})") from None
+
+
+folder.takes_text = True
+
+
+def for_option(default, metadata):
+    """The parser of an algorithm's option (algorithms/options.py::option), from its default's type."""
+    if isinstance(default, bool):
+        return switch
+    if isinstance(default, int):
+        return whole_number(metadata["minimum"])
+    if isinstance(default, float):
+        above = metadata["above"]
+        if above is None:
+            return number(lambda value: True, "a finite number")
+        return number(lambda value: value > above, f"a finite number above {above:g}")
+    if isinstance(default, str) and metadata["choices"]:
+        return words(*metadata["choices"])
+    raise TypeError(f"an option's default must be a bool, int, float or one of its choices, not {default!r}")
