@@ -20,7 +20,7 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from algorithms import commands  # noqa: E402
-from experiments.errors import Fault, Stopped, status  # noqa: E402
+from experiments.errors import Fault, Stopped  # noqa: E402
 from experiments.harness.folder import KEPT, RunFolder  # noqa: E402
 from experiments.harness.runner import DataCache, exact_plan, plan  # noqa: E402
 from experiments.harness.flags import OTHER_COMMANDS, make_parser, write_up  # noqa: E402
@@ -45,7 +45,6 @@ def main(argv=None):
     if unknown:
         hint = "; the evaluation bound's k is --eval-k" if unknown[0].split("=")[0] == "--k" else ""
         return error(f"{unknown[0]} is not a flag of {args.command}{hint}", f"run.py {args.command}")
-    status.doing, status.kept = "starting", "nothing was written"
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)     # a file past ulimit -f: an error to answer, not a silent death
     previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
@@ -56,11 +55,11 @@ def main(argv=None):
     except Stopped as stopped:
         print(f"run.py: {stopped}", file=sys.stderr)
         return stopped.status
-    except KeyboardInterrupt:
-        print(f"run.py: stopped while {status.doing}; kept: {status.kept}", file=sys.stderr)
+    except KeyboardInterrupt:           # outside every stage of a run (experiments/errors.py::stage): nothing written
+        print("run.py: stopped while starting; kept: nothing was written", file=sys.stderr)
         return Stopped.status
     except MemoryError:                 # what the memory estimate of experiments/harness/runner.py did not foresee
-        print(f"run.py: error: out of memory while {status.doing}; kept: {status.kept}", file=sys.stderr)
+        print("run.py: error: out of memory while starting; kept: nothing was written", file=sys.stderr)
         return Fault.status
     finally:
         signal.signal(signal.SIGTERM, previous)

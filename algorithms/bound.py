@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from algorithms.model import reparameterize
-from nn import gaussian_log_density, log_mean_exp
+from nn import StreamingLogSumExp, gaussian_log_density, log_mean_exp
 
 
 def log_importance_weights(model, x, eps, encoded=None):
@@ -61,14 +61,11 @@ def importance_weighted_bound(model, x, k, seed, chunk_size=CHUNK_IMAGES):
 def bound_in_blocks(model, x, k, rng):
     """L_k (Eq. (10)) of one image x (1, D) from k samples drawn from rng MOST_ROWS at a time, their log-weights
     summed by a streaming log-sum-exp (Eq. (B15)) in float64."""
-    peak, total = -np.inf, 0.0
+    sums = StreamingLogSumExp(1)
     for start in range(0, k, MOST_ROWS):
         noise = model.noise(rng, min(MOST_ROWS, k - start))[:, None]
-        log_w = log_weights(model, x, noise)[:, 0].astype(np.float64)
-        new_peak = max(peak, float(log_w.max()))
-        if np.isfinite(new_peak):
-            total = total * np.exp(peak - new_peak) + float(np.exp(log_w - new_peak).sum())
-            peak = new_peak
+        sums.add(log_weights(model, x, noise)[:, 0].astype(np.float64)[None])
+    peak, total = sums.peak[0], sums.total[0]
     return peak + np.log(total / k) if total > 0 else -np.inf
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from nn import gaussian_log_density
+from nn import StreamingLogSumExp, gaussian_log_density
 
 
 @dataclass
@@ -96,29 +96,6 @@ def log_joint_blocks(terms, x, image_chunk):
             block = x[rows] @ logits_t
             block += constant
             yield rows, columns, block
-
-
-class StreamingLogSumExp:
-    """log sum_g exp(a_ng) over columns that arrive in chunks, per row, with float64 accumulators (Eq. (B15))."""
-
-    def __init__(self, rows):
-        self.peak = np.full(rows, -np.inf)
-        self.total = np.zeros(rows)
-
-    def add(self, block, rows):
-        """block: (len(rows), c) values for the rows `rows` (a slice), -inf allowed; overwritten."""
-        peak = np.maximum(self.peak[rows], block.max(axis=1))
-        shift = np.where(np.isfinite(peak), peak, 0.0)
-        self.total[rows] *= np.exp(self.peak[rows] - shift)
-        block -= shift[:, None].astype(block.dtype)
-        np.exp(block, out=block)
-        self.total[rows] += block.sum(axis=1, dtype=np.float64)
-        self.peak[rows] = peak
-
-    def value(self):
-        shift = np.where(np.isfinite(self.peak), self.peak, 0.0)
-        with np.errstate(divide="ignore"):
-            return shift + np.log(self.total)
 
 
 def combine(accumulators):

@@ -1,6 +1,6 @@
-"""The faults run.py answers in one line, each with its own exit status (experiments/README.md lists them), and what
-run.py is doing, for the line it prints when a second Ctrl-C stops it at once."""
-from dataclasses import dataclass
+"""The faults run.py answers in one line, each with its own exit status (experiments/README.md lists them), and the
+stages of a run, so that a Ctrl-C or running out of memory is answered in one line saying what was kept."""
+from contextlib import contextmanager
 
 
 class Fault(Exception):
@@ -21,12 +21,15 @@ class Stopped(Exception):
     status = 130
 
 
-@dataclass
-class Status:
-    """What run.py is doing, and what it has kept should it be stopped now."""
-    doing: str = "starting"
-    kept: str = "nothing was written"
-    finishing: str = "this step"      # what a first Ctrl-C waits for
-
-
-status = Status()
+@contextmanager
+def stage(doing, kept):
+    """One stage of a run (loading the data, an epoch, writing the outputs, ...): a Ctrl-C or SIGTERM that reaches it
+    is raised as Stopped, and running out of memory as Fault, each saying what was being done and what is kept
+    ("stopped while training epoch 3; kept: the checkpoint after epoch 2 in ..."). Inside a nested stage, the
+    innermost says it."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Stopped(f"stopped while {doing}; kept: {kept}") from None
+    except MemoryError:
+        raise Fault(f"out of memory while {doing}; kept: {kept}") from None

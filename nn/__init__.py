@@ -5,6 +5,7 @@ nn/heads.py (bounded recognition heads) and nn/continuous_bernoulli.py (the cont
 """
 from nn.densities import (
     Bernoulli,
+    StreamingLogSumExp,
     bernoulli_log_likelihood,
     bernoulli_log_likelihood_backward,
     gaussian_kl_from_standard_normal,

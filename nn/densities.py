@@ -82,6 +82,39 @@ def log_mean_exp(a, axis=0):
         return np.squeeze(peak + np.log(mean), axis=axis)
 
 
+class StreamingLogSumExp:
+    """log sum_g e^(a_ng) over columns that arrive in blocks, per row n (Eq. (B15) one block at a time): peak, the
+    largest a_ng so far, and total = sum_g e^(a_ng - peak), in float64; the previous total is rescaled whenever the
+    peak rises. With `of` given to add, it also keeps weighted = sum_g e^(a_ng - peak) of_ng, rescaled alike: the
+    numerator of the mean of `of` under the normalized e^(a_n.). partial_dtype: the dtype of each block's own sum
+    (float64; float32 keeps a float32 block's sum in float32, as the binary enumeration does)."""
+
+    def __init__(self, rows, partial_dtype=np.float64):
+        self.peak, self.total, self.weighted = np.full(rows, -np.inf), np.zeros(rows), np.zeros(rows)
+        self.partial_dtype = partial_dtype
+
+    def add(self, block, rows=slice(None), of=None):
+        """block: (len(rows), c) values of the rows `rows` (a slice), -inf allowed; overwritten by e^(block - peak),
+        which is returned. of: (len(rows), c), or None."""
+        peak = np.maximum(self.peak[rows], block.max(axis=1))
+        shift = np.where(np.isfinite(peak), peak, 0.0)
+        rescale = np.exp(self.peak[rows] - shift)
+        self.total[rows] *= rescale
+        block -= shift[:, None].astype(block.dtype)
+        np.exp(block, out=block)
+        self.total[rows] += block.sum(axis=1, dtype=self.partial_dtype)
+        if of is not None:
+            self.weighted[rows] = self.weighted[rows] * rescale + np.einsum("ns,ns->n", block, of, dtype=np.float64)
+        self.peak[rows] = peak
+        return block
+
+    def value(self):
+        """log sum_g e^(a_ng) per row (-inf where every value was -inf)."""
+        shift = np.where(np.isfinite(self.peak), self.peak, 0.0)
+        with np.errstate(divide="ignore"):
+            return shift + np.log(self.total)
+
+
 def log_mean_exp_backward(dout, a, axis=0):
     """d/da_k log-mean-exp(a) = e^{a_k} / sum_i e^{a_i}, the softmax of a along `axis` (Eq. (B16))."""
     peak = np.max(a, axis=axis, keepdims=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from algorithms import ENUMERABLE, why_not_enumerable
-from nn import bernoulli_log_likelihood
+from nn import StreamingLogSumExp, bernoulli_log_likelihood
 from nn.functional import sigmoid, softplus
 
 MOST_UNITS = ENUMERABLE   # 2^20 states: 10000 test images in under three minutes here (bench/exact_binary.py)
@@ -83,38 +83,31 @@ def enumerate_log_px(model, x, posterior=False, chunk=CHUNK):
 
 
 class LogSumExp:
-    """A streaming log-sum-exp over the states for a block of images (Eq. (B15)): peak, the largest log p(x, h) so
-    far, and total = sum_h e^(log p(x, h) - peak), in float64. Given q's logits lambda(x) (B, J), it also keeps
-    weighted = sum_h e^(log p(x, h) - peak) log p(x, h), for E_p[log p(x, h)], and E_q[log p(x, h)] (Eq. (S13))."""
+    """The sum over the states for a block of images (Eq. (B15)), by nn/densities.py::StreamingLogSumExp over the
+    chunks of states, each chunk's own sum in float32: log p(x) = log sum_h p(x, h), and with q's logits lambda(x)
+    (B, J) also E_p[log p(x, h)] (weighted by p(h | x)) and E_q[log p(x, h)] (Eq. (S13))."""
 
     def __init__(self, images, q_logits=None):
-        self.peak, self.total = np.full(images, -np.inf), np.zeros(images)
-        self.weighted, self.expected_joint = np.zeros(images), np.zeros(images)
+        self.sums = StreamingLogSumExp(images, partial_dtype=None)
+        self.expected_joint = np.zeros(images)
         self.q_logits = q_logits
         if q_logits is not None:      # log q(h | x) = lambda . h - sum_j softplus(lambda_j)
             self.q_constant = -softplus(q_logits).sum(axis=1, keepdims=True)
 
     def add(self, joint, h):
         """joint: (B, S) log p(x, h) of the chunk of states h (S, J), in float32; overwritten without q."""
-        new_peak = np.maximum(self.peak, joint.max(axis=1))
-        rescale = np.exp(self.peak - new_peak)
-        shift = new_peak[:, None].astype(joint.dtype)
         if self.q_logits is None:
-            joint -= shift
-            self.total = self.total * rescale + np.exp(joint, out=joint).sum(axis=1)
-        else:
-            shifted = np.exp(joint - shift)
-            self.total = self.total * rescale + shifted.sum(axis=1)
-            self.weighted = self.weighted * rescale + np.einsum("ns,ns->n", shifted, joint, dtype=np.float64)
-            q = np.exp(self.q_logits @ h.T + self.q_constant)                      # q(h | x), (B, S)
-            self.expected_joint += np.einsum("ns,ns->n", q, joint, dtype=np.float64)
-        self.peak = new_peak
+            self.sums.add(joint)
+            return
+        self.sums.add(joint.copy(), of=joint)
+        q = np.exp(self.q_logits @ h.T + self.q_constant)                      # q(h | x), (B, S)
+        self.expected_joint += np.einsum("ns,ns->n", q, joint, dtype=np.float64)
 
     def log_total(self):
-        return self.peak + np.log(self.total)
+        return self.sums.peak + np.log(self.sums.total)
 
     def mean_joint(self):
-        return self.weighted / self.total
+        return self.sums.weighted / self.sums.total
 
 
 def most_probable_states(model, x, count=5, chunk=CHUNK):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from algorithms.bound import CHUNK_IMAGES, MOST_ROWS
 from experiments.data.mnist import load_dataset
-from experiments.errors import Fault, status
+from experiments.errors import Fault, stage
 from experiments.harness.checkpoint import read_checkpoint
 from experiments.harness.folder import describe_progress, finished
 from experiments.harness.new_settings import new_settings
@@ -24,8 +24,8 @@ class DataCache:
 
     def get(self, data_dir):
         if data_dir not in self.loaded:
-            status.doing = f"loading the data ({data_dir or 'the embedded MNIST'})"
-            self.loaded[data_dir] = load_dataset(data_dir)
+            with stage(f"loading the data ({data_dir or 'the embedded MNIST'})", "nothing was written"):
+                self.loaded[data_dir] = load_dataset(data_dir)
         return self.loaded[data_dir]
 
 

@@ -23,7 +23,7 @@ from algorithms import HEADS
 from algorithms.bound import importance_weighted_bound, mean_and_standard_error
 from experiments.data import kind_of
 from experiments.data.mnist import select_images
-from experiments.errors import Diverged, Stopped, status
+from experiments.errors import Diverged, Stopped, stage
 from experiments.harness.checkpoint import restore, save_checkpoint, saved_bounds, write_atomically
 from experiments.harness.folder import KEPT
 from experiments.harness.schedules import SCHEDULES
@@ -91,6 +91,7 @@ class Interrupt:
 
     def __init__(self):
         self.requested, self.previous = False, {}
+        self.finishing = "this step"        # what a first Ctrl-C waits for
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -101,7 +102,7 @@ class Interrupt:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        print(f"\nrun.py: {self.SIGNALS[signum]}: stopping after {status.finishing} to save a checkpoint "
+        print(f"\nrun.py: {self.SIGNALS[signum]}: stopping after {self.finishing} to save a checkpoint "
               "(Ctrl-C again quits at once and keeps the last checkpoint)", file=sys.stderr)
 
     def __exit__(self, *exc_info):
@@ -185,8 +186,6 @@ def train(settings, data, folder, resume_from=None, extensions=(), log=print, ke
         saved = f"step {position['step']} of epoch {start_epoch}" if position else f"epoch {meta['epoch']}"
         if start_epoch <= settings.epochs:
             log(f"resumed from {checkpoint} after {saved}")
-    status.doing = f"training {settings.trainer_class.name}"
-    status.kept = f"the checkpoint after {saved} in {checkpoint}" if saved else "no checkpoint yet"
 
     def diverged(what, when):
         rates = ", ".join(f"{flag(key)} {getattr(settings.trainer, key):g}"
@@ -205,8 +204,10 @@ def train(settings, data, folder, resume_from=None, extensions=(), log=print, ke
     with Interrupt() as interrupt:
         for epoch in range(start_epoch, settings.epochs + 1):
             position = position or new_position(len(run.images.train), run.rng, run.trainer.losses)
-            status.doing, status.finishing = f"training epoch {epoch}", "this step"
-            if not run_epoch(run, epoch, position, interrupt, diverged):
+            kept = f"the checkpoint after {saved} in {checkpoint}" if saved else "no checkpoint yet"
+            with stage(f"training epoch {epoch}", kept):
+                finished = run_epoch(run, epoch, position, interrupt, diverged)
+            if not finished:
                 if not all_finite(run.model):
                     diverged("a parameter is not finite", f"in epoch {epoch}")
                 save(epoch - 1, position)
@@ -221,20 +222,22 @@ def train(settings, data, folder, resume_from=None, extensions=(), log=print, ke
             for extension in extensions:
                 extension.epoch_end(run, record)
             if epoch % settings.eval_every == 0 or epoch == settings.epochs:
-                status.doing, status.finishing = f"evaluating L_k after epoch {epoch}", "this evaluation"
-                for split, images in (("test", run.images.test), ("train", run.images.train_subset)):
-                    per_image = evaluate(run.model, images, settings)
-                    if not np.isfinite(per_image).all():
-                        diverged(f"the {split} bound L_{settings.eval_k} is not finite", f"after epoch {epoch}")
-                    run.bounds[f"{split}/{epoch}"] = per_image
-                    record[f"{split}_lk"], record[f"{split}_lk_se"] = mean_and_standard_error(per_image)
+                interrupt.finishing = "this evaluation"
+                with stage(f"evaluating L_k after epoch {epoch}", kept):
+                    for split, images in (("test", run.images.test), ("train", run.images.train_subset)):
+                        per_image = evaluate(run.model, images, settings)
+                        if not np.isfinite(per_image).all():
+                            diverged(f"the {split} bound L_{settings.eval_k} is not finite", f"after epoch {epoch}")
+                        run.bounds[f"{split}/{epoch}"] = per_image
+                        record[f"{split}_lk"], record[f"{split}_lk_se"] = mean_and_standard_error(per_image)
+                interrupt.finishing = "this step"
             run.history.append(record)
-            save(epoch)
-            if keep:
-                kept = folder.path / KEPT / f"epoch-{epoch}.npz"
-                write_atomically(kept, lambda handle: handle.write(checkpoint.read_bytes()), make_folder=True)
+            with stage(f"saving the checkpoint after epoch {epoch}", kept):
+                save(epoch)
+                if keep:
+                    copy = folder.path / KEPT / f"epoch-{epoch}.npz"
+                    write_atomically(copy, lambda handle: handle.write(checkpoint.read_bytes()), make_folder=True)
             saved = f"epoch {epoch}"
-            status.kept = f"the checkpoint after {saved} in {checkpoint}"
             log(summary_line(record, run))
             if interrupt.requested and epoch < settings.epochs:
                 raise Stopped(f"saved {checkpoint} after epoch {epoch}. To continue: {resume_command}")

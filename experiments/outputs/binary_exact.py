@@ -9,7 +9,6 @@ import numpy as np
 from algorithms import name_of
 from algorithms.binary.exact import enumerate_log_px, most_probable_states
 from algorithms.bound import importance_weighted_bounds, mean_and_standard_error
-from experiments.errors import status
 from experiments.outputs import figures
 from experiments.outputs.extension import Extension, Section
 from experiments.outputs.figures import plt
@@ -78,8 +77,9 @@ class BinaryExactEvaluation(Extension):
     """The extension that ends a run with one binary layer of at most 20 units unless --no-exact
     (experiments/outputs/__init__.py): binary_exact_evaluation, exact_gap.png, states.png and their report section."""
 
+    doing = "computing the exact log p(x) by enumeration"
+
     def run_end(self, run, out, log, arrays):
-        status.doing, status.finishing = "computing the exact log p(x) by enumeration", "this evaluation"
         summary, arrays = binary_exact_evaluation(run.model, run.images.test, run.settings, log)
         name = name_of(run.settings.algorithm)
         figures.plot_gaps(out / "exact_gap.png", {name: summary["gaps"]})

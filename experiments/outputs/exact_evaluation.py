@@ -9,7 +9,6 @@ from algorithms import name_of
 from algorithms.bound import importance_weighted_bound, importance_weighted_bounds, mean_and_standard_error
 from algorithms.exact import exact_log_marginal
 from algorithms.posterior import posterior_windows
-from experiments.errors import status
 from experiments.outputs import figures
 from experiments.outputs.extension import Extension, Section
 
@@ -86,8 +85,9 @@ class ExactEvaluation(Extension):
     """The extension that a 2-D run's end adds unless --no-exact (experiments/outputs/__init__.py): exact_evaluation
     on its test images and the train bound's, exact_gap.png, posteriors.png, and their section of report.md."""
 
+    doing = "computing the exact log p(x) by quadrature"
+
     def run_end(self, run, out, log, arrays):
-        status.doing, status.finishing = "computing the exact log p(x) by quadrature", "this evaluation"
         last_train = run.bounds.get(f"train/{run.history[-1]['epoch']}")
         summary, arrays = exact_evaluation(run.model, run.images.test, run.images.train_subset, run.settings, log,
                                            last_train)

@@ -24,7 +24,7 @@ from algorithms import name_of
 from algorithms.bound import importance_weighted_bounds
 from algorithms.posterior import posterior_windows
 from experiments.data import kind_name
-from experiments.errors import Fault, status
+from experiments.errors import Fault
 from experiments.harness.checkpoint import read_checkpoint, write_atomically
 from experiments.harness.folder import RunFolder, describe_progress, finished
 from experiments.harness.settings import from_stored
@@ -73,8 +73,9 @@ class Explorer(Extension):
     """The extension that writes explorer.html beside a 2-D run's report, after the exact evaluation, whose per-image
     numbers it shows (experiments/outputs/__init__.py)."""
 
+    doing = "packing the latent explorer"
+
     def run_end(self, run, out, log, arrays):
-        status.doing = "packing the latent explorer"
         name = name_of(run.settings.algorithm)
         payload = run_payload(name, run.settings, run.model, run.images.test, run.images.test_labels, arrays, log)
         (out / "explorer.html").write_text(explorer_html([payload], run.images.test, run.image_shape,

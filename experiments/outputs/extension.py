@@ -19,6 +19,7 @@ class Extension:
     is built from the run's settings and defines run_end (the interface above)."""
 
     columns = ()
+    doing = "writing an extension's outputs"      # what a Ctrl-C during its run_end is said to have stopped
 
     def __init__(self, settings):
         self.settings = settings

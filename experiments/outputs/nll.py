@@ -5,7 +5,6 @@ import time
 import numpy as np
 
 from algorithms.bound import importance_weighted_bound, mean_and_standard_error
-from experiments.errors import status
 from experiments.outputs.extension import Extension, Section
 
 
@@ -13,13 +12,16 @@ class NegativeLogLikelihood(Extension):
     """-L_k per test image with k = --nll-k (the IWAE paper's estimate of -log p(x), 5000 samples there): an upper
     bound on the negative log-likelihood in expectation, within a fraction of a nat of it for a trained model."""
 
+    @property
+    def doing(self):
+        return f"evaluating -L_{self.k} on the test images"
+
     def __init__(self, settings):
         super().__init__(settings)
         self.k, self.seed = settings.nll_k, settings.seed
 
     def run_end(self, run, out, log, arrays):
         """One image's k samples at a time, so memory stays at k rows of D logits."""
-        status.doing, status.finishing = f"evaluating -L_{self.k} on the test images", "this evaluation"
         began = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             bounds = importance_weighted_bound(run.model, run.images.test, self.k, seed=self.seed,

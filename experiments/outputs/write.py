@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from algorithms import name_of
-from experiments.errors import status
+from experiments.errors import stage
 from experiments.harness.folder import OUTPUTS
 from experiments.harness.settings import stored
 from experiments.outputs import figures
@@ -21,14 +21,14 @@ FIGURES = ("lk.png", "losses.png", "reconstructions.png", "latent_scatter.png", 
 def write_outputs(run, extensions=(), log=print):
     """metrics.json, metrics.csv, bounds.npz, every figure and report.md of a finished run (a Run of
     experiments/harness/training.py), with what each extension adds at the end of the run."""
-    status.doing = f"writing the outputs into {run.folder.path}/"
-    status.kept = (f"the finished run's checkpoint; python run.py {run.settings.algorithm} --resume --out "
-                   f"{run.folder.path} writes its outputs again")
-    with run.folder.staged(replaces=OUTPUTS) as out:   # every file into a staging folder, then each renamed over its own
-        figure_note = write_figures(run, out)
+    kept = (f"the finished run's checkpoint; python run.py {run.settings.algorithm} --resume --out "
+            f"{run.folder.path} writes its outputs again")
+    with stage(f"writing the outputs into {run.folder.path}/", kept), run.folder.staged(replaces=OUTPUTS) as out:
+        figure_note = write_figures(run, out)          # every file into a staging folder, then renamed over its own
         bounds, final, sections = dict(run.bounds), final_numbers(run.history, time.perf_counter() - run.began), []
         for extension in extensions:                 # each sees the per-image arrays of those before it
-            sections.append(extension.run_end(run, out, log, dict(bounds)))
+            with stage(extension.doing, kept):
+                sections.append(extension.run_end(run, out, log, dict(bounds)))
             final.update(sections[-1].final)
             bounds.update(sections[-1].arrays)
         activities = unit_activities(run.model, run.images.test)

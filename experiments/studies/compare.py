@@ -6,7 +6,7 @@ settings, resumed with --resume, trained when missing, and never overwritten wit
 from pathlib import Path
 
 from algorithms import name_of
-from experiments.errors import Fault, Stopped, status
+from experiments.errors import Fault, Stopped, stage
 from experiments.harness.checkpoint import saved_bounds
 from experiments.harness.folder import RunFolder, finished
 from experiments.harness.runner import plan, resume_plan, reusable_history, saved_run
@@ -83,8 +83,7 @@ def compare(root, algorithms, options, data_cache, log=print):
                        for name, folder in zip(algorithms, folders)}
         except Stopped as stopped:
             raise Stopped(f"{stopped} (or, for the whole comparison: {options['resume_command']})") from None
-        status.doing, status.kept = "writing the comparison", "every algorithm's finished run"
-        with folders[-1].staged() as out:
+        with stage("writing the comparison", "every algorithm's finished run"), folders[-1].staged() as out:
             write_comparison(root, out, results, log)
         return results
     finally:
