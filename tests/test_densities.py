@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from nn import (bernoulli_log_likelihood, bernoulli_log_likelihood_backward,
+from nn import (StreamingLogSumExp, bernoulli_log_likelihood, bernoulli_log_likelihood_backward,
                 gaussian_kl_from_standard_normal, gaussian_kl_from_standard_normal_backward,
                 gaussian_log_density, gaussian_log_density_backward, log_mean_exp, log_mean_exp_backward)
 from nn.gradcheck import numerical_gradient, relative_error
@@ -133,6 +133,23 @@ def test_log_mean_exp_matches_the_naive_formula_where_safe():
 
 def test_log_mean_exp_of_minus_infinity_is_minus_infinity():
     assert log_mean_exp(np.array([-np.inf, -np.inf])) == -np.inf
+
+
+@given(arrays(np.float64, (3, 12), elements=huge), st.integers(1, 12), st.integers(0, 2**32 - 1))
+def test_the_streaming_log_sum_exp_is_scipys_over_the_whole_row(a, block, seed):
+    """Eq. (B15) one block of columns at a time (nn/densities.py::StreamingLogSumExp) against scipy's logsumexp of
+    the whole rows, and the weighted sum against the mean of `of` under softmax(a), computed independently; a row of
+    -inf only gives -inf."""
+    from scipy.special import logsumexp, softmax
+    of = np.random.default_rng(seed).standard_normal(a.shape)
+    a[2] = -np.inf
+    sums = StreamingLogSumExp(3)
+    for start in range(0, a.shape[1], block):
+        sums.add(a[:, start:start + block].copy(), of=of[:, start:start + block])
+    np.testing.assert_allclose(sums.value()[:2], logsumexp(a[:2], axis=1), rtol=1e-12)
+    assert sums.value()[2] == -np.inf
+    np.testing.assert_allclose(sums.weighted[:2] / sums.total[:2], (softmax(a[:2], axis=1) * of[:2]).sum(axis=1),
+                               rtol=1e-9, atol=1e-12)
 
 
 @given(arrays(np.float64, 16, elements=huge))
