@@ -86,7 +86,25 @@ def continuous_bernoulli_mean(logits):
 
 
 class ContinuousBernoulli:
+    """The continuous Bernoulli on [0, 1]^D (derivations/likelihoods.md), with what nn/densities.py::Bernoulli says a
+    likelihood declares."""
+
     name = "continuous-bernoulli"
+    density = True
+    bounds = {"grey": "The continuous Bernoulli is a density on [0, 1]^D, so L_k bounds a log-density: positive values "
+                      "are no error (derivations/likelihoods.md).",
+              "binary": "The continuous Bernoulli on binary images: a density, but the data are discrete, so L_k bounds "
+                        "a log-density at the corners of [0, 1]^D.",
+              "dequantized": "The images are dequantized, y = (k + u) / 256 (derivations/likelihoods.md), so L_k bounds "
+                             "the log-density of y under a normalized density on [0, 1]^D, and L_k - D log 256 the "
+                             "log-probability of the 8-bit images."}
+    exact_out_of_reach = {"grey": "the exact log p(x) is not computed for the continuous Bernoulli on grey levels with "
+                                  "exact 0s: its logits drift without limit and its posteriors narrow with them (a "
+                                  "3-epoch model: 97 s for 20 images); give --dequantize (derivations/likelihoods.md)"}
+
+    def explorer_payload(self):
+        """The series of E[x | z] near eta = 0 that explorer.js evaluates (Eq. (L8))."""
+        return {"cb_series": list(SERIES)}
 
     def log_likelihood(self, x, logits, overwrite_logits=False):
         """sum_d log CB(x_d; sigmoid(eta_d)) (Eq. (L6)); x, logits: (..., D) -> (...,)."""

@@ -130,8 +130,23 @@ class Bernoulli:
     A likelihood is what the model asks of p(x | eta), pixel by pixel: log_likelihood and its backward, the
     log-partition A of log p(x | eta) = x eta - A(eta) (Eq. (L1)), the mean A'(eta), and a sampler. Another likelihood
     (nn/continuous_bernoulli.py) offers the same five; algorithms/__init__.py::LIKELIHOODS names them.
+
+    What the harness and the outputs read of a likelihood: whether it is a density on [0, 1]^D (--dequantize needs one),
+    what L_k bounds on each kind of data (report.md), the kinds of data whose exact log p(x) it puts out of reach and
+    why, and what the latent explorer's page needs to draw its mean (None: the page cannot).
     """
     name = "bernoulli"
+    density = False
+    bounds = {"grey": "The grey levels in [0, 1] are the Bernoulli targets (the write-up's convention), so L_k bounds "
+                      "the log of an unnormalized score, not a log-probability: compare numbers only between runs that "
+                      "treat the data alike (derivations/likelihoods.md).",
+              "binary": "The images are binarized, so L_k bounds the log-probability of a normalized model, comparable "
+                        "with the literature's numbers on binarized MNIST (derivations/likelihoods.md)."}
+    exact_out_of_reach = {}
+
+    def explorer_payload(self):
+        """What the explorer's page needs to draw E[x | z] (explorer.js): nothing beyond the sigmoid."""
+        return {}
 
     def log_likelihood(self, x, logits, overwrite_logits=False):
         """sum_d log p(x_d | eta_d) (Eq. (B9)); x, logits: (..., D) -> (...,)."""

@@ -2,7 +2,8 @@
 test below writes an algorithm the project does not ship into a package of its own, adds its class to the registry,
 and trains it through run.py with its own flags, resumes it, and reads its report and figures. One of each kind of
 latent: a Renyi bound for Gaussian latents (sharing IWAE's objective through the weights' power) and REINFORCE without
-a baseline for binary ones (on the binary model's shared pieces)."""
+a baseline for binary ones (on the binary model's shared pieces). A likelihood (algorithms/__init__.py::LIKELIHOODS)
+and an extension (experiments/outputs/__init__.py::EXTENSIONS) get the same test."""
 import importlib
 import json
 import sys
@@ -80,6 +81,66 @@ class Reinforce(Trainer):
         return {"loss": -float(signal.mean())}
 '''
 
+GAUSSIAN = '''
+"""A Gaussian of standard deviation 0.2 about sigmoid(eta), pixel by pixel: a density, with what a likelihood declares
+(nn/densities.py::Bernoulli)."""
+import math
+
+import numpy as np
+from scipy.special import ndtri
+
+from nn.functional import sigmoid
+
+SD = 0.2
+
+
+class SigmoidGaussian:
+    name = "sigmoid-gaussian"
+    density = True
+    bounds = {"grey": "L_k bounds the log-density of the grey levels under a Gaussian about the decoder's means."}
+    exact_out_of_reach = {}
+
+    def log_likelihood(self, x, logits, overwrite_logits=False):
+        residual = (x - sigmoid(logits)) / SD
+        constant = x.shape[-1] * math.log(SD * math.sqrt(2 * math.pi))
+        return (-0.5 * (residual * residual).sum(axis=-1) - constant).astype(logits.dtype)
+
+    def backward(self, dout, x, logits):
+        mean = sigmoid(logits)
+        dmean = dout[..., None] * (x - mean) / SD ** 2
+        return -dmean, dmean * mean * (1 - mean)
+
+    def mean(self, logits):
+        return sigmoid(logits)
+
+    def sample(self, logits, uniforms):
+        return (sigmoid(logits) + SD * ndtri(uniforms)).astype(logits.dtype)
+'''
+
+NORMS = '''
+"""The mean norm of q's means on the test images after every epoch, and per image at the end."""
+import numpy as np
+
+from experiments.outputs.extension import Extension, Section
+
+
+class CodeNorms(Extension):
+    columns = ("code_norm",)
+    doing = "measuring the codes' norms"
+
+    def norms(self, run):
+        return np.linalg.norm(run.model.encode(run.images.test)[0], axis=1).astype(np.float64)
+
+    def epoch_end(self, run, record):
+        record["code_norm"] = float(self.norms(run).mean())
+
+    def run_end(self, run, out, log, arrays):
+        norms = self.norms(run)
+        (out / "code_norms.txt").write_text("\\n".join(f"{norm:.6f}" for norm in norms) + "\\n")
+        return Section(final={"code_norm": float(norms.mean())}, arrays={"code_norms": norms},
+                       rows=[("mean norm of mu(x)", norms.mean(), norms.std() / np.sqrt(len(norms)))])
+'''
+
 SMALL = ["--train-size", "300", "--test-size", "60", "--eval-train-size", "50", "--eval-k", "4", "--eval-every", "1",
          "--no-exact"]
 PLUGINS = {"renyi": (RENYI, "Renyi", ["--hidden", "16", "--alpha", "0.3", "--k", "3", "--lr", "2e-3"]),
@@ -145,3 +206,56 @@ def test_the_renyi_option_changes_what_is_trained(tmp_path, registered):
                      "--out", str(out)]) == 0
         runs[alpha] = history_of(out)[0]["loss"]
     assert runs["0.0"] != runs["0.9"]
+
+
+def write_plugin(tmp_path, monkeypatch, name, source):
+    """source as plugins/name.py in a package of its own, importable."""
+    package = tmp_path / "plugins"
+    package.mkdir(exist_ok=True)
+    (package / "__init__.py").touch()
+    (package / f"{name}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+
+
+@pytest.fixture
+def no_plugins_left():
+    yield
+    for module in [name for name in sys.modules if name.startswith("plugins")]:
+        del sys.modules[module]
+
+
+def test_a_new_likelihood_trains_resumes_and_reports_through_run_py(tmp_path, monkeypatch, no_plugins_left):
+    write_plugin(tmp_path, monkeypatch, "sigmoid_gaussian", GAUSSIAN)
+    monkeypatch.setitem(algorithms.LIKELIHOODS, "sigmoid-gaussian", "plugins.sigmoid_gaussian:SigmoidGaussian")
+    own = ["--hidden", "16", "--likelihood", "sigmoid-gaussian"]
+    whole, halves = tmp_path / "whole", tmp_path / "halves"
+    assert main(["aevb", *SMALL, *own, "--epochs", "2", "--out", str(whole)]) == 0
+    assert main(["aevb", *SMALL, *own, "--epochs", "1", "--out", str(halves)]) == 0
+    assert main(["aevb", "--resume", "--epochs", "2", "--out", str(halves)]) == 0
+    assert history_of(whole) == history_of(halves)
+    assert "about the decoder's means" in (whole / "report.md").read_text()
+    bernoulli = tmp_path / "bernoulli"
+    assert main(["aevb", *SMALL, "--hidden", "16", "--epochs", "1", "--out", str(bernoulli)]) == 0
+    assert history_of(bernoulli)[0]["loss"] != history_of(whole)[0]["loss"]     # the likelihood is what trained
+    assert main(["aevb", *SMALL, *own, "--dequantize", "--epochs", "1", "--out", str(tmp_path / "deq")]) == 0
+
+
+def test_a_new_extension_runs_every_epoch_and_at_the_end_and_resumes(tmp_path, monkeypatch, capsys,
+                                                                      no_plugins_left):
+    import experiments.outputs
+    write_plugin(tmp_path, monkeypatch, "code_norms", NORMS)
+    monkeypatch.setitem(experiments.outputs.EXTENSIONS, "code-norms", "plugins.code_norms:CodeNorms")
+    own = ["--hidden", "16", "--extensions", "code-norms"]
+    whole, halves = tmp_path / "whole", tmp_path / "halves"
+    assert main(["aevb", *SMALL, *own, "--epochs", "2", "--out", str(whole)]) == 0
+    assert main(["aevb", *SMALL, *own, "--epochs", "1", "--out", str(halves)]) == 0
+    assert main(["aevb", "--resume", "--epochs", "2", "--out", str(halves)]) == 0
+    assert history_of(whole) == history_of(halves) and "code_norm" in history_of(whole)[1]
+    assert "code_norm" in (whole / "metrics.csv").read_text().splitlines()[0]
+    assert "| mean norm of mu(x) |" in (whole / "report.md").read_text()
+    assert len((whole / "code_norms.txt").read_text().split()) == 60
+    capsys.readouterr()
+    assert main(["aevb", *SMALL, "--extensions", "no-such", "--out", str(tmp_path / "none")]) == 2
+    assert "--extensions no-such: not an extension" in capsys.readouterr().err
+    assert not (tmp_path / "none" / "checkpoint.npz").exists()

@@ -1,7 +1,7 @@
 """The two kinds of latent a run can have (--latent), and everything that differs between them: the defaults, the
 settings that make no sense together, the model, the memory a training step needs, and what the exact evaluation can
 take. Settings.latent_kind is the one place a run's kind is looked up; the rest of the harness asks the kind."""
-from algorithms import ENUMERABLE, HEADS, LIKELIHOODS, load, why_not_enumerable
+from algorithms import ENUMERABLE, HEADS, load, why_not_enumerable
 from algorithms.binary.exact import CHUNK
 from algorithms.binary.model import BinaryHelmholtzMachine
 from algorithms.model import HelmholtzMachine
@@ -28,7 +28,7 @@ class GaussianLatents:
         heads = [load(path)(settings.latent_dim, getattr(settings, name)) for name, path in HEADS.items()
                  if getattr(settings, name) is not None]
         return HelmholtzMachine(rng, data_dim=data_dim, latent_dim=settings.latent_dim, hidden=settings.hidden,
-                                activation=settings.activation, likelihood=load(LIKELIHOODS[settings.likelihood])(),
+                                activation=settings.activation, likelihood=settings.likelihood_class(),
                                 heads=heads)
 
     def stochastic_steps(self, settings, data_dim):

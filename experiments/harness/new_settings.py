@@ -3,7 +3,7 @@ preset, then the flags given; every setting given that the run does not use, and
 refused in one line."""
 import dataclasses
 
-from algorithms import commands, trainer_for
+from algorithms import LIKELIHOODS, commands, load, trainer_for
 from experiments.errors import Fault
 from experiments.harness.latents import LATENTS
 from experiments.harness.parse import BadValue
@@ -54,8 +54,9 @@ def refuse_what_is_not_used(given, values, latent, own, trainer_class):
 def check_together(values):
     """Settings that are each fine but make no sense together, refused in one line (a kind of latent's own: its
     check in latents.py)."""
-    if values["dequantize"] and values["likelihood"] != "continuous-bernoulli":
-        raise Fault("--dequantize makes the data continuous, for a density: give --likelihood continuous-bernoulli")
+    if values["dequantize"] and not load(LIKELIHOODS[values["likelihood"]]).density:
+        densities = ", ".join(name for name, path in LIKELIHOODS.items() if load(path).density)
+        raise Fault(f"--dequantize makes the data continuous, for a density: give --likelihood {densities}")
     if values["dequantize"] and values["binarize"] != "none":
         raise Fault("--dequantize and --binarize: give one of them (binary images need no dequantization)")
     if (values["lr_schedule"] == "drop") != (values["lr_drop_epoch"] is not None):

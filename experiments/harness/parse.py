@@ -78,6 +78,7 @@ def folder(value):
 
 
 folder.takes_text = True
+sizes.many = True
 
 
 def for_option(default, metadata):
@@ -94,3 +95,35 @@ def for_option(default, metadata):
     if isinstance(default, str) and metadata["choices"]:
         return words(*metadata["choices"])
     raise TypeError(f"an option's default must be a bool, int, float or one of its choices, not {default!r}")
+
+
+class OneOf:
+    """The parser of a setting that names an entry of a registry (a dict that a plug-in's line may extend): its
+    choices are the registry's names when the flags are made and when a value is read, not when this is made."""
+
+    takes_text = True
+
+    def __init__(self, registry, many=False):
+        self.registry, self.many = registry, many       # many: a list of names (one word at a time from the flag)
+
+    @property
+    def choices(self):
+        return tuple(self.registry)
+
+    def __call__(self, value):
+        if self.many and isinstance(value, list):
+            return [words(*self.registry)(item) for item in value]
+        return words(*self.registry)(value)
+
+
+def names(value):
+    """Names (of extensions): words of letters, digits and dashes (a list from a file; one word at a time from the
+    flag). Whether each names something is for its registry to say (experiments/outputs/__init__.py)."""
+    if isinstance(value, list):
+        return [names(item) for item in value]
+    if not isinstance(value, str) or not value or not all(c.isalnum() or c in "-_" for c in value):
+        raise BadValue(f"takes names of letters, digits and dashes, got {value!r}")
+    return value
+
+
+names.many = names.takes_text = True

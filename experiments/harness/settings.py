@@ -11,11 +11,11 @@ extend the run) and --no-exact may differ.
 import dataclasses
 from dataclasses import dataclass, field, fields
 
-from algorithms import LIKELIHOODS, commands, trainer_for
+from algorithms import LIKELIHOODS, commands, load, trainer_for
 from experiments.errors import Fault
 from experiments.harness.latents import LATENTS
-from experiments.harness.parse import (folder, for_option, log_variance, mean_bound, positive_number, sizes, switch,
-                                       whole_number, words)
+from experiments.harness.parse import (OneOf, folder, for_option, log_variance, mean_bound, names, positive_number,
+                                       sizes, switch, whole_number, words)
 from experiments.harness.schedules import SCHEDULES
 
 MISSING = object()         # a Setting without a --quick value, or without a value from before it existed
@@ -52,7 +52,7 @@ class Settings:
                            "binary")
     activation: str = setting("softplus", words("softplus", "tanh", "relu"), "the hidden layers' nonlinearity",
                               before="softplus")
-    likelihood: str = setting("bernoulli", words(*LIKELIHOODS),
+    likelihood: str = setting("bernoulli", OneOf(LIKELIHOODS),
                               "p(x | z): the write-up's Bernoulli, or the continuous Bernoulli, a density on [0, 1] "
                               "(derivations/likelihoods.md)", before="bernoulli", latents=("gaussian",),
                               why="binary latents are built with the Bernoulli likelihood (derivations/binary.md)")
@@ -78,7 +78,7 @@ class Settings:
     mean_bound: float = setting(None, mean_bound, "bound q's means, smoothly: mu = c tanh(u / c) "
                                 "(derivations/wake-sleep-diagnosis.md)", before=None, latents=("gaussian",),
                                 why=GAUSSIAN_Q)
-    lr_schedule: str = setting("constant", words(*SCHEDULES),
+    lr_schedule: str = setting("constant", OneOf(SCHEDULES),
                                "constant; decay: every learning rate times 10^(-(epoch - 1) / T), T = "
                                "--lr-decay-epochs (derivations/wake-sleep-diagnosis.md); drop: every learning rate a "
                                "tenth after epoch --lr-drop-epoch (derivations/likelihoods.md); or the IWAE paper's: "
@@ -92,6 +92,8 @@ class Settings:
                                 "images and on dreams (diagnostics.png; derivations/wake-sleep-diagnosis.md)",
                                 before=True, output_only=True, latents=("gaussian",),
                                 why="they describe a Gaussian q (its means and variances); a binary q has neither")
+    extensions: tuple = setting([], names, "extensions to run beside those the other settings ask for, by name "
+                                "(experiments/outputs/__init__.py::EXTENSIONS lists them)", before=[], output_only=True)
     eval_k: int = setting(100, whole_number(1), "importance samples of the bound L_k that evaluates every run")
     exact: bool = setting(True, switch, "the exact log p(x) that a 2-D run (by quadrature) or a run of one binary "
                           "layer of at most 20 units (by enumeration) adds to its final evaluation (--no-exact skips "
@@ -113,6 +115,11 @@ class Settings:
     def trainer_class(self):
         """The class that trains this run: the algorithm's trainer for its kind of latent (algorithms/__init__.py)."""
         return trainer_for(self.algorithm, self.latent)
+
+    @property
+    def likelihood_class(self):
+        """The class of p(x | z) (algorithms/__init__.py::LIKELIHOODS), for what it declares (nn/densities.py)."""
+        return load(LIKELIHOODS[self.likelihood])
 
     @property
     def latent_kind(self):
@@ -143,8 +150,8 @@ class Setting:
 
     @property
     def many(self):
-        """Whether it takes a list (of layer sizes)."""
-        return self.parse is sizes
+        """Whether it takes a list (of layer sizes, of extensions' names)."""
+        return getattr(self.parse, "many", False)
 
     @classmethod
     def of(cls, item):

@@ -11,6 +11,8 @@ A run's extensions are chosen from its settings by extensions_for(); each is imp
 Adding one is a new file and a line in EXTENSIONS.
 """
 from algorithms import load
+from experiments.errors import Fault
+from experiments.data import kind_name
 
 EXTENSIONS = {
     "diagnostics": "experiments.outputs.diagnostics:Diagnostics",          # what q does, every epoch
@@ -19,11 +21,6 @@ EXTENSIONS = {
     "explorer": "experiments.outputs.explorer:Explorer",                   # explorer.html, after "exact"
     "binary-exact": "experiments.outputs.binary_exact:BinaryExactEvaluation",  # log p(x) of one binary layer
 }
-EXACT_SKIPPED = ("the exact log p(x) is not computed for the continuous Bernoulli on grey levels with exact 0s: its "
-                 "logits drift without limit and its posteriors narrow with them (a 3-epoch model: 97 s for 20 "
-                 "images); give --dequantize (derivations/likelihoods.md)")
-
-
 def extensions_for(settings, exact=None, log=print):
     """The extensions a run with these settings uses: the per-epoch diagnostics with --diagnostics, the exact
     evaluation unless --no-exact, where the run's kind of latent allows it (exact=True asks for it whatever the
@@ -32,10 +29,15 @@ def extensions_for(settings, exact=None, log=print):
     names = ["diagnostics"] if settings.diagnostics else []
     wanted = settings.exact if exact is None else exact
     if wanted and not settings.latent_kind.why_not_exact(settings):
-        if settings.likelihood == "continuous-bernoulli" and not settings.dequantize:
-            log(EXACT_SKIPPED)
+        out_of_reach = settings.likelihood_class.exact_out_of_reach.get(kind_name(settings))
+        if out_of_reach:
+            log(out_of_reach)
         else:
             names += settings.latent_kind.exact_extensions()
     if settings.binarize != "none":
         names.append("nll")
+    unknown = [name for name in settings.extensions if name not in EXTENSIONS]
+    if unknown:
+        raise Fault(f"--extensions {' '.join(unknown)}: not an extension; the extensions are {', '.join(EXTENSIONS)}")
+    names += [name for name in settings.extensions if name not in names]
     return [load(EXTENSIONS[name])(settings) for name in names]

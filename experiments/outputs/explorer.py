@@ -108,12 +108,7 @@ def run_payload(name, settings, model, test, labels, bounds, log=print, epochs=N
     for extent, density in posterior_windows(model, test[featured], mean[featured], log_var[featured], size=WINDOW):
         extents.append(extent)
         densities.append(np.round(255 * density / density.max()).astype(np.uint8))
-    if settings.likelihood == "continuous-bernoulli":
-        from nn.continuous_bernoulli import SERIES   # imported here: a Bernoulli run never loads the CB
-        extra = {"cb_series": list(SERIES)}
-    else:
-        extra = {}
-    return {**extra, "name": name, "algorithm": name_of(settings.algorithm),
+    return {**model.likelihood.explorer_payload(), "name": name, "algorithm": name_of(settings.algorithm),
             "likelihood": settings.likelihood,
             "decoder": decoder_layers(model), "mean": pack(mean.astype(np.float32)),
             "log_var": pack(log_var.astype(np.float32)), "labels": pack(labels.astype(np.uint8)),
@@ -207,9 +202,12 @@ def load_run(folder, data_cache):
                     "(a run of one binary layer of at most 20 units draws its posteriors' most probable states in states.png)")
     if settings.latent_dim != 2:
         raise Fault(f"{folder}: the explorer shows a 2-D latent; this run's has {settings.latent_dim} dimensions")
-    if settings.likelihood == "continuous-bernoulli" and not settings.dequantize:
-        raise Fault(f"{folder}: the continuous Bernoulli on grey levels has no exact log p(x) in reach (hours for its "
-                    "test images: derivations/likelihoods.md); the explorer needs it")
+    likelihood = settings.likelihood_class
+    if likelihood.exact_out_of_reach.get(kind_name(settings)):
+        raise Fault(f"{folder}: the explorer needs the exact log p(x), and {likelihood.exact_out_of_reach[kind_name(settings)]}")
+    if not hasattr(likelihood, "explorer_payload"):
+        raise Fault(f"{folder}: the explorer's page draws E[x | z] of the likelihoods that say how "
+                    f"(explorer_payload); {settings.likelihood} does not")
     data = data_cache.get(settings.data_dir)
     if data.fingerprint != settings.data_fingerprint:
         raise Fault(f"{settings.data_dir or 'the embedded MNIST'}: not the data the run in {folder} was trained on")

@@ -17,23 +17,6 @@ CAPTIONS = {
     "latent_manifold.png": "decoded images on a regular 20 x 20 grid of the latent space, each where the axes say",
 }
 
-WHAT_IS_BOUNDED = {
-    ("bernoulli", "grey"): "The grey levels in [0, 1] are the Bernoulli targets (the write-up's convention), so L_k "
-                           "bounds the log of an unnormalized score, not a log-probability: compare numbers only "
-                           "between runs that treat the data alike (derivations/likelihoods.md).",
-    ("bernoulli", "binary"): "The images are binarized, so L_k bounds the log-probability of a normalized model, "
-                             "comparable with the literature's numbers on binarized MNIST (derivations/likelihoods.md).",
-    ("continuous-bernoulli", "grey"): "The continuous Bernoulli is a density on [0, 1]^D, so L_k bounds a log-density: "
-                                      "positive values are no error (derivations/likelihoods.md).",
-    ("continuous-bernoulli", "binary"): "The continuous Bernoulli on binary images: a density, but the data are "
-                                        "discrete, so L_k bounds a log-density at the corners of [0, 1]^D.",
-    ("continuous-bernoulli", "dequantized"): "The images are dequantized, y = (k + u) / 256 "
-                                             "(derivations/likelihoods.md), so L_k bounds the log-density of y under "
-                                             "a normalized density on [0, 1]^D, and L_k - D log 256 the "
-                                             "log-probability of the 8-bit images.",
-}
-
-
 def cell(value):
     if value is None:
         return "—"
@@ -72,8 +55,8 @@ def write_report(run, out_dir, final, figure_note, sections):
     lines += [f"| {label} | {estimate(mean, se)} |" for label, mean, se in rows]
     lines.append(f"| active units: Var over the test images of E_q[z_j] above {ACTIVE_THRESHOLD:g} | "
                  f"{final['active_units']} of {config.latent_dim} |")
-    lines += ["", "In nats per image; ± is the standard error of the mean over images. " + WHAT_IS_BOUNDED[
-        config.likelihood, kind_name(config)], ""]
+    bounded = run.model.likelihood.bounds.get(kind_name(config), "")
+    lines += ["", "In nats per image; ± is the standard error of the mean over images. " + bounded, ""]
     if run.config:
         given = ", ".join(f"{key} {describe(value)}" for key, value in run.config["values"].items())
         lines += [f"Configuration file: `{run.config['file']}` ({given}); flags given beside it override it.", ""]
