@@ -16,6 +16,7 @@ EARLY_INTERRUPTS = []
 signal.signal(signal.SIGINT, lambda signum, frame: EARLY_INTERRUPTS.append(signum))
 
 import shlex  # noqa: E402
+from contextlib import nullcontext  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -86,8 +87,11 @@ def run_command(args, argv):
                                            args.force, DataCache(), configured)
         extensions = extensions_for(settings)
         keep = args.keep_checkpoints or (resume_from is not None and (folder.path / KEPT).is_dir())
-        run = train(settings, data, folder, resume_from, extensions, keep=keep, config=config_record(args, configured))
-        write_outputs(run, extensions)
+        # a new run moves an earlier run's files aside (--force), and back should it fail (experiments/harness/folder.py)
+        with folder.replacing() if resume_from is None else nullcontext():
+            run = train(settings, data, folder, resume_from, extensions, keep=keep,
+                        config=config_record(args, configured))
+            write_outputs(run, extensions)
 
 
 def evaluate_exactly(out):

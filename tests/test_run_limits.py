@@ -15,7 +15,7 @@ import pytest
 import run
 from conftest import write_mnist_files
 from experiments.harness.new_settings import new_settings
-from experiments.harness.runner import memory_needed
+from experiments.harness.room import memory_needed
 from test_run_faults import TINY, answers_in_one_line, rewrite_checkpoint, snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,7 +134,7 @@ def test_a_failure_while_writing_the_outputs_leaves_the_folder_as_it_was(earlier
     capsys.readouterr()
     assert run.main(["exact", "--out", str(earlier)]) == 2
     _, err = capsys.readouterr()
-    assert err.count("\n") == 1 and "No space left on device" in err and "the folder is as it was" in err, err
+    assert err.count("\n") == 1 and "No space left on device" in err and "none in the folder was changed" in err, err
     assert snapshot(tmp_path) == before and not (earlier / ".staging").exists()
 
 

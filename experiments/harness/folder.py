@@ -1,4 +1,5 @@
-"""A run's output folder: one run at a time, never overwritten unasked, cleared only by name with --force.
+"""A run's output folder: one run at a time, never overwritten unasked, and started over (--force) as one transaction:
+the earlier run's files are moved aside, and moved back unless the new run's outputs are all in place.
 
 The lock is an flock on DIR/.lock: the kernel releases it when its process ends, however it ends, so a folder
 whose run was killed is free again at once and a stale lock cannot exist.
@@ -12,17 +13,28 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from algorithms import name_of
-from experiments.errors import Fault
+from experiments.errors import Diverged, Fault, Stopped
 from experiments.harness.checkpoint import read_checkpoint
 
-# every file a run writes into its folder; --force removes exactly these and nothing else
-RUN_FILES = ("checkpoint.npz", "checkpoint.npz.tmp", "metrics.json", "metrics.json.tmp", "metrics.csv", "report.md",
-             "bounds.npz", "bounds.npz.tmp",
-             "lk.png", "losses.png", "reconstructions.png", "latent_scatter.png", "latent_manifold.png",
-             "originals.png", "exact_gap.png", "posteriors.png", "diagnostics.png", "explorer.html")
-OUTPUTS = tuple(name for name in RUN_FILES if not name.startswith("checkpoint"))   # what write_outputs writes again
+CHECKPOINTS = ("checkpoint.npz", "checkpoint.npz.tmp")
+MANIFEST = ".outputs"     # the names of the outputs the last write of a run's outputs put here, one a line
 KEPT = "checkpoints"      # --keep-checkpoints: checkpoints/epoch-N.npz, one per epoch
 STAGING = ".staging"      # where a run's outputs are written before they replace the folder's
+ASIDE = ".earlier-run"    # where --force keeps the earlier run's files until the new run's outputs are in place
+# the outputs a run made before the manifest existed (round 3 and earlier) could write: a folder without a manifest
+# holds at most these
+EARLIER_OUTPUTS = ("metrics.json", "metrics.json.tmp", "metrics.csv", "report.md", "bounds.npz", "bounds.npz.tmp",
+                   "lk.png", "losses.png", "reconstructions.png", "latent_scatter.png", "latent_manifold.png",
+                   "originals.png", "exact_gap.png", "posteriors.png", "diagnostics.png", "explorer.html", "states.png")
+
+
+class OutputsNotWritten(Fault):
+    """Writing a run's outputs failed before any replaced the folder's; cause: what failed, in words."""
+
+    def __init__(self, folder, cause):
+        super().__init__(f"{folder}: the outputs could not be written ({cause}); none in the folder was changed, and "
+                         "its checkpoint is kept (--resume writes them again)")
+        self.cause = cause
 
 
 class RunFolder:
@@ -30,6 +42,7 @@ class RunFolder:
         self.path = Path(path)
         self.checkpoint = self.path / "checkpoint.npz"
         self.handle = None
+        self.starting_over = False      # inside replacing(): a failure restores the earlier run
 
     def lock(self):
         """Creates the folder if needed and takes its lock, or refuses in one line."""
@@ -80,24 +93,87 @@ class RunFolder:
             except (ValueError, KeyError, TypeError, OSError):
                 name = "unknown"
             return f"the outputs of a finished {name} run, without its checkpoint"
-        present = [name for name in RUN_FILES if (self.path / name).exists()]
+        present = self.run_files()
         return f"outputs of an earlier run ({', '.join(present)})" if present else None
 
-    def clear(self):
-        """Removes every file a run writes (RUN_FILES), so that no stale output survives --force."""
-        for name in RUN_FILES:
-            (self.path / name).unlink(missing_ok=True)
-        for kept in (self.path / KEPT).glob("epoch-*.npz"):
-            kept.unlink()
-        shutil.rmtree(self.path / STAGING, ignore_errors=True)
+    def outputs(self):
+        """The names of the outputs the last write put here: its manifest's, or for a run made before there was one,
+        every name such a run could write."""
+        manifest = self.path / MANIFEST
+        try:
+            return manifest.read_text().split() if manifest.is_file() else list(EARLIER_OUTPUTS)
+        except (OSError, UnicodeDecodeError):
+            return list(EARLIER_OUTPUTS)
+
+    def run_files(self):
+        """The names of everything a run left here: its checkpoint, its outputs and their manifest, the copies of
+        --keep-checkpoints, and a staging folder an interrupted write left."""
+        names = [*CHECKPOINTS, *self.outputs(), MANIFEST, KEPT, STAGING]
+        return [name for name in dict.fromkeys(names) if os.path.lexists(self.path / name)]
 
     @contextmanager
-    def staged(self, replaces=()):
+    def replacing(self):
+        """A new run in a folder that holds an earlier one (--force), as one transaction. Before anything is written,
+        the earlier run's files are moved aside (into ASIDE, a rename each); an output name that is a folder of the
+        user's, or a file that cannot be moved, is refused with nothing moved. If the block fails in any way (an error,
+        a full disk, divergence, Ctrl-C or SIGTERM), whatever the new run wrote is removed and the earlier files are
+        moved back, and the failure is said with that; once the block has finished, the earlier files are deleted."""
+        names, aside = self.run_files(), self.path / ASIDE
+        if os.path.lexists(aside):
+            raise Fault(f"{aside}: holds the files of a run that an earlier --force moved aside and could not move back "
+                        "(it was killed); move them back or delete them first")
+        if not names:
+            yield
+            return
+        users = [name for name in names if name not in (KEPT, STAGING) and (self.path / name).is_dir()]
+        if users:
+            raise Fault(f"{self.path}: {', '.join(users)} is a folder where a run writes a file; nothing was moved "
+                        "or deleted")
+        moved = []
+        try:
+            aside.mkdir()
+            for name in names:
+                os.rename(self.path / name, aside / name)
+                moved.append(name)
+        except OSError as error:
+            self.move_back(moved)
+            raise Fault(f"{self.path}: {moved_failed(names, moved)} cannot be moved aside ({error.strerror or error}), "
+                        "so --force cannot start over here; nothing was moved or deleted") from None
+        self.starting_over = True
+        try:
+            yield
+        except BaseException as error:
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            try:
+                self.move_back(moved, remove_new=True)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            raise restored(error, self.path) from None
+        finally:
+            self.starting_over = False
+        shutil.rmtree(aside, ignore_errors=True)
+
+    def move_back(self, moved, remove_new=False):
+        """The files moved aside, back in place (with remove_new, after removing what a new run wrote)."""
+        aside = self.path / ASIDE
+        if remove_new:
+            for name in self.run_files():
+                target = self.path / name
+                shutil.rmtree(target) if target.is_dir() and not target.is_symlink() else target.unlink()
+        for name in moved:
+            os.rename(aside / name, self.path / name)
+        if os.path.isdir(aside):
+            aside.rmdir()
+
+    @contextmanager
+    def staged(self, manifest=True):
         """A folder (STAGING, inside this one) to write a run's outputs into; once every one is written, each replaces
-        its namesake here by a rename, and the files named in replaces that this write did not make are removed (an
-        earlier evaluation's figures, say). A failure while writing (a full disk, a model that cannot be drawn)
-        removes the staging folder and leaves this folder as it was; it is said in one line, naming what failed. The
-        renames run with Ctrl-C and SIGTERM held back, after checking that nothing in their way is a folder."""
+        its namesake here by a rename, the earlier outputs this write did not make are removed (an earlier
+        evaluation's figures, say), and with manifest the names written become the folder's manifest (MANIFEST): the
+        one list of a run's outputs, made by what was written. A failure while writing (a full disk, a model that
+        cannot be drawn) removes the staging folder and changes no output; it is said in one line, naming what
+        failed. The renames run with Ctrl-C and SIGTERM held back, after checking that nothing in their way is a
+        folder."""
         stage = self.path / STAGING
         shutil.rmtree(stage, ignore_errors=True)
         try:
@@ -106,21 +182,23 @@ class RunFolder:
             written = sorted(stage.iterdir())
             blocked = [item.name for item in written if (self.path / item.name).is_dir()]
             if blocked:
-                raise Fault(f"{self.path}: {', '.join(blocked)} is a folder where a run writes a file; the outputs "
-                            f"were not written, and the folder is as it was")
+                raise OutputsNotWritten(self.path, f"{', '.join(blocked)} is a folder where a run writes a file")
+            if manifest:
+                (stage / MANIFEST).write_text("".join(f"{item.name}\n" for item in written))
         except OSError as error:
             shutil.rmtree(stage, ignore_errors=True)
-            raise Fault(f"{self.path}: the outputs could not be written ({error.strerror or error}); the folder is "
-                        "as it was") from None
+            raise OutputsNotWritten(self.path, error.strerror or str(error)) from None
         except BaseException:
             shutil.rmtree(stage, ignore_errors=True)
             raise
+        earlier = set(self.outputs()) if manifest else set()
         held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
-            for item in written:
+            for item in sorted(stage.iterdir()):
                 os.replace(item, self.path / item.name)
-            for name in set(replaces) - {item.name for item in written}:
-                (self.path / name).unlink(missing_ok=True)
+            for name in earlier - {item.name for item in written}:
+                if (self.path / name).is_file():
+                    (self.path / name).unlink()
             stage.rmdir()
         except OSError as error:
             raise Fault(f"{self.path}: the outputs were written but not all moved into place ({error.strerror or error}"
@@ -144,3 +222,25 @@ def describe_progress(meta):
 
 def finished(meta):
     return meta["position"] is None and meta["epoch"] >= meta["settings"]["epochs"]
+
+
+def moved_failed(names, moved):
+    """The name that could not be moved: the first of names not in moved."""
+    return next(name for name in names if name not in moved)
+
+
+def restored(error, folder):
+    """The failure of a run that started over in folder, said with what was done about it: the new run's files
+    removed, the earlier run's moved back."""
+    said = f"the new run is not kept, and the earlier run in {folder} is restored as it was"
+    if isinstance(error, OutputsNotWritten):
+        return Fault(f"{folder}: the outputs could not be written ({error.cause}); {said}")
+    if isinstance(error, Diverged):
+        return Diverged(f"{getattr(error, 'brief', error)}; {said}")
+    if isinstance(error, (Stopped, KeyboardInterrupt)):
+        return Stopped(f"stopped before the new run finished; {said}")
+    if isinstance(error, Fault):
+        return type(error)(f"{error}; {said}")
+    if isinstance(error, MemoryError):
+        return Fault(f"out of memory before the new run finished; {said}")
+    return error

@@ -89,8 +89,8 @@ class Interrupt:
 
     SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
-    def __init__(self):
-        self.requested, self.previous = False, {}
+    def __init__(self, starting_over=False):
+        self.requested, self.previous, self.starting_over = False, {}, starting_over
         self.finishing = "this step"        # what a first Ctrl-C waits for
 
     def __enter__(self):
@@ -102,8 +102,12 @@ class Interrupt:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        print(f"\nrun.py: {self.SIGNALS[signum]}: stopping after {self.finishing} to save a checkpoint "
-              "(Ctrl-C again quits at once and keeps the last checkpoint)", file=sys.stderr)
+        if self.starting_over:            # --force (experiments/harness/folder.py::RunFolder.replacing)
+            print(f"\nrun.py: {self.SIGNALS[signum]}: stopping after {self.finishing}; the earlier run will be "
+                  "restored", file=sys.stderr)
+        else:
+            print(f"\nrun.py: {self.SIGNALS[signum]}: stopping after {self.finishing} to save a checkpoint "
+                  "(Ctrl-C again quits at once and keeps the last checkpoint)", file=sys.stderr)
 
     def __exit__(self, *exc_info):
         for number, previous in self.previous.items():
@@ -177,8 +181,6 @@ def train(settings, data, folder, resume_from=None, extensions=(), log=print, ke
     experiments.studies.replay). config: the configuration file's name and values, kept for the report.
     """
     run = start(settings, data, folder, resume_from, config)
-    if resume_from is None:
-        folder.clear()                  # only now: the model is built and the images are chosen
     checkpoint, start_epoch, position, saved = folder.checkpoint, 1, None, None
     if resume_from is not None:
         meta = resume_from[0]
@@ -194,14 +196,16 @@ def train(settings, data, folder, resume_from=None, extensions=(), log=print, ke
                            if getattr(settings, key) is not None)
         cause = f"the learning rate ({rates})" + (f" or the bounds on q ({bounds})" if bounds else "")
         kept = f"its checkpoint after {saved} is kept in {checkpoint}" if saved else "no checkpoint was saved"
-        raise Diverged(f"training diverged {when}: {what}; the likely cause is {cause}; {kept}")
+        error = Diverged(f"training diverged {when}: {what}; the likely cause is {cause}; {kept}")
+        error.brief = f"training diverged {when}: {what}; the likely cause is {cause}"     # without what is kept
+        raise error
 
     def save(epoch, position=None):
         save_checkpoint(checkpoint, run.model, run.trainer, run.rng, epoch, run.history, settings, run.bounds,
                         position, run.config)
 
     resume_command = shlex.join(["python", "run.py", settings.algorithm, "--resume", "--out", str(folder.path)])
-    with Interrupt() as interrupt:
+    with Interrupt(starting_over=folder.starting_over) as interrupt:
         for epoch in range(start_epoch, settings.epochs + 1):
             position = position or new_position(len(run.images.train), run.rng, run.trainer.losses)
             kept = f"the checkpoint after {saved} in {checkpoint}" if saved else "no checkpoint yet"

@@ -9,7 +9,6 @@ import numpy as np
 
 from algorithms import name_of
 from experiments.errors import stage
-from experiments.harness.folder import OUTPUTS
 from experiments.harness.settings import stored
 from experiments.outputs import figures
 from experiments.outputs.report import ACTIVE_THRESHOLD, write_report
@@ -23,7 +22,7 @@ def write_outputs(run, extensions=(), log=print):
     experiments/harness/training.py), with what each extension adds at the end of the run."""
     kept = (f"the finished run's checkpoint; python run.py {run.settings.algorithm} --resume --out "
             f"{run.folder.path} writes its outputs again")
-    with stage(f"writing the outputs into {run.folder.path}/", kept), run.folder.staged(replaces=OUTPUTS) as out:
+    with stage(f"writing the outputs into {run.folder.path}/", kept), run.folder.staged() as out:
         figure_note = write_figures(run, out)          # every file into a staging folder, then renamed over its own
         bounds, final, sections = dict(run.bounds), final_numbers(run.history, time.perf_counter() - run.began), []
         for extension in extensions:                 # each sees the per-image arrays of those before it

@@ -3,6 +3,7 @@
 Each algorithm's run lives in its own folder under --out and is reused when it has finished with the same
 settings, resumed with --resume, trained when missing, and never overwritten without --force.
 """
+from contextlib import nullcontext
 from pathlib import Path
 
 from algorithms import name_of
@@ -63,8 +64,9 @@ def settle(folder, algorithm, plan, options, log):
     _, settings, data, resume_from = plan
     log(f"{'resuming' if resume_from else 'training'} {name_of(algorithm)} into {folder.path}/")
     extensions = extensions_for(settings, log=log)
-    run = train(settings, data, folder, resume_from, extensions, log, config=options["config"])
-    write_outputs(run, extensions, log)
+    with folder.replacing() if resume_from is None else nullcontext():     # --force: the earlier run kept until done
+        run = train(settings, data, folder, resume_from, extensions, log, config=options["config"])
+        write_outputs(run, extensions, log)
     return settings, run.history, run.bounds
 
 
