@@ -8,6 +8,7 @@ A trainer class (a subclass of Trainer) says
                   default's, and run.py offers it as --name-with-dashes; the trainer is built as Class(model, **options)
     losses        {name: title}: what step() returns, which every epoch's record averages, and each one's figure title
     in_write_up   whether section 1.6 of the write-up compares it (python run.py compare, with no algorithm named)
+    not_in_nats   the losses that are not in nats per image, which a divergence check does not hold to a range
 and has
     step(x, rng) -> {name: value}    one minibatch: the objective's value and gradients, then the optimizers' steps
     optimizers                       {name: optimizer}, whose learning rates a schedule sets and a checkpoint keeps
@@ -38,6 +39,7 @@ class Trainer:
     command = name = None
     latent = "gaussian"
     in_write_up = False         # one of the two algorithms section 1.6 of the write-up compares
+    not_in_nats = ()            # losses that are not nats per image (a regression's squared error), not range-checked
     Options = NoOptions
     losses = {}
 

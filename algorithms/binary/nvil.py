@@ -48,6 +48,7 @@ class NVIL(Trainer):
 
     command, name, latent, Options = "nvil", "NVIL", "binary", NVILOptions
     losses = {"loss": "NVIL: mean negative ELBO", "baseline_loss": "NVIL: the baselines' squared error / 2"}
+    not_in_nats = ("baseline_loss",)
 
     def __init__(self, model, lr=1e-3):
         self.model = model

@@ -5,13 +5,14 @@ Reading never unpickles: the metadata is a JSON string, every other entry a plai
 is not a checkpoint of run.py, or one that is damaged, is refused in one line naming the fault.
 """
 import json
+import math
 import os
 import zipfile
 
 import numpy as np
 
 from experiments.errors import Fault
-from experiments.harness.settings import stored
+from experiments.harness.settings import from_stored, stored
 
 META_KEYS = ("epoch", "history", "settings", "rng", "position")
 
@@ -75,9 +76,58 @@ def read_checkpoint(path):
     missing = [key for key in META_KEYS if not isinstance(meta, dict) or key not in meta]
     if missing:
         raise Fault(f"{path}: not a checkpoint of this version of run.py (its metadata lacks {', '.join(missing)})")
+    check_meta(meta, arrays, path)
     if meta["position"] is not None:
         meta["position"]["order"] = arrays["position/order"]
     return meta, arrays
+
+
+def check_meta(meta, arrays, path):
+    """The metadata and arrays of a checkpoint checked as data: each field of the type, shape and range run.py writes,
+    every stored number finite; anything else refused in one line naming the field."""
+    def refuse(field, problem):
+        raise Fault(f"{path}: its {field} {problem}; not a checkpoint of this version of run.py, or changed after it "
+                    "was written")
+    epoch, history, position = meta["epoch"], meta["history"], meta["position"]
+    if type(epoch) is not int or epoch < 0:
+        refuse("epoch", f"is not a whole number of epochs: {epoch!r}")
+    if not isinstance(history, list) or len(history) != epoch:
+        refuse("history", f"does not hold one record per finished epoch ({epoch})")
+    for n, record in enumerate(history, 1):
+        if not isinstance(record, dict) or record.get("epoch") != n:
+            refuse("history", f"record {n} is not epoch {n}'s")
+        for key, value in record.items():
+            if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                          and math.isfinite(value)):
+                refuse("history", f"record {n} holds {key} = {value!r}, not a finite number")
+    if not isinstance(meta["settings"], dict):
+        refuse("settings", "are not a table of settings")
+    try:
+        settings = from_stored(meta["settings"])
+    except Fault as fault:
+        raise Fault(f"{path}: {fault}") from None
+    if position is not None:
+        if (not isinstance(position, dict) or type(position.get("step")) is not int or position["step"] < 0
+                or not isinstance(position.get("totals"), dict) or not isinstance(position.get("seconds"), (int, float))):
+            refuse("position", "is not where an epoch stopped (its step, loss totals and seconds)")
+        order = arrays.get("position/order")
+        if order is None or order.shape != (settings.train_size,) or not np.array_equal(np.sort(order),
+                                                                                         np.arange(settings.train_size)):
+            refuse("position/order", f"is not an order of the run's {settings.train_size} training images")
+        if not all(isinstance(total, (int, float)) and math.isfinite(total) for total in position["totals"].values()):
+            refuse("position", "holds a loss total that is not a finite number")
+    if not (isinstance(meta["rng"], dict) and isinstance(meta["rng"].get("state"), dict)):
+        refuse("rng", "is not a random generator's state")
+    config = meta.get("config")
+    if config is not None and not (isinstance(config, dict) and isinstance(config.get("file"), str)
+                                   and isinstance(config.get("values"), dict)):
+        refuse("config", "is not a configuration file's name and values")
+    for key, value in arrays.items():
+        if value.dtype.kind not in "fiub":
+            refuse(key, f"is not numbers (dtype {value.dtype})")
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            refuse(key, "holds a value that is not finite; no run of run.py saves one (a diverged run keeps its last "
+                   "finite checkpoint)")
 
 
 def restore(path, arrays, model, trainer, rng, meta):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from algorithms import LIKELIHOODS, commands, load, trainer_for
 from experiments.errors import Fault
 from experiments.harness.latents import LATENTS
-from experiments.harness.parse import (OneOf, folder, for_option, log_variance, mean_bound, names, positive_number,
+from experiments.harness.parse import (BadValue, OneOf, folder, for_option, log_variance, mean_bound, names, positive_number,
                                        sizes, switch, whole_number, words)
 from experiments.harness.schedules import SCHEDULES
 
@@ -225,7 +225,10 @@ def from_stored(values):
     for item in RUN_SETTINGS:
         if item.before is not MISSING and item.name not in values:
             values[item.name] = item.before
-    trainer_class = trainer_for(values.get("algorithm"), values.get("latent"))
+    if not all(isinstance(values.get(key), str) for key in ("algorithm", "latent")):
+        raise Fault(f"the stored settings' algorithm and latent are not names: {values.get('algorithm')!r}, "
+                    f"{values.get('latent')!r}")
+    trainer_class = trainer_for(values["algorithm"], values["latent"])
     if trainer_class is None:
         raise Fault(f"no algorithm {values.get('algorithm')!r} trains {values.get('latent')!r} latents")
     own = {item.name for item in fields(trainer_class.Options)}
@@ -233,6 +236,20 @@ def from_stored(values):
     missing = sorted((own | run) - set(values))
     if missing:
         raise Fault(f"the stored settings lack {', '.join(missing)}")
+    offered = {item.name: item for item in RUN_SETTINGS + options_of(trainer_class)}
+    for key, value in values.items():         # each value as its flag would take it, or refused naming it
+        item = offered.get(key)
+        if item is None or (value is None and item.default is None) or key == "data_dir":
+            continue
+        try:
+            values[key] = item.parse(value)
+        except BadValue as bad:
+            raise Fault(f"the stored settings' {key} {bad}") from None
+    shape = values["image_shape"]
+    if not (isinstance(shape, list) and shape and all(type(size) is int and size > 0 for size in shape)):
+        raise Fault(f"the stored settings' image_shape is not a list of sizes: {shape!r}")
+    if not isinstance(values["data_fingerprint"], str) or not isinstance(values["data_dir"], (str, type(None))):
+        raise Fault("the stored settings' data_fingerprint or data_dir is not text")
     options = trainer_class.Options(**{key: value for key, value in values.items() if key in own})
     return Settings(trainer=options, **{key: frozen(value) for key, value in values.items() if key in run})
 

@@ -83,15 +83,15 @@ def evaluate(model, images, settings):
 
 
 class Interrupt:
-    """Ctrl-C or SIGTERM during training. The first asks the loop to stop after the current step (or the
-    evaluation under way), so that the checkpoint it then writes is consistent; a second stops at once and
-    keeps the last checkpoint."""
+    """Ctrl-C or SIGTERM during training. The first asks the loop to stop after the current step, so that the
+    checkpoint it then writes is consistent; a second stops at once and keeps the last checkpoint. During an
+    evaluation, whose start the loop has saved, the first stops it at once."""
 
     SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 
     def __init__(self, starting_over=False):
         self.requested, self.previous, self.starting_over = False, {}, starting_over
-        self.finishing = "this step"        # what a first Ctrl-C waits for
+        self.at_once = False        # during an evaluation, whose start is saved: the first signal stops it
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -99,14 +99,14 @@ class Interrupt:
         return self
 
     def handle(self, signum, frame):
-        if self.requested:
+        if self.requested or self.at_once:
             raise KeyboardInterrupt
         self.requested = True
         if self.starting_over:            # --force (experiments/harness/folder.py::RunFolder.replacing)
-            print(f"\nrun.py: {self.SIGNALS[signum]}: stopping after {self.finishing}; the earlier run will be "
+            print(f"\nrun.py: {self.SIGNALS[signum]}: stopping after this step; the earlier run will be "
                   "restored", file=sys.stderr)
         else:
-            print(f"\nrun.py: {self.SIGNALS[signum]}: stopping after {self.finishing} to save a checkpoint "
+            print(f"\nrun.py: {self.SIGNALS[signum]}: stopping after this step to save a checkpoint "
                   "(Ctrl-C again quits at once and keeps the last checkpoint)", file=sys.stderr)
 
     def __exit__(self, *exc_info):
@@ -138,9 +138,9 @@ def run_epoch(run, epoch, position, interrupt, diverged):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite losses are checked
             losses = trainer.step(x, run.rng)         # AEVB.step (algorithms/aevb.py), WakeSleep.step, ...
         for name in names:
-            if not math.isfinite(losses[name]):
+            if not (math.isfinite(losses[name]) if name in trainer.not_in_nats else plausible(losses[name], run)):
                 bar.close()
-                diverged(f"the {name.replace('_', ' ')} is {losses[name]}", f"at step {step + 1} of epoch {epoch}")
+                diverged(f"the {name.replace('_', ' ')} is {losses[name]:.4g}", f"at step {step + 1} of epoch {epoch}")
             totals[name] += losses[name]
         position["step"] = step + 1
         bar.set_postfix({name: f"{totals[name] / (step + 1):.2f}" for name in names})
@@ -149,6 +149,15 @@ def run_epoch(run, epoch, position, interrupt, diverged):
     bar.close()
     position["seconds"] += time.perf_counter() - began
     return position["step"] == n_steps
+
+
+PLAUSIBLE_NATS = 100     # per pixel: a loss or bound beyond this many nats a pixel has left any plausible range
+
+
+def plausible(nats, run):
+    """Whether a loss or bound in nats per image is finite and within PLAUSIBLE_NATS nats a pixel of zero (a model
+    that diverges slowly reaches 1e14 nats before it reaches infinity)."""
+    return math.isfinite(nats) and abs(nats) <= PLAUSIBLE_NATS * run.images.train.shape[1]
 
 
 def all_finite(model):
@@ -222,19 +231,23 @@ def train(settings, data, folder, resume_from=None, extensions=(), log=print, ke
             record = {"epoch": epoch, "seconds": position["seconds"],
                       **{name: position["totals"][name] / position["step"] for name in run.trainer.losses},
                       "test_lk": None, "test_lk_se": None, "train_lk": None, "train_lk_se": None}
-            position = None
+            steps_done, position = position, None
             for extension in extensions:
                 extension.epoch_end(run, record)
             if epoch % settings.eval_every == 0 or epoch == settings.epochs:
-                interrupt.finishing = "this evaluation"
+                # the epoch's steps saved first: a Ctrl-C or SIGTERM then stops the evaluation at once, losing nothing
+                save(epoch - 1, steps_done)
+                kept = f"the checkpoint at the end of epoch {epoch}'s steps in {checkpoint}. To continue: {resume_command}"
+                interrupt.at_once = True
                 with stage(f"evaluating L_k after epoch {epoch}", kept):
                     for split, images in (("test", run.images.test), ("train", run.images.train_subset)):
                         per_image = evaluate(run.model, images, settings)
-                        if not np.isfinite(per_image).all():
-                            diverged(f"the {split} bound L_{settings.eval_k} is not finite", f"after epoch {epoch}")
+                        if not (np.isfinite(per_image).all() and plausible(float(per_image.mean()), run)):
+                            diverged(f"the {split} bound L_{settings.eval_k} is {per_image.mean():.4g}",
+                                     f"after epoch {epoch}")
                         run.bounds[f"{split}/{epoch}"] = per_image
                         record[f"{split}_lk"], record[f"{split}_lk_se"] = mean_and_standard_error(per_image)
-                interrupt.finishing = "this step"
+                interrupt.at_once = False
             run.history.append(record)
             with stage(f"saving the checkpoint after epoch {epoch}", kept):
                 save(epoch)

@@ -47,7 +47,8 @@ def draw_states(path, model, test, labels, shape, seed, title):
     """For 8 test digits (fixed by the seed): the digit, then the 3 most probable states of p(h | x) and of q(h | x),
     each drawn as the image it decodes to, E[x | h], with its probability beside it. One image of tiles (figures.tile)
     on one set of axes."""
-    rows = np.sort(np.random.default_rng([seed, 5]).choice(len(test), N_DIGITS, replace=False))
+    count = min(N_DIGITS, len(test))          # all the test digits, when there are fewer
+    rows = np.sort(np.random.default_rng([seed, 5]).choice(len(test), count, replace=False))
     columns, units, height = 1 + 2 * N_STATES, model.layers[0], shape[0] + 1
     tiles, notes = [], []
     for r, row in enumerate(rows):
@@ -60,8 +61,8 @@ def draw_states(path, model, test, labels, shape, seed, title):
             tiles.extend(model.likelihood.mean(model.decode(states)))
             notes += [(r, 1 + column * N_STATES + i, f"{probabilities[i]:.2f}", "C0" if name == "p" else "C1")
                       for i in range(N_STATES)]
-    fig, ax = plt.subplots(figsize=(1.1 * columns, 1.2 * N_DIGITS + 0.6))
-    ax.imshow(figures.tile(np.array(tiles), shape, N_DIGITS, columns), cmap="gray", vmin=0, vmax=1)
+    fig, ax = plt.subplots(figsize=(1.1 * columns, 1.2 * count + 0.6))
+    ax.imshow(figures.tile(np.array(tiles), shape, count, columns), cmap="gray", vmin=0, vmax=1)
     for r, c, text, colour in notes:
         ax.text(c * (shape[1] + 1) + 1, r * height + 4, text, color=colour, fontsize=7,
                 bbox={"facecolor": "white", "alpha": 0.8, "pad": 0.5, "linewidth": 0})

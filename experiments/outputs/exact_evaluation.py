@@ -99,8 +99,9 @@ class ExactEvaluation(Extension):
 
 
 def posterior_digits(n_test, seed):
-    """The indices of the 12 test digits whose posteriors are drawn: fixed by the seed, the same for every algorithm."""
-    return np.sort(np.random.default_rng([seed, 5]).choice(n_test, N_POSTERIORS, replace=False))
+    """The indices of the 12 test digits whose posteriors are drawn (all of them, when there are fewer): fixed by the
+    seed, the same for every algorithm."""
+    return np.sort(np.random.default_rng([seed, 5]).choice(n_test, min(N_POSTERIORS, n_test), replace=False))
 
 
 def draw_posteriors(path, model, test, test_labels, shape, settings, title):

@@ -42,7 +42,8 @@ def write_report(run, out_dir, final, figure_note, sections):
     epochs = f"{len(history)} epoch{'s' if len(history) != 1 else ''}"
     lines = [f"# {name_of(config.algorithm)} on {final['data']}", "",
              f"{epochs}: {final['train_seconds'] / 60:.1f} minutes of training; the invocation that "
-             f"wrote this report took {final['total_seconds'] / 60:.1f} minutes with evaluation and figures "
+             f"wrote this report took {final['total_seconds'] / 60:.1f} minutes by the wall clock, from building the "
+             "model to this report, with every evaluation and figure "
              f"({platform.machine()}, Python {platform.python_version()}, NumPy {np.__version__}).", "",
              "## Final numbers", "", "| quantity | value |", "| --- | --- |",
              f"| test L_{k} ({final['test_images']} images) | {estimate(final['test_lk'], final['test_lk_se'])} |",

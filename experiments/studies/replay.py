@@ -29,6 +29,7 @@ class Recording:
 
     def __init__(self, trainer):
         self.trainer, self.optimizers, self.losses, self.recorded = trainer, trainer.optimizers, trainer.losses, []
+        self.not_in_nats = trainer.not_in_nats
 
     def step(self, x, rng):
         losses = self.trainer.step(x, rng)
@@ -77,7 +78,10 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, help="write every step's loss of every replay here (JSON)")
     args = parser.parse_args(argv)
     try:
-        data = load_dataset(from_stored(read_checkpoint(args.checkpoint)[0]["settings"]).data_dir)
+        settings = from_stored(read_checkpoint(args.checkpoint)[0]["settings"])
+        for changes in args.change:          # every change checked before any replay runs
+            with_changes(settings, changes)
+        data = load_dataset(settings.data_dir)
         variants = {"as it was": {}, **{", ".join(f"{k}={v}" for k, v in changes.items()): changes
                                         for changes in args.change}}
         results = {name: replay(args.checkpoint, args.epochs, changes, data) for name, changes in variants.items()}
