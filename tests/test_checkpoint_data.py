@@ -85,3 +85,29 @@ def test_a_binary_loss_beyond_any_plausible_range_stops_the_run_as_divergence(tm
     assert main(argv) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "training diverged" in err and "the likely cause is the learning rate" in err, err
+
+
+def test_a_ctrl_c_during_an_evaluation_stops_it_at_once_and_the_run_resumes_to_its_numbers(tmp_path, capsys,
+                                                                                          monkeypatch):
+    import os
+    import signal
+    from experiments.harness import training
+    from conftest import history_of
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    assert main(["aevb", *TINY, "--out", str(whole)]) == 0
+    evaluate, calls = training.evaluate, []
+
+    def interrupted(model, images, settings):
+        calls.append(1)
+        if len(calls) == 3:                   # the test bound after epoch 2
+            os.kill(os.getpid(), signal.SIGINT)
+        return evaluate(model, images, settings)
+    monkeypatch.setattr(training, "evaluate", interrupted)
+    capsys.readouterr()
+    assert main(["aevb", *TINY, "--out", str(stopped)]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "stopped while evaluating L_k after epoch 2" in err, err
+    assert "the checkpoint at the end of epoch 2's steps" in err and "To continue: python run.py aevb --resume" in err
+    monkeypatch.undo()
+    assert main(["aevb", "--resume", "--out", str(stopped)]) == 0
+    assert history_of(stopped) == history_of(whole)
