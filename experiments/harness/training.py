@@ -26,6 +26,7 @@ from experiments.data.mnist import select_images
 from experiments.errors import Diverged, Stopped, stage
 from experiments.harness.checkpoint import restore, save_checkpoint, saved_bounds, write_atomically
 from experiments.harness.folder import KEPT
+from experiments.harness.progress import progress
 from experiments.harness.schedules import SCHEDULES
 from experiments.harness.settings import flag
 
@@ -76,10 +77,12 @@ def logits_of_means(likelihood, means, clip=1e-3, steps=100):
     return ((low + high) / 2).astype(means.dtype)
 
 
-def evaluate(model, images, settings):
-    """Per-image L_k, from the same noise seed at every evaluation so that curves compare (and pair)."""
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # non-finite results are checked
-        return importance_weighted_bound(model, images, settings.eval_k, seed=settings.seed)
+def evaluate(model, images, settings, what="evaluating L_k"):
+    """Per-image L_k, from the same noise seed at every evaluation so that curves compare (and pair); a progress bar
+    says what it is doing."""
+    with progress(what, len(images) * settings.eval_k) as done, \
+            np.errstate(over="ignore", invalid="ignore", divide="ignore"):     # non-finite results are checked
+        return importance_weighted_bound(model, images, settings.eval_k, seed=settings.seed, done=done)
 
 
 class Interrupt:
@@ -241,7 +244,8 @@ def train(settings, data, folder, resume_from=None, extensions=(), log=print, ke
                 interrupt.at_once = True
                 with stage(f"evaluating L_k after epoch {epoch}", kept):
                     for split, images in (("test", run.images.test), ("train", run.images.train_subset)):
-                        per_image = evaluate(run.model, images, settings)
+                        per_image = evaluate(run.model, images, settings,
+                                             f"{split} L_{settings.eval_k} after epoch {epoch}")
                         if not (np.isfinite(per_image).all() and plausible(float(per_image.mean()), run)):
                             diverged(f"the {split} bound L_{settings.eval_k} is {per_image.mean():.4g}",
                                      f"after epoch {epoch}")

@@ -5,6 +5,7 @@ import time
 import numpy as np
 
 from algorithms.bound import importance_weighted_bound, mean_and_standard_error
+from experiments.harness.progress import progress
 from experiments.outputs.extension import Extension, Section
 
 
@@ -23,9 +24,10 @@ class NegativeLogLikelihood(Extension):
     def run_end(self, run, out, log, arrays):
         """One image's k samples at a time, so memory stays at k rows of D logits."""
         began = time.perf_counter()
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with progress(f"test -L_{self.k}", len(run.images.test) * self.k) as done, \
+                np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             bounds = importance_weighted_bound(run.model, run.images.test, self.k, seed=self.seed,
-                                               chunk_size=max(1, 2000 // self.k))
+                                               chunk_size=max(1, 2000 // self.k), done=done)
         nll, se = mean_and_standard_error(-bounds)
         log(f"test negative log-likelihood -L_{self.k} {nll:.2f} ± {se:.2f} ({time.perf_counter() - began:.0f} s)")
         return Section(final={"nll_k": self.k, "nll": nll, "nll_se": se}, arrays={"nll/test": -bounds},
