@@ -15,6 +15,7 @@ import signal
 EARLY_INTERRUPTS = []
 signal.signal(signal.SIGINT, lambda signum, frame: EARLY_INTERRUPTS.append(signum))
 
+import os  # noqa: E402
 import shlex  # noqa: E402
 from contextlib import nullcontext  # noqa: E402
 import sys  # noqa: E402
@@ -87,6 +88,8 @@ def run_command(args, argv):
                                            args.force, DataCache(), configured)
         extensions = extensions_for(settings)
         keep = args.keep_checkpoints or (resume_from is not None and (folder.path / KEPT).is_dir())
+        if keep and os.path.lexists(folder.path / KEPT) and not (folder.path / KEPT).is_dir():
+            raise Fault(f"--keep-checkpoints: {folder.path / KEPT} is a file, where the kept checkpoints go; move it")
         # a new run moves an earlier run's files aside (--force), and back should it fail (experiments/harness/folder.py)
         with folder.replacing() if resume_from is None else nullcontext():
             run = train(settings, data, folder, resume_from, extensions, keep=keep,

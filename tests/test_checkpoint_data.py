@@ -97,11 +97,11 @@ def test_a_ctrl_c_during_an_evaluation_stops_it_at_once_and_the_run_resumes_to_i
     assert main(["aevb", *TINY, "--out", str(whole)]) == 0
     evaluate, calls = training.evaluate, []
 
-    def interrupted(model, images, settings):
+    def interrupted(model, images, settings, what="evaluating L_k"):
         calls.append(1)
         if len(calls) == 3:                   # the test bound after epoch 2
             os.kill(os.getpid(), signal.SIGINT)
-        return evaluate(model, images, settings)
+        return evaluate(model, images, settings, what)
     monkeypatch.setattr(training, "evaluate", interrupted)
     capsys.readouterr()
     assert main(["aevb", *TINY, "--out", str(stopped)]) == 130
@@ -111,3 +111,9 @@ def test_a_ctrl_c_during_an_evaluation_stops_it_at_once_and_the_run_resumes_to_i
     monkeypatch.undo()
     assert main(["aevb", "--resume", "--out", str(stopped)]) == 0
     assert history_of(stopped) == history_of(whole)
+
+
+def test_keep_checkpoints_where_checkpoints_is_a_file_is_refused_before_training(tmp_path, capsys):
+    (tmp_path / "checkpoints").write_text("the user's\n")
+    answers_in_one_line(capsys, tmp_path, ["aevb", *TINY, "--keep-checkpoints", "--out", str(tmp_path)], 2,
+                        "checkpoints is a file, where the kept checkpoints go")

@@ -84,7 +84,8 @@ def add_run_flags(parser, algorithms, command):
                           help="continue the run in the output folder with its own settings (only --epochs may be "
                                "given, to extend it)")
     homework.add_argument("--force", action="store_true",
-                          help="start over in an output folder that holds a run, deleting its outputs first")
+                          help="start over in an output folder that holds a run: its files are moved aside, and put "
+                                     "back if the new run fails before its outputs are written")
     research = parser.add_argument_group(
         "beyond the homework: research settings, evaluation and data",
         "A research configuration is a file of these settings: --config configs/NAME.toml (flags beside it override "

@@ -108,8 +108,9 @@ class RunFolder:
     def run_files(self):
         """The names of everything a run left here: its checkpoint, its outputs and their manifest, the copies of
         --keep-checkpoints, and a staging folder an interrupted write left."""
-        names = [*CHECKPOINTS, *self.outputs(), MANIFEST, KEPT, STAGING]
-        return [name for name in dict.fromkeys(names) if os.path.lexists(self.path / name)]
+        files = [name for name in dict.fromkeys([*CHECKPOINTS, *self.outputs(), MANIFEST])
+                 if os.path.lexists(self.path / name)]
+        return files + [name for name in (KEPT, STAGING) if (self.path / name).is_dir()]
 
     @contextmanager
     def replacing(self):

@@ -70,7 +70,7 @@ def plan(folder, algorithm, explicit, quick, resume, force, data_cache, configur
     held = folder.holds()
     if held and not force:
         ways = "continue it with --resume, or start over" if saved_run_readable(folder) else "start over"
-        raise Fault(f"{folder.path}: holds {held}; {ways} with --force (which deletes its outputs)")
+        raise Fault(f"{folder.path}: holds {held}; {ways} with --force (which replaces its outputs once the new run has written its own)")
     settings = new_settings(algorithm, explicit, quick, configured)
     data = data_cache.get(settings.data_dir)
     settings = make_effective(settings, data)
