@@ -37,12 +37,17 @@ SLEEP_PHI_HELP = "RWS: after each wake step, a classic sleep step on the recogni
 
 
 @dataclass(frozen=True)
-class RWSOptions:
+class ReweightedOptions:
+    """What reweighted wake-sleep takes for either kind of latent (algorithms/binary/rws.py uses these)."""
     lr: float = option(1e-3, "Adam's learning rate of the generative network", learning_rate=True, homework=True)
     phi_lr: float = option(1e-3, "RWS: Adam's learning rate of the recognition network", learning_rate=True)
     k: int = option(5, K_HELP)
     sleep_phi: bool = option(False, SLEEP_PHI_HELP)
     sleep_samples: int = option(100, "dreams per sleep step")
+
+
+@dataclass(frozen=True)
+class RWSOptions(ReweightedOptions):
     dreams: str = option("samples", DREAMS_HELP, choices=DREAMS)
 
 

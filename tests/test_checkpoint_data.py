@@ -2,28 +2,14 @@
 of the wrong shape or type, and a stored number that is not finite, are refused in one line naming the field, with
 every file as it was; and the other answers of #36 (replay's --change, a loss out of any plausible range)."""
 import json
-import shutil
 
 import numpy as np
 import pytest
 
 from experiments.studies.replay import main as replay_main
 from run import main
+from test_force import earlier, finished_run  # noqa: F401 (fixtures: a finished run that kept its checkpoints)
 from test_run_faults import TINY, answers_in_one_line, rewrite_checkpoint, snapshot
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("earlier") / "run"
-    assert main(["aevb", *TINY, "--keep-checkpoints", "--out", str(folder)]) == 0
-    return folder
-
-
-@pytest.fixture
-def earlier(finished_run, tmp_path):
-    folder = tmp_path / "run"
-    shutil.copytree(finished_run, folder)
-    return folder
 
 
 def change_meta(change):

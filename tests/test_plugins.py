@@ -147,17 +147,33 @@ PLUGINS = {"renyi": (RENYI, "Renyi", ["--hidden", "16", "--alpha", "0.3", "--k",
            "reinforce": (REINFORCE, "Reinforce", ["--layers", "6", "--binarize", "fixed", "--nll-k", "8"])}
 
 
+def write_plugin(tmp_path, monkeypatch, name, source):
+    """source as plugins/name.py in a package of its own, importable."""
+    package = tmp_path / "plugins"
+    package.mkdir(exist_ok=True)
+    (package / "__init__.py").touch()
+    (package / f"{name}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+
+
+def trained_and_resumed(tmp_path, argv):
+    """argv trained for 2 epochs into whole/, and for 1 then resumed to 2 into halves/: the two histories must agree
+    (a resumed run ends with the uninterrupted run's numbers). Returns whole/."""
+    whole, halves = tmp_path / "whole", tmp_path / "halves"
+    assert main([*argv, "--epochs", "2", "--out", str(whole)]) == 0
+    assert main([*argv, "--epochs", "1", "--out", str(halves)]) == 0
+    assert main([argv[0], "--resume", "--epochs", "2", "--out", str(halves)]) == 0
+    assert history_of(whole) == history_of(halves)
+    return whole
+
+
 @pytest.fixture
 def registered(tmp_path, monkeypatch):
     """registered(name): the plug-in's file written into a package of its own, its class added to the registry."""
     def register(name):
         source, class_name, _ = PLUGINS[name]
-        package = tmp_path / "plugins"
-        package.mkdir(exist_ok=True)
-        (package / "__init__.py").touch()
-        (package / f"{name}.py").write_text(source)
-        monkeypatch.syspath_prepend(str(tmp_path))
-        importlib.invalidate_caches()
+        write_plugin(tmp_path, monkeypatch, name, source)
         trainer = getattr(importlib.import_module(f"plugins.{name}"), class_name)
         monkeypatch.setattr(algorithms, "TRAINERS", [*algorithms.TRAINERS, trainer])     # the registry line
         return trainer
@@ -170,11 +186,7 @@ def registered(tmp_path, monkeypatch):
 def test_a_new_algorithm_trains_resumes_and_reports_through_run_py(tmp_path, registered, capsys, name):
     trainer = registered(name)
     own = PLUGINS[name][2]
-    whole, halves = tmp_path / "whole", tmp_path / "halves"
-    assert main([name, *SMALL, *own, "--epochs", "2", "--out", str(whole)]) == 0
-    assert main([name, *SMALL, *own, "--epochs", "1", "--out", str(halves)]) == 0
-    assert main([name, "--resume", "--epochs", "2", "--out", str(halves)]) == 0
-    assert history_of(whole) == history_of(halves)               # resumed to the uninterrupted run's numbers
+    whole = trained_and_resumed(tmp_path, [name, *SMALL, *own])
     metrics = json.loads((whole / "metrics.json").read_text())
     assert metrics["algorithm"] == name and metrics["history"][-1]["loss"] > 0
     for flag in own[::2]:
@@ -208,16 +220,6 @@ def test_the_renyi_option_changes_what_is_trained(tmp_path, registered):
     assert runs["0.0"] != runs["0.9"]
 
 
-def write_plugin(tmp_path, monkeypatch, name, source):
-    """source as plugins/name.py in a package of its own, importable."""
-    package = tmp_path / "plugins"
-    package.mkdir(exist_ok=True)
-    (package / "__init__.py").touch()
-    (package / f"{name}.py").write_text(source)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    importlib.invalidate_caches()
-
-
 @pytest.fixture
 def no_plugins_left():
     yield
@@ -229,11 +231,7 @@ def test_a_new_likelihood_trains_resumes_and_reports_through_run_py(tmp_path, mo
     write_plugin(tmp_path, monkeypatch, "sigmoid_gaussian", GAUSSIAN)
     monkeypatch.setitem(algorithms.LIKELIHOODS, "sigmoid-gaussian", "plugins.sigmoid_gaussian:SigmoidGaussian")
     own = ["--hidden", "16", "--likelihood", "sigmoid-gaussian"]
-    whole, halves = tmp_path / "whole", tmp_path / "halves"
-    assert main(["aevb", *SMALL, *own, "--epochs", "2", "--out", str(whole)]) == 0
-    assert main(["aevb", *SMALL, *own, "--epochs", "1", "--out", str(halves)]) == 0
-    assert main(["aevb", "--resume", "--epochs", "2", "--out", str(halves)]) == 0
-    assert history_of(whole) == history_of(halves)
+    whole = trained_and_resumed(tmp_path, ["aevb", *SMALL, *own])
     assert "about the decoder's means" in (whole / "report.md").read_text()
     bernoulli = tmp_path / "bernoulli"
     assert main(["aevb", *SMALL, "--hidden", "16", "--epochs", "1", "--out", str(bernoulli)]) == 0
@@ -247,11 +245,8 @@ def test_a_new_extension_runs_every_epoch_and_at_the_end_and_resumes(tmp_path, m
     write_plugin(tmp_path, monkeypatch, "code_norms", NORMS)
     monkeypatch.setitem(experiments.outputs.EXTENSIONS, "code-norms", "plugins.code_norms:CodeNorms")
     own = ["--hidden", "16", "--extensions", "code-norms"]
-    whole, halves = tmp_path / "whole", tmp_path / "halves"
-    assert main(["aevb", *SMALL, *own, "--epochs", "2", "--out", str(whole)]) == 0
-    assert main(["aevb", *SMALL, *own, "--epochs", "1", "--out", str(halves)]) == 0
-    assert main(["aevb", "--resume", "--epochs", "2", "--out", str(halves)]) == 0
-    assert history_of(whole) == history_of(halves) and "code_norm" in history_of(whole)[1]
+    whole = trained_and_resumed(tmp_path, ["aevb", *SMALL, *own])
+    assert "code_norm" in history_of(whole)[1]
     assert "code_norm" in (whole / "metrics.csv").read_text().splitlines()[0]
     assert "| mean norm of mu(x) |" in (whole / "report.md").read_text()
     assert len((whole / "code_norms.txt").read_text().split()) == 60

@@ -1,15 +1,12 @@
 """Reweighted wake-sleep for the binary Helmholtz machine (Bornschein & Bengio 2015; derivations/binary.md, Eq. (S7)):
 k samples of q, held fixed and weighted by their normalized importance weights, for wake-theta and wake-phi, and
 optionally the classic sleep-phi."""
-from dataclasses import dataclass
-
 import numpy as np
 
 from algorithms.binary.model import p_backward, q_backward, sample_q, score_p
 from algorithms.binary.wake_sleep import sleep_objective
-from algorithms.options import Trainer, option
-from algorithms.iwae import K_HELP
-from algorithms.rws import SLEEP_PHI_HELP
+from algorithms.options import Trainer
+from algorithms.rws import ReweightedOptions
 from nn import Adam, log_mean_exp, log_mean_exp_backward
 
 
@@ -27,19 +24,10 @@ def rws_wake_objective(model, x, uniforms):
     return -float(log_mean_exp(log_w).mean())
 
 
-@dataclass(frozen=True)
-class BinaryRWSOptions:
-    lr: float = option(1e-3, "Adam's learning rate of the generative network", learning_rate=True, homework=True)
-    phi_lr: float = option(1e-3, "RWS: Adam's learning rate of the recognition network", learning_rate=True)
-    k: int = option(5, K_HELP)
-    sleep_phi: bool = option(False, SLEEP_PHI_HELP)
-    sleep_samples: int = option(100, "dreams per sleep step")
-
-
 class ReweightedWakeSleep(Trainer):
     """One Adam per network: a wake step on both from k weighted samples, then with sleep_phi a sleep step on phi."""
 
-    command, name, latent, Options = "rws", "RWS", "binary", BinaryRWSOptions
+    command, name, latent, Options = "rws", "RWS", "binary", ReweightedOptions
     losses = {"loss": "RWS: mean $-\\hat{\\mathcal{L}}_k$ of the wake samples",
               "sleep_loss": "RWS, sleep-phi: -log q(h | x) on dreams"}
 
