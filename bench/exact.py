@@ -25,7 +25,7 @@ from experiments.errors import Fault  # noqa: E402
 from experiments.data.mnist import load_dataset  # noqa: E402
 from experiments.data import kind_of  # noqa: E402
 from experiments.data.mnist import select_images  # noqa: E402
-from experiments.harness.settings import from_stored  # noqa: E402
+from experiments.harness.stored import from_stored  # noqa: E402
 from experiments.harness.training import build  # noqa: E402
 
 POINT_CHUNK, IMAGE_CHUNK = 2048, 4096    # exact_log_marginal's defaults

@@ -9,7 +9,7 @@ import pytest
 from conftest import history_of
 from experiments.harness.configs import read_config
 from experiments.harness.new_settings import new_settings
-from experiments.harness.settings import stored
+from experiments.harness.stored import stored
 from run import main
 
 ROOT = Path(__file__).resolve().parent.parent

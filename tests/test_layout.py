@@ -114,7 +114,7 @@ EXTENSIONS = ("algorithms.exact", "algorithms.posterior", "nn.heads", "nn.contin
 
 def test_the_homework_run_imports_the_homework_only(tmp_path):
     """python run.py aevb --quick --no-exact (on fewer images, which imports the same) imports the homework's modules
-    and every algorithm's (the registry holds their classes, algorithms/__init__.py), at most 36 of the project's
+    and every algorithm's (the registry holds their classes, algorithms/__init__.py), at most 37 of the project's
     modules not counting the packages' __init__ files, and nothing of the extensions. Only the project's own
     modules are counted: those under its packages and run.py, wherever a virtual environment lies (.venv inside the
     clone included)."""
@@ -128,7 +128,7 @@ def test_the_homework_run_imports_the_homework_only(tmp_path):
     packages = [name for name in modules if (ROOT / name.replace(".", "/") / "__init__.py").is_file()]
     modules = sorted(name for name in set(modules) - set(packages) - {"run"} if name.split(".")[0] in PACKAGES)
     assert code == 0
-    assert len(modules) <= 36, modules
+    assert len(modules) <= 37, modules
     assert not [name for name in modules if name.startswith(EXTENSIONS)], modules
 
 

@@ -12,7 +12,7 @@ import zipfile
 import numpy as np
 
 from experiments.errors import Fault
-from experiments.harness.settings import from_stored, stored
+from experiments.harness.stored import from_stored, stored
 
 META_KEYS = ("epoch", "history", "settings", "rng", "position")
 

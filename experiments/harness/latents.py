@@ -2,7 +2,6 @@
 settings that make no sense together, the model, the memory a training step needs, and what the exact evaluation can
 take. Settings.latent_kind is the one place a run's kind is looked up; the rest of the harness asks the kind."""
 from algorithms import ENUMERABLE, HEADS, load, why_not_enumerable
-from algorithms.binary.exact import CHUNK
 from algorithms.binary.model import BinaryHelmholtzMachine
 from algorithms.model import HelmholtzMachine
 from experiments.errors import Fault
@@ -86,6 +85,7 @@ class BinaryLatents:
 
     def exact_memory(self, settings, width):
         """Bytes the enumeration holds: blocks of CHUNK states of every test image (algorithms/binary/exact.py)."""
+        from algorithms.binary.exact import CHUNK     # imported here: only a binary run loads the enumeration
         return 3 * 4 * CHUNK * settings.test_size
 
 

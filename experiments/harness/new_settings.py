@@ -7,7 +7,8 @@ from algorithms import LIKELIHOODS, commands, load, trainer_for
 from experiments.errors import Fault
 from experiments.harness.latents import LATENTS
 from experiments.harness.parse import BadValue
-from experiments.harness.settings import MISSING, RUN_SETTINGS, Settings, describe, frozen, options_of
+from experiments.harness.settings import MISSING, RUN_SETTINGS, Settings, describe, options_of
+from experiments.harness.stored import frozen
 
 
 def new_settings(command, explicit, quick, configured=None):

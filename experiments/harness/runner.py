@@ -7,7 +7,8 @@ from experiments.harness.checkpoint import read_checkpoint
 from experiments.harness.folder import describe_progress, finished
 from experiments.harness.new_settings import new_settings
 from experiments.harness.room import check_room
-from experiments.harness.settings import by_name, flag, from_stored, given, stored
+from experiments.harness.settings import by_name, flag, given
+from experiments.harness.stored import from_stored, stored
 
 
 class DataCache:

@@ -10,9 +10,6 @@ plug in at the end of every epoch: extension.epoch_end(run, record) adds its own
 import dataclasses
 import math
 import shlex
-import signal
-import sys
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -26,6 +23,7 @@ from experiments.data.mnist import select_images
 from experiments.errors import Diverged, Stopped, stage
 from experiments.harness.checkpoint import restore, save_checkpoint, saved_bounds, write_atomically
 from experiments.harness.folder import KEPT
+from experiments.harness.interrupt import Interrupt
 from experiments.harness.progress import progress
 from experiments.harness.schedules import SCHEDULES
 from experiments.harness.settings import flag
@@ -83,38 +81,6 @@ def evaluate(model, images, settings, what="evaluating L_k"):
     with progress(what, len(images) * settings.eval_k) as done, \
             np.errstate(over="ignore", invalid="ignore", divide="ignore"):     # non-finite results are checked
         return importance_weighted_bound(model, images, settings.eval_k, seed=settings.seed, done=done)
-
-
-class Interrupt:
-    """Ctrl-C or SIGTERM during training. The first asks the loop to stop after the current step, so that the
-    checkpoint it then writes is consistent; a second stops at once and keeps the last checkpoint. During an
-    evaluation, whose start the loop has saved, the first stops it at once."""
-
-    SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
-
-    def __init__(self, starting_over=False):
-        self.requested, self.previous, self.starting_over = False, {}, starting_over
-        self.at_once = False        # during an evaluation, whose start is saved: the first signal stops it
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self.previous = {number: signal.signal(number, self.handle) for number in self.SIGNALS}
-        return self
-
-    def handle(self, signum, frame):
-        if self.requested or self.at_once:
-            raise KeyboardInterrupt
-        self.requested = True
-        if self.starting_over:            # --force (experiments/harness/folder.py::RunFolder.replacing)
-            print(f"\nrun.py: {self.SIGNALS[signum]}: stopping after this step; the earlier run will be "
-                  "restored", file=sys.stderr)
-        else:
-            print(f"\nrun.py: {self.SIGNALS[signum]}: stopping after this step to save a checkpoint "
-                  "(Ctrl-C again quits at once and keeps the last checkpoint)", file=sys.stderr)
-
-    def __exit__(self, *exc_info):
-        for number, previous in self.previous.items():
-            signal.signal(number, previous)
 
 
 def new_position(n_images, rng, names):

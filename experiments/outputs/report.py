@@ -6,7 +6,8 @@ import numpy as np
 
 from algorithms import name_of
 from experiments.data import kind_name
-from experiments.harness.settings import by_name, describe, stored
+from experiments.harness.settings import by_name, describe
+from experiments.harness.stored import stored
 
 ACTIVE_THRESHOLD = 0.01        # a latent unit is active when Var_x E_q[z_j | x] exceeds it (write.py::unit_activities)
 CAPTIONS = {

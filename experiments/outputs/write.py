@@ -9,7 +9,7 @@ import numpy as np
 
 from algorithms import name_of
 from experiments.errors import stage
-from experiments.harness.settings import stored
+from experiments.harness.stored import stored
 from experiments.outputs import figures
 from experiments.outputs.report import ACTIVE_THRESHOLD, write_report
 

@@ -19,7 +19,7 @@ from algorithms.bound import importance_weighted_bounds, mean_and_standard_error
 from experiments.data import kind_of
 from experiments.data.mnist import load_dataset, select_images
 from experiments.harness.checkpoint import read_checkpoint, restore
-from experiments.harness.settings import from_stored
+from experiments.harness.stored import from_stored
 from experiments.harness.training import build
 from experiments.outputs import figures
 from experiments.outputs.figures import plt, tile

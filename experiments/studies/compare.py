@@ -13,7 +13,8 @@ from experiments.harness.folder import RunFolder, finished
 from experiments.harness.runner import plan, resume_plan, reusable_history, saved_run
 from experiments.harness.runner import make_effective
 from experiments.harness.new_settings import new_settings
-from experiments.harness.settings import by_name, stored
+from experiments.harness.settings import by_name
+from experiments.harness.stored import stored
 from experiments.harness.training import train
 from experiments.outputs import extensions_for
 from experiments.outputs.write import write_outputs

@@ -14,7 +14,7 @@ import numpy as np
 from algorithms.iwae import iwae_objective
 from experiments.data.mnist import load_dataset
 from experiments.harness.checkpoint import read_checkpoint
-from experiments.harness.settings import from_stored
+from experiments.harness.stored import from_stored
 from experiments.harness.training import build
 from experiments.outputs.figures import plt
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from experiments.errors import Fault
 from experiments.harness.checkpoint import read_checkpoint
-from experiments.harness.settings import from_stored
+from experiments.harness.stored import from_stored
 from experiments.outputs import figures
 from experiments.outputs.diagnostics import diagnostic_k
 from experiments.outputs.report import estimate

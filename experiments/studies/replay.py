@@ -20,7 +20,7 @@ from experiments.data.mnist import load_dataset, select_images
 from experiments.errors import Fault
 from experiments.harness.checkpoint import read_checkpoint, restore
 from experiments.harness.new_settings import with_changes
-from experiments.harness.settings import from_stored
+from experiments.harness.stored import from_stored
 from experiments.harness.training import Interrupt, Run, build, new_position, run_epoch
 
 
