@@ -6,6 +6,7 @@ import json
 import numpy as np
 
 from experiments.data.mnist import Images
+from algorithms.options import Trainer
 from experiments.harness.new_settings import new_settings
 from experiments.harness.training import Interrupt, Run, new_position, run_epoch
 from experiments.data.binarize import Binarized, TEST_STREAM, binarize_batch, binarized
@@ -44,7 +45,7 @@ def test_dynamic_binarization_resumes_exactly_and_differs_from_fixed(tmp_path):
 
 def test_dynamic_batches_change_between_epochs():
     """The same image, drawn again in the next epoch, is binarized anew (run_epoch, from the run's generator)."""
-    class Recorder:
+    class Recorder(Trainer):
         optimizers, losses = {}, ("loss",)
 
         def __init__(self):
