@@ -3,7 +3,12 @@ Selenium: its JavaScript decoder against NumPy's, a real click on a test point a
 the keyboard, and a load with no console error and no request. Without Chromium, its driver or Selenium these tests
 say so and are skipped (.ci/run installs them: apt-get install chromium chromium-driver; pip install selenium). The
 refusals need no browser."""
+import os
 import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,10 +16,12 @@ import pytest
 import run
 from experiments.harness.runner import DataCache
 from experiments.outputs.explorer import load_run, numbers_of, pack, unpack
+from experiments.outputs.page_file import is_stream
 from test_run_faults import snapshot
 
 RUN = ["--epochs", "2", "--train-size", "300", "--test-size", "40", "--eval-train-size", "20", "--eval-k", "5",
        "--hidden", "32", "16", "--eval-every", "2"]
+ROOT = Path(run.__file__).resolve().parent
 
 
 def browser_missing():
@@ -170,3 +177,116 @@ def test_refusals_are_one_line_and_write_nothing(runs, tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and expected in err, err
     assert snapshot(tmp_path) == before
+
+
+def panel_boxes(driver, width, height=900):
+    """The window resized to width x height (its inside, as the headless browser has no frame), and each panel's
+    bounding rectangle with main's width and the gap between panels, in CSS pixels."""
+    driver.set_window_size(width, height)
+    assert driver.execute_script("return window.innerWidth;") == width
+    return driver.execute_script(
+        "const main = document.getElementById('runs'), style = getComputedStyle(main);"
+        "return {panels: [...main.querySelectorAll('.run')].map((s) => s.getBoundingClientRect().toJSON()),"
+        "        main: main.clientWidth, gap: parseFloat(style.columnGap)};")
+
+
+def test_the_two_panels_sit_side_by_side_wherever_they_fit_and_stack_below(page):
+    """At 1400 px the two panels share a row (same top, the second to the right of the first); at 700 px they stack;
+    at any width they share a row exactly when main holds both at their natural width; a heading wrapped onto two
+    lines does not put its plane below its neighbour's; and choosing another image does not change a panel's width
+    (so it cannot flip the layout)."""
+    heights = page.execute_script(      # as loaded: no heading is held taller than its own text needs
+        "return window.explorer.panels.map(({heading}) => { const held = heading.getBoundingClientRect().height, "
+        "was = heading.style.minHeight; heading.style.minHeight = ''; const own = heading.getBoundingClientRect()"
+        ".height; heading.style.minHeight = was; return [held, own]; });")
+    assert all(held == own for held, own in heights), heights
+    try:
+        wide = panel_boxes(page, 1400)
+        first, second = wide["panels"]
+        assert abs(first["top"] - second["top"]) < 1 and second["left"] >= first["right"], wide
+        narrow = panel_boxes(page, 700)
+        first, second = narrow["panels"]
+        assert second["top"] >= first["bottom"] and abs(first["left"] - second["left"]) < 1, narrow
+        for width in (1400, 1250, 1200, 1100, 900, 700):
+            boxes = panel_boxes(page, width)
+            first, second = boxes["panels"]
+            fits = first["width"] + boxes["gap"] + second["width"] <= boxes["main"]
+            assert (abs(first["top"] - second["top"]) < 1) == fits, (width, boxes)
+        panel_boxes(page, 1400)
+        planes = ("return window.explorer.panels.map((p) => p.plane.getBoundingClientRect().top);")
+        heading, before = "window.explorer.panels[1].heading", page.execute_script(planes)
+        page.execute_script(f"{heading}.dataset.was = {heading}.textContent;"
+                            f"{heading}.textContent += ', from a folder whose name runs on and on, over two lines';"
+                            "window.dispatchEvent(new Event('resize'));")
+        tops = page.execute_script(planes)
+        page.execute_script(f"{heading}.textContent = {heading}.dataset.was; window.dispatchEvent(new Event('resize'));")
+        assert tops[0] == tops[1] > before[0] == before[1] and page.execute_script(planes) == before, (tops, before)
+        widths = []
+        for n in (0, 39, 7):
+            page.execute_script(f"window.explorer.choose({n});")
+            widths.append([box["width"] for box in panel_boxes(page, 1400)["panels"]])
+        assert widths[0] == widths[1] == widths[2], widths
+    finally:
+        page.set_window_size(1500, 1100)
+
+
+def test_a_stream_is_told_from_a_file_to_replace(tmp_path):
+    fifo, regular = tmp_path / "fifo", tmp_path / "page.html"
+    os.mkfifo(fifo)
+    regular.write_text("mine")
+    with open(regular) as handle:
+        descriptor = f"/dev/fd/{handle.fileno()}"
+        assert is_stream(Path(descriptor))           # a descriptor's name, though it is open on a regular file
+    for path in (fifo, Path("/dev/null"), Path("/dev/stdout"), Path("/dev/no-such-stream")):
+        assert is_stream(path), path                  # run.py makes no file in /dev
+    for path in (regular, tmp_path / "new.html", tmp_path, *[Path("/dev/shm")] * Path("/dev/shm").is_dir()):
+        assert not is_stream(path), path
+
+
+def test_a_stream_that_cannot_be_opened_is_refused_in_one_line_before_any_work(runs, capsys):
+    """--out /dev/stdout with stdout closed (run.py ... >&-), or a name in /dev that is no stream: refused before a
+    run is read, and no file is made in /dev (as root, the atomic write's rename would have replaced the link)."""
+    assert run.main(["explore", str(runs / "aevb"), "--out", "/dev/no-such-stream"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "/dev/no-such-stream: not open, or cannot be written" in err, err
+    assert not Path("/dev/no-such-stream").exists() and not Path("/dev/no-such-stream.tmp").exists()
+
+
+def test_explore_into_a_pipe_closed_early_ends_at_once_in_one_line(runs, tmp_path):
+    """python run.py explore RUN --out /dev/stdout | head -c 100: the page goes to the pipe (nothing is read back); its
+    reader closes it after 100 bytes, and run.py ends within seconds, answering in one line, with no traceback."""
+    with open(tmp_path / "stderr", "w+b") as errors:
+        process = subprocess.Popen([sys.executable, "run.py", "explore", str(runs / "aevb"), "--out", "/dev/stdout"],
+                                   cwd=ROOT, stdout=subprocess.PIPE, stderr=errors)
+        try:
+            head = process.stdout.read(100)            # waits while the page is packed (10 s on 2 busy cores)
+            process.stdout.close()
+            closed = time.monotonic()
+            status = process.wait(timeout=30)
+            took = time.monotonic() - closed
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        errors.seek(0)
+        err = errors.read().decode()
+    assert head.startswith(b"<!DOCTYPE html>"), head      # only the page goes to stdout, what run.py says to stderr
+    assert took < 5, took
+    said = [line for line in err.splitlines() if line.startswith("run.py")]
+    assert status == 2 and len(said) == 1 and "its reader closed it" in said[0], err
+    assert "Traceback" not in err and "Exception" not in err and err.rstrip("\n").endswith(said[0]), err
+
+
+def test_explore_to_stdout_writes_the_page_once_whatever_it_is_open_on(runs, tmp_path):
+    """--out /dev/stdout with stdout redirected to a regular file (> page.html): the same bytes as the page written to
+    a file, after what the file held (nothing is replaced or renamed over /dev/stdout), and run.py's lines on stderr."""
+    out = tmp_path / "out.html"
+    out.write_bytes(b"kept\n")
+    with open(out, "ab") as handle:
+        done = subprocess.run([sys.executable, "run.py", "explore", str(runs / "aevb"), str(runs / "wake-sleep"),
+                               "--out", "/dev/stdout"], cwd=ROOT, stdout=handle, stderr=subprocess.PIPE, timeout=600)
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    assert out.read_bytes() == b"kept\n" + (runs / "page.html").read_bytes()
+    assert "wrote /dev/stdout" in err and "Traceback" not in err, err
+    assert Path("/dev/stdout").is_symlink() or not Path("/dev/stdout").is_file()

@@ -112,9 +112,10 @@ class Panel {
           </canvas><figcaption class="posterior-caption"></figcaption></figure>
         <table aria-label="the chosen test image's numbers"><tbody class="numbers"></tbody></table>
       </div>`;
-    const named = run.name === run.algorithm ? run.name : `${run.name}: ${run.algorithm}`;
-    section.querySelector("h2").textContent = `${named}, ${run.epochs} epochs, seed ${run.seed}, ${run.likelihood} ` +
-      "likelihood";
+    const alike = run.name.toLowerCase() === run.algorithm.toLowerCase();    // a folder named after its algorithm
+    const named = alike ? run.algorithm : `${run.name}: ${run.algorithm}`;
+    this.heading = section.querySelector("h2");
+    this.heading.textContent = `${named}, ${run.epochs} epochs, seed ${run.seed}, ${run.likelihood} likelihood`;
     const [rows, cols] = this.explorer.shape, ratio = window.devicePixelRatio || 1;
     this.plane = section.querySelector(".plane");
     this.plane.setAttribute("aria-label", `${run.name}: the latent plane from -${this.half} to ${this.half} on both ` +
@@ -268,7 +269,7 @@ class Panel {
     drawImage(this.reconstruction, decode(run, run.mean[2 * n], run.mean[2 * n + 1]), shape);
     const rows = [["test image", `${n} (label ${run.labels[n]})`], ["log p(x), exact", run.log_px[n].toFixed(2), "log_px"],
                   ["L\u2081, the ELBO (1000 samples)", run.elbo[n].toFixed(2), "elbo"],
-                  ["L\u2081\u2080\u2080 (estimated from 1000 samples)", run.l100[n].toFixed(2), "l100"],
+                  ["L\u2081\u2080\u2080, estimated (1000 samples)", run.l100[n].toFixed(2), "l100"],
                   ["KL(q \u2016 p(z | x)) = log p(x) \u2212 L\u2081", (run.log_px[n] - run.elbo[n]).toFixed(2), "kl"]];
     this.numbers.innerHTML = "";
     for (const [label, value, quantity] of rows) {
@@ -354,10 +355,22 @@ class Explorer {
     this.legend();
     this.controls();
     this.choose(0);
+    this.alignHeadings();             // once the panels are filled, at the width they keep
+    window.addEventListener("resize", () => this.alignHeadings());
     const seconds = (performance.now() - began) / 1000;
     document.getElementById("status").textContent = `${this.runs.length} model${this.runs.length > 1 ? "s" : ""}, ` +
       `${this.count} test images, unpacked in ${seconds.toFixed(1)} s.`;
     return {runs: this.runs.length, points: this.count, seconds};
+  }
+
+  alignHeadings() {
+    // panels side by side (explorer.css) share a row: a heading wrapped onto more lines than its neighbour's would put
+    // its plane lower, so each heading is as tall as the tallest in its row
+    const headings = this.panels.map((panel) => panel.heading), tallest = new Map();
+    for (const heading of headings) heading.style.minHeight = "";
+    const boxes = headings.map((heading) => heading.getBoundingClientRect()), row = (box) => Math.round(box.top);
+    for (const box of boxes) tallest.set(row(box), Math.max(tallest.get(row(box)) || 0, box.height));
+    headings.forEach((heading, n) => { heading.style.minHeight = `${tallest.get(row(boxes[n]))}px`; });
   }
 
   legend() {

@@ -14,8 +14,6 @@ import base64
 import html
 import json
 import os
-import re
-import stat
 import sys
 import zipfile
 import zlib
@@ -35,6 +33,7 @@ from experiments.harness.stored import from_stored
 from experiments.harness.runner import DataCache
 from experiments.harness.training import start
 from experiments.outputs.extension import Extension, Section
+from experiments.outputs.page_file import check_output, stdout_descriptor, write_stream
 from experiments.outputs.exact_evaluation import exact_log_marginal_of
 
 N_POINTS, N_POSTERIORS, WINDOW = 5000, 300, 40
@@ -135,113 +134,37 @@ def explorer_html(runs, images, image_shape, title):
 
 
 def explore(folders, out, log=print):
-    """python run.py explore: the page of the runs in folders, side by side, written to out (the file appears whole or
-    not at all). Everything that can refuse is checked before anything is packed: a folder without a finished run's
-    checkpoint, a damaged one, a latent that is not 2-D, the continuous Bernoulli on grey levels (whose exact log p(x)
-    takes hours), runs on different test images, an output that cannot be written or that is some other file. A stream
-    (--out /dev/stdout, a FIFO, a device) is written once as it is and never read back; where it is run.py's own
-    standard output, what run.py says goes to stderr, so that only the page goes there."""
+    """python run.py explore: the page of the runs in folders, side by side, written to out (a file appears whole or
+    not at all; a stream, --out /dev/stdout, a FIFO or a device, is written once and never read back, and where it is
+    run.py's stdout, what run.py says goes to stderr). Everything that can refuse is checked before anything is packed:
+    a folder without a finished run's checkpoint, a damaged one, a latent that is not 2-D, the continuous Bernoulli on
+    grey levels (whose exact log p(x) takes hours), runs on different test images, an output that cannot be written or
+    that is some other file."""
     out = Path(out)
     stream = check_output(out)
     descriptor = stdout_descriptor(out) if stream else None
     with redirect_stdout(sys.stderr) if descriptor is not None else nullcontext():
-        text = page_of(folders, log)
+        data_cache = DataCache()
+        loaded = [load_run(folder, data_cache) for folder in folders]
+        first = loaded[0]
+        for folder, run in zip(folders[1:], loaded[1:]):
+            if (run["settings"].data_fingerprint, run["kind"]) != (first["settings"].data_fingerprint, first["kind"]):
+                raise Fault(f"{folder}: trained on other test images than {folders[0]}; the explorer puts runs side by "
+                            "side on the same images")
+        count = min(len(run["test"]) for run in loaded)          # every panel shows the same test images
+        payloads = []
+        for name, run in zip(unique_names(folders), loaded):
+            log(f"packing {name} ({name_of(run['settings'].algorithm)})")
+            payloads.append(run_payload(name, run["settings"], run["model"], run["test"][:count],
+                                        run["labels"][:count], run["bounds"], log, epochs=run["epoch"]))
+        title = "Latent explorer: " + " beside ".join(payload["name"] for payload in payloads)
+        data = explorer_html(payloads, first["test"][:count], first["shape"], title).encode()
         if not stream:
-            write_atomically(out, lambda handle: handle.write(text.encode()))
+            write_atomically(out, lambda handle: handle.write(data))
         else:
-            with stage(f"writing the page to {out}", f"the part of the page written to {out}"):
-                write_stream(out, text.encode(), descriptor)
-        log(f"wrote {out} ({len(text) / 1e6:.1f} MB)")
-
-
-def page_of(folders, log):
-    """The page of the runs in folders (explore's, before it is written)."""
-    data_cache = DataCache()
-    loaded = [load_run(folder, data_cache) for folder in folders]
-    first = loaded[0]
-    for folder, run in zip(folders[1:], loaded[1:]):
-        if (run["settings"].data_fingerprint, run["kind"]) != (first["settings"].data_fingerprint, first["kind"]):
-            raise Fault(f"{folder}: trained on other test images than {folders[0]}; the explorer puts runs side by "
-                        "side on the same images")
-    count = min(len(run["test"]) for run in loaded)          # every panel shows the same test images
-    payloads = []
-    for name, run in zip(unique_names(folders), loaded):
-        log(f"packing {name} ({name_of(run['settings'].algorithm)})")
-        payloads.append(run_payload(name, run["settings"], run["model"], run["test"][:count], run["labels"][:count],
-                                    run["bounds"], log, epochs=run["epoch"]))
-    title = "Latent explorer: " + " beside ".join(payload["name"] for payload in payloads)
-    return explorer_html(payloads, first["test"][:count], first["shape"], title)
-
-
-MARK = '<script id="data" type="application/json">'      # what every explorer page holds
-
-
-def check_output(out):
-    """Whether out is a stream (is_stream) rather than a file to replace; refuses an output the page could not be
-    written to, or one that would replace another kind of file."""
-    if is_stream(out):
-        if not os.access(out, os.W_OK):
-            raise Fault(f"--out {out}: cannot be written")
-        return True
-    if out.is_dir():
-        raise Fault(f"--out {out}: is a folder; give the HTML file to write")
-    if not out.parent.is_dir():
-        raise Fault(f"--out {out}: its folder {out.parent} does not exist")
-    if not os.access(out.parent, os.W_OK):
-        raise Fault(f"--out {out}: its folder {out.parent} cannot be written")
-    if out.exists():
-        try:
-            ours = MARK in out.read_text(errors="replace")
-        except OSError:
-            ours = False
-        if not ours:
-            raise Fault(f"--out {out}: exists and is not a latent explorer page; choose another file")
-    return False
-
-
-def is_stream(out):
-    """Whether out is a stream to write once, never to read back or replace: a FIFO, a character device (a terminal,
-    /dev/null), a socket, or a name of an open descriptor (/dev/stdout, /dev/fd/N, /proc/self/fd/N), whatever it is
-    open on (a shell's redirection into a regular file included)."""
-    try:
-        mode = os.stat(out).st_mode
-    except OSError:
-        return False
-    if stat.S_ISDIR(mode):
-        return False
-    if not stat.S_ISREG(mode):
-        return True
-    folder = os.path.realpath(os.path.dirname(os.path.abspath(out)))
-    return folder == "/dev" or re.fullmatch(r"/proc/[^/]+/fd", folder) is not None
-
-
-def stdout_descriptor(out):
-    """The descriptor of run.py's standard output where the stream out is it (--out /dev/stdout), else None."""
-    try:
-        descriptor = sys.stdout.fileno()
-        return descriptor if os.path.samestat(os.stat(out), os.fstat(descriptor)) else None
-    except (OSError, AttributeError, ValueError):       # no stdout, or one that is not a file (a test's capture)
-        return None
-
-
-def write_stream(out, data, descriptor=None):
-    """data written once, as it comes, to the stream out (through descriptor, standard output's, where it is that;
-    else opened for appending); nothing is read back, and a reader that stops early (--out /dev/stdout | head) is
-    answered in one line."""
-    written = 0
-    try:
-        if descriptor is not None and sys.__stdout__ is not None:
-            sys.__stdout__.flush()                      # anything printed before the page comes before it
-        with open(out, "ab", buffering=0) if descriptor is None else open(os.dup(descriptor), "wb", buffering=0) as handle:
-            view = memoryview(data)
-            while written < len(data):
-                written += handle.write(view[written:written + (1 << 20)]) or 0
-    except BrokenPipeError:
-        raise Fault(f"--out {out}: its reader closed it after {written} of the page's {len(data)} bytes "
-                    "(a pipe into head?); the page is not whole") from None
-    except OSError as error:
-        raise Fault(f"--out {out}: could not be written ({error.strerror or error}) after {written} of the page's "
-                    f"{len(data)} bytes") from None
+            with stage(f"writing the page to {out}", f"whatever part of the page reached {out}"):
+                write_stream(out, data, descriptor)
+        log(f"wrote {out} ({len(data) / 1e6:.1f} MB)")
 
 
 def unique_names(folders):
