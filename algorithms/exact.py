@@ -189,7 +189,7 @@ def nearby_groups(peak_cell, group_size, block=8):
 
 def exact_log_marginal(model, x, tolerance=1e-3, scan_spacing=0.08, limit=8.0, inner_limit=7.0, hot_nats=40.0,
                        halvings=5, widenings=3, dtype=np.float32, point_chunk=2048, image_chunk=4096, group_size=1000,
-                       look_at=None):
+                       look_at=None, done=None):
     """log p(x) of Eq. (X1) for every row of x, a model with J = 2: the lattice rule of Eq. (X3) in two levels,
     with the error of Eq. (X5) measured per image.
 
@@ -207,8 +207,9 @@ def exact_log_marginal(model, x, tolerance=1e-3, scan_spacing=0.08, limit=8.0, i
     square = {"tolerance": tolerance, "scan_spacing": scan_spacing, "hot_nats": hot_nats, "halvings": halvings,
               "dtype": dtype, "point_chunk": point_chunk, "image_chunk": image_chunk, "group_size": group_size}
     image_ids = np.arange(x.shape[0])
-    for _ in range(widenings + 1):
-        lattice_on_square(result, image_ids, net, x, look_at, limit, inner_limit, **square)
+    for widening in range(widenings + 1):        # done(images): told as the first square finishes each group
+        lattice_on_square(result, image_ids, net, x, look_at, limit, inner_limit, **square,
+                          done=done if widening == 0 else None)
         image_ids = image_ids[np.abs(result.range_change[image_ids]) > tolerance]
         if image_ids.size == 0:
             break
@@ -217,7 +218,7 @@ def exact_log_marginal(model, x, tolerance=1e-3, scan_spacing=0.08, limit=8.0, i
 
 
 def lattice_on_square(result, image_ids, net, x, look_at, limit, inner_limit, tolerance, scan_spacing, hot_nats,
-                      halvings, dtype, point_chunk, image_chunk, group_size):
+                      halvings, dtype, point_chunk, image_chunk, group_size, done=None):
     """exact_log_marginal's rule over [-limit, limit]^2 for the images x[image_ids], written into result there.
 
     The images are taken in groups of at most group_size whose integrands peak close together on the scan
@@ -248,3 +249,5 @@ def lattice_on_square(result, image_ids, net, x, look_at, limit, inner_limit, to
             if ids.size == 0:
                 break
             spacing /= 2
+        if done:
+            done(len(group))

@@ -51,10 +51,10 @@ class Enumeration:
 IMAGES = 1024             # images per block: a block of (IMAGES, CHUNK) terms stays in the cache for its passes
 
 
-def enumerate_log_px(model, x, posterior=False, chunk=CHUNK):
+def enumerate_log_px(model, x, posterior=False, chunk=CHUNK, done=None):
     """log p(x) = log sum_h exp(log p(x, h)) over all 2^J states (Eq. (S12)) for every row of x (N, D): states in
     chunks, each chunk's decoder terms computed once and multiplied with every block of images; with posterior, also
-    the exact ELBO, KL and entropies of Eqs. (S13)-(S14)."""
+    the exact ELBO, KL and entropies of Eqs. (S13)-(S14). done(states), if given, is told after every chunk."""
     reason = enumerable(model)
     if reason:
         raise ValueError(f"the model cannot be enumerated: {reason}")
@@ -71,6 +71,8 @@ def enumerate_log_px(model, x, posterior=False, chunk=CHUNK):
         for block, first in zip(sums, range(0, n, IMAGES)):
             joint = augmented[first:first + IMAGES] @ terms                                # log p(x, h), (B, S)
             block.add(joint, h)
+        if done:
+            done(h.shape[0])
     log_px = np.concatenate([block.log_total() for block in sums])
     if not posterior:
         return Enumeration(log_px)

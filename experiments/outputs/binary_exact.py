@@ -9,6 +9,7 @@ import numpy as np
 from algorithms import name_of
 from algorithms.binary.exact import enumerate_log_px, most_probable_states
 from algorithms.bound import importance_weighted_bounds, mean_and_standard_error
+from experiments.harness.progress import progress
 from experiments.outputs import figures
 from experiments.outputs.extension import Extension, Section
 from experiments.outputs.figures import plt
@@ -20,7 +21,8 @@ N_DIGITS, N_STATES = 8, 3
 def binary_exact_evaluation(model, test, settings, log=print):
     """(summary for metrics.json, per-image arrays for bounds.npz) on the run's test images."""
     began = time.perf_counter()
-    exact = enumerate_log_px(model, test, posterior=True)
+    with progress(f"exact log p(x) over 2^{model.layers[0]} states", 2 ** model.layers[0], unit="state") as done:
+        exact = enumerate_log_px(model, test, posterior=True, done=done)
     enumeration_seconds = time.perf_counter() - began
     bounds, _ = importance_weighted_bounds(model, test, KS, seed=settings.seed)
     summary = {"images": len(test), "units": model.layers[0],

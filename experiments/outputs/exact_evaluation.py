@@ -9,6 +9,7 @@ from algorithms import name_of
 from algorithms.bound import importance_weighted_bound, importance_weighted_bounds, mean_and_standard_error
 from algorithms.exact import exact_log_marginal
 from algorithms.posterior import posterior_windows
+from experiments.harness.progress import progress
 from experiments.outputs import figures
 from experiments.outputs.extension import Extension, Section
 
@@ -32,11 +33,14 @@ def train_images_exactly(model, train_subset, settings, last_train_bounds):
 TOLERANCE, HOT_NATS, SQUARE, WIDENINGS = 1e-3, 40.0, 8.0, 6
 
 
-def exact_log_marginal_of(model, images):
+def exact_log_marginal_of(model, images, what="exact log p(x) by quadrature"):
     """exact_log_marginal with the cell of q's mean hot for each image: a peak narrower than the scan's spacing,
-    which the scan can see more than HOT_NATS below its largest value, is integrated where q points."""
-    return exact_log_marginal(model, images, tolerance=TOLERANCE, hot_nats=HOT_NATS, limit=SQUARE,
-                              inner_limit=SQUARE - 1, widenings=WIDENINGS, look_at=model.encode(images)[0])
+    which the scan can see more than HOT_NATS below its largest value, is integrated where q points; a progress bar
+    of images says how far it is."""
+    with progress(what, len(images), unit="image") as done:
+        return exact_log_marginal(model, images, tolerance=TOLERANCE, hot_nats=HOT_NATS, limit=SQUARE,
+                                  inner_limit=SQUARE - 1, widenings=WIDENINGS, look_at=model.encode(images)[0],
+                                  done=done)
 
 
 def exact_evaluation(model, test, train_subset, settings, log=print, last_train_bounds=None):
