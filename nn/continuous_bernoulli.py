@@ -25,9 +25,10 @@ def continuous_bernoulli_log_normalizer(logits):
     |eta| is, so the ratio is accurate everywhere but at eta = 0 (0 / 0), where its limit is 1 and log C = log 2.
     logits: any shape -> the same shape, elementwise.
     """
-    magnitude = np.abs(logits)
-    safe = np.where(magnitude > 0, magnitude, 1)       # the ratio's value at eta = 0 is its limit, 1
-    ratio = np.where(magnitude > 0, safe / -np.expm1(-safe), 1)
+    magnitude = np.abs(np.asarray(logits, np.result_type(np.asarray(logits).dtype, np.float32)))
+    one = magnitude.dtype.type(1)                      # of the logits' dtype, also for a scalar (numpy 1 and 2 alike)
+    safe = np.where(magnitude > 0, magnitude, one)     # the ratio's value at eta = 0 is its limit, 1
+    ratio = np.where(magnitude > 0, safe / -np.expm1(-safe), one)
     return np.log(ratio) + np.log1p(np.exp(-magnitude))
 
 
@@ -51,7 +52,8 @@ def continuous_bernoulli_log_normalizer_derivative(logits):
     float32, so float32 logits are computed in float64 and the result rounded back.
     logits: any shape -> the same shape and dtype.
     """
-    dtype, logits = np.result_type(logits, np.float32), np.asarray(logits, np.float64)   # integer logits: float64
+    dtype = np.result_type(np.asarray(logits).dtype, np.float32)       # by dtype, not value: numpy 1 and 2 agree
+    logits = np.asarray(logits, np.float64)                             # integer logits: float64
     magnitude = np.abs(logits)
     t = np.exp(-np.maximum(magnitude, SERIES_BELOW))
     direct = 1 / np.maximum(magnitude, SERIES_BELOW) - 2 * t / (1 - t * t)
@@ -125,7 +127,7 @@ class ContinuousBernoulli:
         """x ~ CB(sigmoid(eta)) by inverting its distribution function (Eq. (L9)): for a = |eta| > 0,
         x' = log(1 - u (1 - e^{-a})) / (-a) is a draw from CB(-a); x = x' for eta < 0 and 1 - x' for eta > 0
         (the CB of -eta is the CB of eta reflected about 1/2); x = u at eta = 0. No exponent is positive."""
-        logits = np.asarray(logits, np.result_type(logits, np.float32))
+        logits = np.asarray(logits, np.result_type(np.asarray(logits).dtype, np.float32))
         magnitude = np.abs(logits)
         safe = np.where(magnitude > 0, magnitude, 1)
         reflected = np.where(magnitude > 0, np.log1p(uniforms * np.expm1(-safe)) / -safe, uniforms)
