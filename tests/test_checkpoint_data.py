@@ -103,3 +103,13 @@ def test_keep_checkpoints_where_checkpoints_is_a_file_is_refused_before_training
     (tmp_path / "checkpoints").write_text("the user's\n")
     answers_in_one_line(capsys, tmp_path, ["aevb", *TINY, "--keep-checkpoints", "--out", str(tmp_path)], 2,
                         "checkpoints is a file, where the kept checkpoints go")
+
+
+@pytest.mark.parametrize("argv", [["aevb", "--hidden", "16", "--test-size", "5"],
+                                  ["vimco", "--layers", "6", "--binarize", "fixed", "--nll-k", "5", "--test-size", "3"]],
+                         ids=["2-D exact evaluation, 5 test images", "enumerable binary run, 3 test images"])
+def test_a_test_set_smaller_than_a_figure_asks_draws_what_there_is(tmp_path, argv):
+    """The posteriors' figure draws 12 test digits and the states' figure 8: with fewer test images, each draws them
+    all (it ended in a traceback after training)."""
+    assert main([*argv, "--epochs", "1", "--train-size", "300", "--eval-train-size", "20", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / ("posteriors.png" if argv[0] == "aevb" else "states.png")).is_file()
