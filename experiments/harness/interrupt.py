@@ -7,7 +7,7 @@ import threading
 class Interrupt:
     """Ctrl-C or SIGTERM during training. The first asks the loop to stop after the current step, so that the
     checkpoint it then writes is consistent; a second stops at once and keeps the last checkpoint. During an
-    evaluation, whose start the loop has saved, the first stops it at once."""
+    evaluation long enough to save first (training.py::long_evaluation), the first stops it at once."""
 
     SIGNALS = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM"}
 

@@ -121,6 +121,13 @@ def run_epoch(run, epoch, position, interrupt, diverged):
 
 
 PLAUSIBLE_NATS = 100     # per pixel: a loss or bound beyond this many nats a pixel has left any plausible range
+LONG_EVALUATION = 10 ** 6     # samples: an evaluation of more (about a second here) is stopped at once by a Ctrl-C
+
+
+def long_evaluation(run):
+    """Whether the L_k evaluation after an epoch draws more than LONG_EVALUATION samples."""
+    images = len(run.images.test) + len(run.images.train_subset)
+    return images * run.settings.eval_k > LONG_EVALUATION
 
 
 def plausible(nats, run):
@@ -204,10 +211,13 @@ def train(settings, data, folder, resume_from=None, extensions=(), log=print, ke
             for extension in extensions:
                 extension.epoch_end(run, record)
             if epoch % settings.eval_every == 0 or epoch == settings.epochs:
-                # the epoch's steps saved first: a Ctrl-C or SIGTERM then stops the evaluation at once, losing nothing
-                save(epoch - 1, steps_done)
-                kept = f"the checkpoint at the end of epoch {epoch}'s steps in {checkpoint}. To continue: {resume_command}"
-                interrupt.at_once = True
+                if long_evaluation(run):
+                    # the epoch's steps saved first: a Ctrl-C or SIGTERM then stops the evaluation at once, losing
+                    # nothing (a short one is waited for, as a step is)
+                    save(epoch - 1, steps_done)
+                    kept = (f"the checkpoint at the end of epoch {epoch}'s steps in {checkpoint}. "
+                            f"To continue: {resume_command}")
+                    interrupt.at_once = True
                 with stage(f"evaluating L_k after epoch {epoch}", kept):
                     for split, images in (("test", run.images.test), ("train", run.images.train_subset)):
                         per_image = evaluate(run.model, images, settings,
