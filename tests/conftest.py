@@ -1,15 +1,23 @@
 """Hypothesis runs derandomized everywhere, so that a test run is a function of the code alone; the embedded MNIST
-read once for all the runs of a test session; and a small MNIST-format data folder for the tests that need one."""
-import gzip
-import json
+read once for all the runs of a test session; and a small MNIST-format data folder for the tests that need one.
 
-import numpy as np
-import pytest
-from hypothesis import settings
+The suite runs in two processes (pyproject.toml's -n 2): each gets one BLAS thread, set here before NumPy loads, so
+that the two do not fight over the 2 cores (a variable the caller set is kept)."""
+import os
 
-import experiments.harness.runner
-from algorithms import HEADS, LIKELIHOODS, load
-from experiments.data.mnist import load_dataset
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import gzip  # noqa: E402
+import json  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+import experiments.harness.runner  # noqa: E402
+from algorithms import HEADS, LIKELIHOODS, load  # noqa: E402
+from experiments.data.mnist import load_dataset  # noqa: E402
 
 settings.register_profile("helmholtz", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("helmholtz")
