@@ -125,3 +125,12 @@ def test_outputs_that_cannot_be_written_in_a_new_folder_keep_its_checkpoint_and_
     monkeypatch.undo()
     assert main(["aevb", "--resume", "--out", str(tmp_path / "new")]) == 0
     assert (tmp_path / "new" / "report.md").is_file()
+
+
+def test_a_manifest_that_names_files_elsewhere_moves_and_deletes_nothing_there(earlier):
+    outside = earlier.parent / "outside.txt"
+    outside.write_text("not the run's\n")
+    with open(earlier / ".outputs", "a") as manifest:
+        manifest.write("../outside.txt\n")
+    assert main(["aevb", *TINY, "--seed", "1", "--force", "--out", str(earlier)]) == 0
+    assert outside.read_text() == "not the run's\n"

@@ -101,9 +101,11 @@ class RunFolder:
         every name such a run could write."""
         manifest = self.path / MANIFEST
         try:
-            return manifest.read_text().split() if manifest.is_file() else list(EARLIER_OUTPUTS)
+            names = manifest.read_text().split() if manifest.is_file() else list(EARLIER_OUTPUTS)
         except (OSError, UnicodeDecodeError):
-            return list(EARLIER_OUTPUTS)
+            names = list(EARLIER_OUTPUTS)
+        # a file of this folder only, whatever a changed manifest says: never moved or deleted elsewhere
+        return [name for name in names if name not in (".", "..") and "/" not in name]
 
     def run_files(self):
         """The names of everything a run left here: its checkpoint, its outputs and their manifest, the copies of
@@ -121,8 +123,8 @@ class RunFolder:
         moved back, and the failure is said with that; once the block has finished, the earlier files are deleted."""
         names, aside = self.run_files(), self.path / ASIDE
         if os.path.lexists(aside):
-            raise Fault(f"{aside}: holds the files of a run that an earlier --force moved aside and could not move back "
-                        "(it was killed); move them back or delete them first")
+            raise Fault(f"{aside}: holds the files of a run that an earlier --force moved aside and could not move "
+                        "back (it was killed); move them back or delete them first")
         if not names:
             yield
             return
