@@ -47,7 +47,6 @@ def importance_weighted_bound(model, x, k, seed, chunk_size=CHUNK_IMAGES, done=N
     the metric is their mean. done(samples), if given, is told after every pass how many samples it finished (a
     progress bar's update; N k in all).
     """
-    done = done or (lambda samples: None)
     if k * min(chunk_size, x.shape[0]) > MOST_ROWS:
         return np.array([bound_in_blocks(model, x[i:i + 1], k, np.random.default_rng([seed, i]), done)
                          for i in range(x.shape[0])])
@@ -57,7 +56,8 @@ def importance_weighted_bound(model, x, k, seed, chunk_size=CHUNK_IMAGES, done=N
         noise = np.stack([model.noise(np.random.default_rng([seed, i]), k)
                           for i in range(start, start + rows.shape[0])], axis=1)
         bounds[start:start + rows.shape[0]] = log_mean_exp(log_weights(model, rows, noise), axis=0)
-        done(k * rows.shape[0])
+        if done:
+            done(k * rows.shape[0])
     return bounds
 
 

@@ -76,7 +76,7 @@ def read_checkpoint(path):
     missing = [key for key in META_KEYS if not isinstance(meta, dict) or key not in meta]
     if missing:
         raise Fault(f"{path}: not a checkpoint of this version of run.py (its metadata lacks {', '.join(missing)})")
-    check_meta(meta, arrays, path)
+    meta["settings"] = stored(check_meta(meta, arrays, path))     # an earlier version's keys and values as today's
     if meta["position"] is not None:
         meta["position"]["order"] = arrays["position/order"]
     return meta, arrays
@@ -84,7 +84,7 @@ def read_checkpoint(path):
 
 def check_meta(meta, arrays, path):
     """The metadata and arrays of a checkpoint checked as data: each field of the type, shape and range run.py writes,
-    every stored number finite; anything else refused in one line naming the field."""
+    every stored number finite; anything else refused in one line naming the field. Returns its Settings."""
     def refuse(field, problem):
         raise Fault(f"{path}: its {field} {problem}; not a checkpoint of this version of run.py, or changed after it "
                     "was written")
@@ -108,11 +108,12 @@ def check_meta(meta, arrays, path):
         raise Fault(f"{path}: {fault}") from None
     if position is not None:
         if (not isinstance(position, dict) or type(position.get("step")) is not int or position["step"] < 0
-                or not isinstance(position.get("totals"), dict) or not isinstance(position.get("seconds"), (int, float))):
+                or not isinstance(position.get("totals"), dict)
+                or not isinstance(position.get("seconds"), (int, float))):
             refuse("position", "is not where an epoch stopped (its step, loss totals and seconds)")
         order = arrays.get("position/order")
-        if order is None or order.shape != (settings.train_size,) or not np.array_equal(np.sort(order),
-                                                                                         np.arange(settings.train_size)):
+        if (order is None or order.shape != (settings.train_size,)
+                or not np.array_equal(np.sort(order), np.arange(settings.train_size))):
             refuse("position/order", f"is not an order of the run's {settings.train_size} training images")
         if not all(isinstance(total, (int, float)) and math.isfinite(total) for total in position["totals"].values()):
             refuse("position", "holds a loss total that is not a finite number")
@@ -128,6 +129,7 @@ def check_meta(meta, arrays, path):
         if value.dtype.kind == "f" and not np.isfinite(value).all():
             refuse(key, "holds a value that is not finite; no run of run.py saves one (a diverged run keeps its last "
                    "finite checkpoint)")
+    return settings
 
 
 def restore(path, arrays, model, trainer, rng, meta):

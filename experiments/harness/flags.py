@@ -1,5 +1,6 @@
 """run.py's flags: one parser per command, each offering the settings that command uses (settings.py and the
-algorithms' own options, algorithms/options.py), the homework's first. Errors are one line on stderr, naming the flag."""
+algorithms' own options, algorithms/options.py), the homework's first. Errors are one line on stderr, naming the
+flag."""
 import argparse
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from experiments.harness.settings import MISSING, settings_of
 def write_up():
     """What compare compares when no algorithm is named: the write-up's two (Trainer.in_write_up)."""
     return [command for command, trainers in commands().items() if trainers[0].in_write_up]
+
 
 OTHER_COMMANDS = ("compare", "exact", "explore")
 

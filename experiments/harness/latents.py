@@ -6,14 +6,15 @@ from algorithms.binary.model import BinaryHelmholtzMachine
 from algorithms.model import HelmholtzMachine
 from experiments.errors import Fault
 
-EXPLORED, LATTICE = 300, 241   # the explorer's true posteriors: images, and points a side (experiments/outputs/explorer.py)
+# the explorer's true posteriors (experiments/outputs/explorer.py): images, and lattice points a side
+EXPLORED, LATTICE = 300, 241
 
 
 class GaussianLatents:
     """z ~ N(0, I) of --latent-dim dimensions, the write-up's model (algorithms/model.py)."""
 
     defaults = {}
-    explorable = True           # the latent explorer draws a 2-D Gaussian latent's plane (experiments/outputs/explorer.py)
+    explorable = True           # the latent explorer draws a 2-D Gaussian latent's plane (outputs/explorer.py)
 
     def check(self, values, given):
         """Refuses, in one line, settings of a Gaussian run that make no sense together (values: a dict, in place)."""

@@ -47,7 +47,7 @@ def refuse_what_is_not_used(given, values, latent, own, trainer_class):
         if item.name in given and item.latents and latent not in item.latents and given[item.name] != item.default:
             raise Fault(f"{item.option} {describe(given[item.name])}: {item.why}")
     run = {item.name for item in RUN_SETTINGS}
-    for name in given.keys() - run - own:
+    for name in sorted(given.keys() - run - own):
         raise Fault(f"--{name.replace('_', '-')} {describe(given[name])}: not a setting of {trainer_class.name} with "
                     f"{latent} latents")
 

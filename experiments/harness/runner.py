@@ -1,6 +1,6 @@
 """What one run will do, decided before anything is written: a new run, or the continuation of the one in its
-folder (--resume), with its settings and data, and whether this machine can hold it (room.py). Every check that can refuse a run
-happens here, and none writes."""
+folder (--resume), with its settings and data, and whether this machine can hold it (room.py). Every check that can
+refuse a run happens here, and none writes."""
 from experiments.data.mnist import load_dataset
 from experiments.errors import Fault, stage
 from experiments.harness.checkpoint import read_checkpoint
@@ -41,7 +41,7 @@ def resume_plan(folder, algorithm, explicit, data_cache):
     """(settings, data, (meta, arrays)) to continue the run in folder: its own settings, with --epochs the only
     flag that may change them; the data must be the data it was trained on."""
     meta, arrays = read_checkpoint(folder.checkpoint)
-    saved = stored(from_stored(meta["settings"]))
+    saved = meta["settings"]
     if saved["algorithm"] != algorithm:
         raise Fault(f"{folder.checkpoint}: holds {describe_progress(meta)}; resume it with "
                     f"python run.py {saved['algorithm']} --resume --out {folder.path}")
@@ -71,7 +71,8 @@ def plan(folder, algorithm, explicit, quick, resume, force, data_cache, configur
     held = folder.holds()
     if held and not force:
         ways = "continue it with --resume, or start over" if saved_run_readable(folder) else "start over"
-        raise Fault(f"{folder.path}: holds {held}; {ways} with --force (which replaces its outputs once the new run has written its own)")
+        raise Fault(f"{folder.path}: holds {held}; {ways} with --force (which replaces its outputs once the new run "
+                    "has written its own)")
     settings = new_settings(algorithm, explicit, quick, configured)
     data = data_cache.get(settings.data_dir)
     settings = make_effective(settings, data)
@@ -89,7 +90,7 @@ def reusable_history(folder, settings):
         return None
     output_only = {name for name, item in by_name(settings.algorithm).items() if item.output_only}
     trained = lambda values: {key: value for key, value in values.items() if key not in output_only}
-    return run if trained(stored(from_stored(run[0]["settings"]))) == trained(stored(settings)) else None
+    return run if trained(run[0]["settings"]) == trained(stored(settings)) else None
 
 
 def exact_plan(folder, data_cache):
