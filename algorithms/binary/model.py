@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from algorithms.binary import evaluation
 from algorithms.model import Networks
 from nn import MLP, Bernoulli, bernoulli_log_likelihood
 from nn.functional import sigmoid
@@ -71,10 +72,9 @@ class BinaryHelmholtzMachine(Networks):
         return rng.random((k, sum(self.layers)), dtype=self.dtype)
 
     def log_importance_weights(self, x, uniforms):
-        """log w_i = log p(x, h_i) - log q(h_i | x), h_i ~ q (Eq. (S1) minus Eq. (S2)), keeping nothing for backward.
-        x: (N, D); uniforms: (k, N, J_1 + ... + J_L) -> (k, N)."""
-        sample = sample_q(self, x, uniforms, keep=False)
-        return score_p(self, x, sample.hs, keep=False).total - sample.total
+        """log w_i = log p(x, h_i) - log q(h_i | x), h_i ~ q (Eq. (S1) minus Eq. (S2)), keeping nothing for backward:
+        algorithms/binary/evaluation.py's, fused for speed. x: (N, D); uniforms: (k, N, J_1 + ... + J_L) -> (k, N)."""
+        return evaluation.log_importance_weights(self, x, uniforms)
 
     def networks(self):
         nets = {f"recognition.{l}": net for l, net in enumerate(self.recognition)}
