@@ -9,7 +9,11 @@ imported by load() only when a run asks for them.
 import importlib
 
 from algorithms.aevb import AEVB
+from algorithms.binary.concrete import Concrete
+from algorithms.binary.disarm import DisARM
+from algorithms.binary.exact_ml import ExactMaximumLikelihood
 from algorithms.binary.nvil import NVIL
+from algorithms.binary.rloo import RLOO
 from algorithms.binary.rws import ReweightedWakeSleep as BinaryReweightedWakeSleep
 from algorithms.binary.vimco import VIMCO
 from algorithms.binary.wake_sleep import WakeSleep as BinaryWakeSleep
@@ -18,7 +22,8 @@ from algorithms.rws import ReweightedWakeSleep
 from algorithms.wake_sleep import WakeSleep
 
 # every trainer, in the order run.py offers their commands; a command may have one trainer per kind of latent
-TRAINERS = [AEVB, WakeSleep, BinaryWakeSleep, IWAE, ReweightedWakeSleep, BinaryReweightedWakeSleep, NVIL, VIMCO]
+TRAINERS = [AEVB, WakeSleep, BinaryWakeSleep, IWAE, ReweightedWakeSleep, BinaryReweightedWakeSleep, NVIL, VIMCO,
+            RLOO, DisARM, Concrete, ExactMaximumLikelihood]
 
 
 def commands():

@@ -12,8 +12,8 @@ REFERENCE = re.compile(r"`([\w/.-]+\.py)::([\w.]+)`")
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 EQUATION_TAG = re.compile(r"\\tag\{(\w+)\}")
 SECTIONS = ["1.1-elbo.md", "1.2-wake-sleep.md", "1.3-aevb.md", "1.4-short-answers.md", "1.5-bound.md",
-            "1.6-experiments.md", "backprop.md", "binary.md", "exact-likelihood.md", "iwae.md", "likelihoods.md",
-            "wake-sleep-diagnosis.md"]
+            "1.6-experiments.md", "1995.md", "backprop.md", "binary.md", "estimators.md", "exact-likelihood.md",
+            "iwae.md", "likelihoods.md", "wake-sleep-diagnosis.md"]
 
 
 def definitions(path):

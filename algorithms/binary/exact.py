@@ -13,6 +13,7 @@ import numpy as np
 
 from algorithms import ENUMERABLE, why_not_enumerable
 from nn import StreamingLogSumExp, bernoulli_log_likelihood
+from algorithms.binary.exact_ml import joint_states, log_joint_and_q, why_not_jointly_enumerable
 from nn.functional import sigmoid, softplus
 
 MOST_UNITS = ENUMERABLE   # 2^20 states: 10000 test images in under three minutes here (bench/exact_binary.py)
@@ -133,3 +134,56 @@ def most_probable_states(model, x, count=5, chunk=CHUNK):
             best[name] = numbers[keep], values[keep]
     log_px = log_sum.log_total()[0]
     return {"p": (best["p"][0], np.exp(best["p"][1] - log_px)), "q": (best["q"][0], np.exp(best["q"][1]))}
+
+
+# Several layers (derivations/1995.md, Eqs. (H4)-(H6)): every state of every layer at once, for the small networks of
+# the 1995 papers (16-8-1: 2^9 = 512 states). The functions above sum over one layer; enumerate_joint over all of them,
+# with the states' terms of algorithms/binary/exact_ml.py (which the registry imports, so it cannot import this file).
+
+@dataclass
+class JointEnumeration:
+    """Per image (N,), float64, over every joint state of all layers: log p(x) (Eq. (H4)); with posterior=True also
+    the exact ELBO, KL(q(h | x) || p(h | x)) = log p(x) - ELBO, the entropies of p(h | x) and q(h | x) (Eq. (H5)),
+    and each unit's posterior probability of being on, exact and under q (N, J_1 + ... + J_L) (Eq. (H6))."""
+    log_px: np.ndarray
+    elbo: np.ndarray = None
+    kl: np.ndarray = None
+    posterior_entropy: np.ndarray = None
+    q_entropy: np.ndarray = None
+    posterior_on: np.ndarray = None
+    q_on: np.ndarray = None
+
+
+def enumerate_joint(model, x, posterior=False, chunk=CHUNK):
+    """log p(x) = log sum_h p(x, h) over every joint state h = (h_1, ..., h_L) of all layers (Eq. (H4)) for every
+    row of x (N, D), the states in chunks with a streaming log-sum-exp in float64; with posterior, also the exact ELBO,
+    KL(q || p(h | x)), both entropies and each unit's posterior marginals (Eqs. (H5)-(H6))."""
+    reason = why_not_jointly_enumerable(model)
+    if reason:
+        raise ValueError(f"the model cannot be enumerated: {reason}")
+    total, n = 2 ** sum(model.layers), x.shape[0]
+    peak, summed = np.full(n, -np.inf), np.zeros(n)
+    p_joint, q_joint, q_log_q = np.zeros(n), np.zeros(n), np.zeros(n)   # sum_h p~ log p(x,h); E_q log p(x,h); E_q log q
+    p_on, q_on = np.zeros((n, sum(model.layers))), np.zeros((n, sum(model.layers)))
+    for start in range(0, total, chunk):
+        hs = joint_states(model.layers, start, min(start + chunk, total), model.dtype)
+        joint, log_q = log_joint_and_q(model, x, hs)
+        new_peak = np.maximum(peak, joint.max(axis=1))
+        scale = np.exp(peak - new_peak)                                  # rescale what was summed to the new peak
+        weights = np.exp(joint - new_peak[:, None])                      # p(x, h) / e^peak, (N, S)
+        summed = summed * scale + weights.sum(axis=1)
+        if posterior:
+            bits = np.concatenate(hs, axis=1).astype(np.float64)
+            p_joint = p_joint * scale + np.einsum("ns,ns->n", weights, joint)
+            p_on = p_on * scale[:, None] + weights @ bits
+            q = np.exp(log_q)
+            q_joint += np.einsum("ns,ns->n", q, joint)
+            q_log_q += np.einsum("ns,ns->n", q, log_q)
+            q_on += q @ bits
+        peak = new_peak
+    log_px = peak + np.log(summed)
+    if not posterior:
+        return JointEnumeration(log_px)
+    elbo = q_joint - q_log_q
+    return JointEnumeration(log_px, elbo, log_px - elbo, log_px - p_joint / summed, -q_log_q,
+                            p_on / summed[:, None], q_on)

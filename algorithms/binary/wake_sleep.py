@@ -1,12 +1,17 @@
 """Classic wake-sleep for the binary Helmholtz machine (Hinton, Dayan, Frey & Neal 1995; derivations/binary.md,
-Eqs. (S5)-(S6)): wake, h ~ q(h | x) and ascend log p(x, h) in theta; sleep, (x, h) ~ p and ascend log q(h | x) in phi."""
+Eqs. (S5)-(S6)): wake, h ~ q(h | x) and ascend log p(x, h) in theta; sleep, (x, h) ~ p and ascend log q(h | x) in phi.
+
+With optimizer = "sgd", batch_size = 1 and sleep_samples = 1 it is the papers' rule exactly: one image and one dream a
+step, and each weight moved by its learning rate times the delta rule (derivations/1995.md, Eqs. (H9)-(H10))."""
 from dataclasses import dataclass
 
 import numpy as np
 
 from algorithms.binary.model import dream, p_backward, q_backward, sample_q, score_p, score_q
 from algorithms.options import Trainer, option
-from nn import Adam
+from nn import SGD, Adam
+
+OPTIMIZERS = {"adam": Adam, "sgd": SGD}
 
 
 def wake_objective(model, x, uniforms):
@@ -36,16 +41,20 @@ class WakeSleepOptions:
 
 
 class WakeSleep(Trainer):
-    """A wake step on theta, then a sleep step on phi from `sleep_samples` dreams, each with its own Adam."""
+    """A wake step on theta, then a sleep step on phi from `sleep_samples` dreams, each with its own Adam; with
+    optimizer="sgd", plain gradient steps, the 1995 papers' delta rules (derivations/1995.md, Eqs. (H9)-(H10)).
+    optimizer is an argument of the class, not yet a run setting: a new field of WakeSleepOptions would make every
+    earlier binary wake-sleep checkpoint unreadable (experiments/harness/stored.py requires every option)."""
 
     command, name, latent, Options = "wake-sleep", "Wake-Sleep", "binary", WakeSleepOptions
     losses = {"wake_loss": "Wake-Sleep, wake phase: -log p(x | h)", "sleep_loss": "Wake-Sleep, sleep phase: -log q(h | x)",
               "elbo_loss": "Wake-Sleep: mean negative ELBO of the wake samples"}
 
-    def __init__(self, model, wake_lr=1e-3, sleep_lr=1e-3, sleep_samples=100, n_samples=1):
+    def __init__(self, model, wake_lr=1e-3, sleep_lr=1e-3, sleep_samples=100, n_samples=1, optimizer="adam"):
         self.model, self.sleep_samples, self.n_samples = model, sleep_samples, n_samples
-        self.optimizers = {"wake": Adam(model.pairs("generative."), lr=wake_lr),
-                           "sleep": Adam(model.pairs("recognition."), lr=sleep_lr)}
+        step = OPTIMIZERS[optimizer]
+        self.optimizers = {"wake": step(model.pairs("generative."), lr=wake_lr),
+                           "sleep": step(model.pairs("recognition."), lr=sleep_lr)}
 
     def step(self, x, rng):
         wake_loss, elbo_loss = wake_objective(self.model, x, self.model.noise(rng, self.n_samples * x.shape[0])
