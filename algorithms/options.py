@@ -13,6 +13,8 @@ and has
     step(x, rng) -> {name: value}    one minibatch: the objective's value and gradients, then the optimizers' steps
     optimizers                       {name: optimizer}, whose learning rates a schedule sets and a checkpoint keeps
     state(), load_state(arrays)      optional: what a checkpoint keeps beyond the optimizers (NVIL's baselines)
+    why_not(values)                  optional: why it cannot train a run with these settings, asked before any file
+                                     is written (Exact ML's 2^J states)
 """
 from dataclasses import dataclass, field, fields
 
@@ -53,6 +55,12 @@ class Trainer:
         """The samples one step puts through the networks at once (for a run's memory estimate): one per image, or k
         per image for an algorithm whose options have k, or its dreams where they are more."""
         return max(batch * getattr(options, "k", 1), getattr(options, "sleep_samples", 0))
+
+    @classmethod
+    def why_not(cls, values):
+        """Why it cannot train a run with these settings ({name: value}, its own options among them), in one line, or
+        None: asked before anything is written, so that a run it cannot take is refused, not started."""
+        return None
 
     @classmethod
     def report_lines(cls, options, history):

@@ -202,3 +202,10 @@ def test_a_unit_draws_a_bar_only_when_it_draws_that_bar_alone():
     assert len(drawn_bars(model)) == 8
     decoder["W"][0, 1] = 8                      # unit 0 now draws its bar and one more pixel: that bar is not drawn
     assert drawn_bars(model) == {("v", b) for b in (1, 2, 3)} | {("h", b) for b in range(4)}
+
+
+def test_exact_ml_on_a_model_too_large_to_enumerate_is_refused_in_one_line(tmp_path, capsys):
+    """Trainer.why_not (algorithms/options.py): refused before anything is written, not a traceback mid-run."""
+    from test_run_faults import answers_in_one_line
+    answers_in_one_line(capsys, tmp_path, ["exact-ml", "--layers", "12", "9", "--out", str(tmp_path / "run")], 2,
+                        "21 units in all: 2^21 states (at most 2^20)")

@@ -25,7 +25,12 @@ MOST_JOINT_UNITS = 20
 def why_not_jointly_enumerable(model):
     """Why the sum of Eq. (H4) over the states of all of model's layers together cannot be enumerated here, or None
     when it can (at most 2^MOST_JOINT_UNITS states in all)."""
-    total = sum(model.layers)
+    return why_not_jointly_enumerable_layers(model.layers)
+
+
+def why_not_jointly_enumerable_layers(layers):
+    """why_not_jointly_enumerable for stochastic layers of these sizes."""
+    total = sum(layers)
     if total > MOST_JOINT_UNITS:
         return f"its layers have {total} units in all: 2^{total} states (at most 2^{MOST_JOINT_UNITS})"
     return None
@@ -110,6 +115,11 @@ class ExactMaximumLikelihood(Trainer):
         self.optimizers = {"theta": OPTIMIZERS[optimizer](model.pairs("generative."), lr=lr)}
         if sleep_phi:
             self.optimizers["phi"] = OPTIMIZERS[optimizer](model.pairs("recognition."), lr=phi_lr)
+
+    @classmethod
+    def why_not(cls, values):
+        reason = why_not_jointly_enumerable_layers(values["layers"])
+        return f"exact maximum likelihood sums over every joint state, and {reason}" if reason else None
 
     def step(self, x, rng):
         batch = x.shape[0]

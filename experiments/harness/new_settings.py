@@ -32,6 +32,9 @@ def new_settings(command, explicit, quick, configured=None):
     refuse_what_is_not_used(given, values, latent, own, trainer_class)
     kind.check(values, given)
     check_together(values)
+    why_not = trainer_class.why_not(values)
+    if why_not:
+        raise Fault(f"{trainer_class.name}: {why_not}")
     trainer = trainer_class.Options(**{name: values.pop(name) for name in own})
     return Settings(trainer=trainer, **{key: frozen(value) for key, value in values.items()})
 
