@@ -93,17 +93,18 @@ def bias_and_variance(model, temperature, order=8):
 
 
 def test_the_relaxations_bias_falls_and_its_variance_grows_as_the_temperature_falls():
-    """On the one-layer tiny model, exactly (quadrature; its error, from doubling the points per panel at tau = 1 and
-    0.02, printed and held under 1e-3 of the gradient's norm): the bias |E g_tau - grad ELBO| / |grad ELBO| in phi and
-    theta falls as tau falls from 1 to 0.02, and the variance of phi's estimate rises from tau = 0.5 down."""
+    """On the one-layer tiny model, exactly (quadrature of 4 points a panel; its error, bounded by the change when the
+    points are doubled at tau = 1 and 0.02, printed and held under 1e-3 of the gradient's norm): the bias
+    |E g_tau - grad ELBO| / |grad ELBO| in phi and theta falls as tau falls from 1 to 0.02, and the variance of phi's
+    estimate rises from tau = 0.5 down."""
     model = tiny((2,), ())
     exact, phi = exact_gradient(model), is_phi(model)
     rows = []
     for temperature in TEMPERATURES:
-        expected, variance = bias_and_variance(model, temperature)
+        expected, variance = bias_and_variance(model, temperature, order=4)
         error = np.nan
         if temperature in (1.0, 0.02):
-            finer, _ = bias_and_variance(model, temperature, order=16)
+            finer, _ = bias_and_variance(model, temperature, order=8)
             error = np.linalg.norm(finer - expected) / np.linalg.norm(exact)
             assert error < 1e-3
         bias = expected - exact
