@@ -22,8 +22,10 @@ sys.path.insert(0, str(ROOT))
 
 from algorithms.binary import evaluation  # noqa: E402
 from algorithms.binary.model import BinaryHelmholtzMachine, sample_q, score_p  # noqa: E402
-from bench.exact import bench_run, trained_model  # noqa: E402
+from bench.exact import bench_run  # noqa: E402
 from experiments.data.mnist import load_dataset  # noqa: E402
+from experiments.harness.training import trained_model  # noqa: E402
+from nn import log_mean_exp  # noqa: E402
 
 BLOCK_IMAGES = 10     # images per timed block; the two ways alternate block by block
 
@@ -40,8 +42,7 @@ def bound(log_weights, model, images, k, seed=0):
     out = np.empty(len(images))
     for i, x in enumerate(images):
         uniforms = model.noise(np.random.default_rng([seed, i]), k)[:, None]
-        log_w = log_weights(model, x[None], uniforms)[:, 0].astype(np.float64)
-        out[i] = log_w.max() + np.log(np.mean(np.exp(log_w - log_w.max())))
+        out[i] = log_mean_exp(log_weights(model, x[None], uniforms)[:, 0].astype(np.float64))
     return out
 
 

@@ -20,13 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from algorithms.exact import exact_log_marginal  # noqa: E402
-from experiments.harness.checkpoint import read_checkpoint  # noqa: E402
 from experiments.errors import Fault  # noqa: E402
 from experiments.data.mnist import load_dataset  # noqa: E402
 from experiments.data import kind_of  # noqa: E402
 from experiments.data.mnist import select_images  # noqa: E402
-from experiments.harness.stored import from_stored  # noqa: E402
-from experiments.harness.training import build  # noqa: E402
+from experiments.harness.training import trained_model  # noqa: E402
 
 POINT_CHUNK, IMAGE_CHUNK = 2048, 4096    # exact_log_marginal's defaults
 
@@ -37,14 +35,6 @@ def bench_run():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def trained_model(path):
-    """(the model of the checkpoint at path, its settings)."""
-    meta, arrays = read_checkpoint(path)
-    model, _, _ = build(from_stored(meta["settings"]))
-    model.load_parameters({key[len("param/"):]: value for key, value in arrays.items() if key.startswith("param/")})
-    return model, from_stored(meta["settings"])
 
 
 def product_shapes(result, data_dim):

@@ -19,7 +19,8 @@ sys.path.insert(0, str(ROOT))
 
 from algorithms.binary.exact import CHUNK, IMAGES, enumerate_log_px  # noqa: E402
 from algorithms.binary.model import BinaryHelmholtzMachine  # noqa: E402
-from bench.exact import bench_run, trained_model  # noqa: E402
+from bench.exact import bench_run  # noqa: E402
+from experiments.harness.training import trained_model  # noqa: E402
 from experiments.data import kind_of  # noqa: E402
 from experiments.data.mnist import load_dataset, select_images  # noqa: E402
 from experiments.harness.new_settings import new_settings  # noqa: E402

@@ -6,6 +6,7 @@ import pytest
 
 from experiments.data.binarize import TRAIN_STREAM, binarized
 from experiments.data.mnist import load_dataset
+from experiments.harness.training import trained_model
 from experiments.studies import validation
 from run import main
 
@@ -22,7 +23,7 @@ def kept_run(tmp_path_factory):
 
 
 def test_the_validation_images_are_the_last_training_images_binarized_as_the_run_does(kept_run):
-    _, settings = validation.model_at(kept_run / "checkpoints" / "epoch-1.npz")
+    _, settings = trained_model(kept_run / "checkpoints" / "epoch-1.npz")
     held_out, test = validation.images(settings, 50)
     grey = load_dataset(None).train_images
     np.testing.assert_array_equal(held_out, binarized(grey, TRAIN_STREAM)[-50:])
@@ -38,7 +39,7 @@ def test_the_chosen_epoch_has_the_best_validation_elbo(kept_run):
 
 
 def test_held_out_images_that_overlap_the_training_images_are_refused(kept_run):
-    _, settings = validation.model_at(kept_run / "checkpoints" / "epoch-1.npz")
+    _, settings = trained_model(kept_run / "checkpoints" / "epoch-1.npz")
     n_train = load_dataset(None).train_images.shape[0]
     with pytest.raises(SystemExit, match="would overlap"):
         validation.images(settings, n_train - 199)

@@ -21,12 +21,13 @@ from algorithms.bound import importance_weighted_bound, mean_and_standard_error
 from experiments.data import kind_of
 from experiments.data.mnist import select_images
 from experiments.errors import Diverged, Stopped, stage
-from experiments.harness.checkpoint import restore, save_checkpoint, saved_bounds, write_atomically
+from experiments.harness.checkpoint import read_checkpoint, restore, save_checkpoint, saved_bounds, write_atomically
 from experiments.harness.folder import KEPT
 from experiments.harness.interrupt import Interrupt
 from experiments.harness.progress import progress
 from experiments.harness.schedules import SCHEDULES
 from experiments.harness.settings import flag
+from experiments.harness.stored import from_stored
 
 
 @dataclass
@@ -61,6 +62,16 @@ def build(settings):
     # "aevb", WakeSleep in algorithms/wake_sleep.py for "wake-sleep" with Gaussian latents, ...
     trainer = settings.trainer_class(model, **dataclasses.asdict(settings.trainer))
     return model, trainer, rng
+
+
+def trained_model(path):
+    """(the model of the checkpoint at path, with its parameters, and the run's settings): for evaluating a run
+    (studies, benchmarks), where the trainer's state is not needed."""
+    meta, arrays = read_checkpoint(path)
+    settings = from_stored(meta["settings"])
+    model, _, _ = build(settings)
+    model.load_parameters({key[len("param/"):]: value for key, value in arrays.items() if key.startswith("param/")})
+    return model, settings
 
 
 def logits_of_means(likelihood, means, clip=1e-3, steps=100):

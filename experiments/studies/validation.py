@@ -23,10 +23,8 @@ from tqdm import tqdm
 from algorithms.bound import importance_weighted_bound, importance_weighted_bounds, mean_and_standard_error
 from experiments.data import kind_of
 from experiments.data.mnist import load_dataset
-from experiments.harness.checkpoint import read_checkpoint
 from experiments.harness.folder import KEPT
-from experiments.harness.stored import from_stored
-from experiments.harness.training import build
+from experiments.harness.training import trained_model
 from experiments.outputs.figures import plt
 
 CURVE_SAMPLES = 10     # log-weights per image for the ELBO of every kept epoch
@@ -55,15 +53,6 @@ def images(settings, held_out):
     return validation, test
 
 
-def model_at(path):
-    """The model of one kept checkpoint, and the run's settings."""
-    meta, arrays = read_checkpoint(path)
-    settings = from_stored(meta["settings"])
-    model, _, _ = build(settings)
-    model.load_parameters({key[len("param/"):]: value for key, value in arrays.items() if key.startswith("param/")})
-    return model, settings
-
-
 def elbo(model, x, seed, samples):
     """The ELBO of every image, the mean of `samples` log-weights."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -73,18 +62,18 @@ def elbo(model, x, seed, samples):
 def select(folder, held_out, every, nll_k):
     """The learning curve on the validation and test images, the chosen epoch, and its test numbers."""
     epochs = kept_epochs(folder, every)
-    _, settings = model_at(next(iter(epochs.values())))
+    _, settings = trained_model(next(iter(epochs.values())))
     validation, test = images(settings, held_out)
     curve = []
     for epoch, path in tqdm(epochs.items(), desc="validation and test bounds", unit="epoch"):
-        model, _ = model_at(path)
+        model, _ = trained_model(path)
         row = {"epoch": epoch}
         for split, x in (("validation", validation), ("test", test)):
             row[f"{split}_elbo"], row[f"{split}_elbo_se"] = mean_and_standard_error(
                 elbo(model, x, settings.seed + 1000, CURVE_SAMPLES))
         curve.append(row)
     chosen = max(curve, key=lambda row: row["validation_elbo"])
-    model, _ = model_at(epochs[chosen["epoch"]])
+    model, _ = trained_model(epochs[chosen["epoch"]])
     test_elbo = mean_and_standard_error(elbo(model, test, settings.seed + 1000, SAMPLES))
     began = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
