@@ -13,6 +13,7 @@ from algorithms.binary.concrete import Concrete
 from algorithms.binary.disarm import DisARM
 from algorithms.binary.exact_ml import ExactMaximumLikelihood
 from algorithms.binary.nvil import NVIL
+from algorithms.binary.rebar import REBAR
 from algorithms.binary.rloo import RLOO
 from algorithms.binary.rws import ReweightedWakeSleep as BinaryReweightedWakeSleep
 from algorithms.binary.vimco import VIMCO
@@ -23,7 +24,7 @@ from algorithms.wake_sleep import WakeSleep
 
 # every trainer, in the order run.py offers their commands; a command may have one trainer per kind of latent
 TRAINERS = [AEVB, WakeSleep, BinaryWakeSleep, IWAE, ReweightedWakeSleep, BinaryReweightedWakeSleep, NVIL, VIMCO,
-            RLOO, DisARM, Concrete, ExactMaximumLikelihood]
+            RLOO, DisARM, Concrete, REBAR, ExactMaximumLikelihood]
 
 
 def commands():

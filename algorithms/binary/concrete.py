@@ -63,14 +63,15 @@ def relax(model, x, noise, temperature, keep=True):
     return Relaxed(zs, ys, etas, q_caches, p_logits, p_caches, value)
 
 
-def relaxed_backward(model, x, relaxed, temperature, weights):
+def relaxed_backward(model, x, relaxed, temperature, weights, slope=None):
     """Writes into theta's and phi's grads the gradient of sum_{i, n} weights[i, n] F_tau(x_n, L_in), by hand
     (Eq. (G10)), with the noise held: top down, dF/dz_l collects
         f_l's target term  -eta_l,  g_l's input,  the prior's b (top layer),  g_{l+1}'s target term  a_{l+1},
         f_{l+1}'s input (through eta_{l+1});
     then dF/deta_l = -(z_l - sigmoid(eta_l)) + dF/dz_l z_l (1 - z_l) / tau, 1 - z = sigmoid(-y) (exact in both tails).
-    weights: (k, N). Returns dF/deta_1 per sample (k, N, J_1), the first layer's logit gradient before the k samples
-    are summed."""
+    weights: (k, N). slope: d(eta_1 + L_1)/d eta_1 per unit (k, N, J_1) when the first layer's noise moves with its
+    logits (REBAR's conditional sample z~, algorithms/binary/rebar.py, Eq. (G14)); None: the noise held, a slope of 1.
+    Returns dF/deta_1 per sample (k, N, J_1), the first layer's logit gradient before the k samples are summed."""
     w = weights[..., None]
     depth = len(model.layers)
     dzs = [np.zeros_like(z) for z in relaxed.zs]
@@ -87,7 +88,10 @@ def relaxed_backward(model, x, relaxed, temperature, weights):
     for l in reversed(range(depth)):
         z, y, eta = relaxed.zs[l], relaxed.ys[l], relaxed.etas[l]
         dz = dzs[l] - w * eta                                             # -log q(z_l | .) as a function of z_l
-        deta = -w * (z - sigmoid(eta)) + dz * z * sigmoid(-y) / temperature
+        path = dz * z * sigmoid(-y) / temperature                         # through z_l = sigmoid(y_l)
+        if l == 0 and slope is not None:
+            path = path * slope
+        deta = -w * (z - sigmoid(eta)) + path
         if l == 0:
             first = deta
             if eta.ndim < deta.ndim:                                      # the first layer's logits were shared
