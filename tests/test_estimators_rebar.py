@@ -122,6 +122,16 @@ def test_rebar_is_exactly_unbiased_for_the_elbo_gradient(layers, hidden):
     np.testing.assert_allclose(found, exact, rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("layers,hidden", [((2,), ()), ((2, 1), ())], ids=["one-layer", "two-layer-2-1"])
+def test_rebar_is_exactly_unbiased_at_any_scale_and_temperature(layers, hidden):
+    """The same at nu = 0.7 and lambda = 0.3: an error that shows only where nu != 1 (the correction left unscaled by
+    nu, say) or at another temperature is caught too."""
+    model = tiny(layers, hidden)
+    images = X if len(layers) == 1 else X[:1]
+    np.testing.assert_allclose(expected(model, temperature=0.3, scale=0.7, images=images),
+                               exact_gradient_on(model, images), rtol=1e-6, atol=1e-9)
+
+
 def test_the_conditional_sample_is_the_quantile_of_z_given_b_and_its_slope_matches_central_differences():
     """Eq. (G13): z~ at v is the v-quantile of z = eta + L given b (u uniform on b's side of 1 - sigmoid(eta)),
     computed here from u without the code's formula; Eq. (G14): its slope in eta at fixed v and b, against central
@@ -280,8 +290,9 @@ def test_the_variance_falls_below_reinforces(monkeypatch):
     np.testing.assert_allclose(logit_moments(model, 0.5, 0.0)[1], reinforce, rtol=1e-10)
     print(f"\nREINFORCE: {reinforce:.4g}")
     for temperature in (0.1, 0.5, 1.0, 2.0):
-        (mean, rebar_one), (_, two) = (logit_moments(model, temperature, scale) for scale in (1.0, 2.0))
+        (mean, rebar_one), (mean_two, two) = (logit_moments(model, temperature, scale) for scale in (1.0, 2.0))
         np.testing.assert_allclose(mean, exact_mean, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(mean_two, exact_mean, rtol=1e-6, atol=1e-8)    # the quadratic's third point
         curve = (two - 2 * rebar_one + reinforce) / 2
         slope = (rebar_one - reinforce - curve) / 2
         print(f"lambda {temperature:g}: REBAR (nu = 1) {rebar_one:.4g}, best nu {-slope / curve:.3f} with "

@@ -11,10 +11,10 @@ variate's scale (the paper's eta), the estimate of dELBO/deta is (Eq. (G15))
 
 dc(z)/deta with u held, dc(z~)/deta with v and b held (z~ moves with eta, Eq. (G14)).
 
-Several stochastic layers, layer by layer (Eq. (G16); the reference code's "quadratic" control variate): layer l's
-estimate conditions on the hard samples b_1, ..., b_{l-1} below it and relaxes layer l and every layer above it, as
-concrete.py relaxes a model whose data is b_{l-1}; the layers above use the same logistic noise in c(z) and c(z~) as
-the hard sample does. l(b) is then layer l's local learning signal (nvil.py, Eq. (S9)). theta ascends log p(x, b) of
+Several stochastic layers, layer by layer (Eq. (G16); the skeleton of the reference code's "quadratic" control
+variate, whose differences derivations/estimators.md lists): layer l's estimate conditions on the hard samples b_1,
+..., b_{l-1} below it and relaxes layer l and every layer above it, as concrete.py relaxes a model whose data is
+b_{l-1}; the layers above use the same logistic noise in c(z) and c(z~) as the hard sample does. l(b) is then layer l's local learning signal (nvil.py, Eq. (S9)). theta ascends log p(x, b) of
 the hard sample, as the other score-function estimators' theta does. The temperature and nu are fixed: the paper's
 adaptation of both by minimizing the estimator's variance is not implemented.
 
