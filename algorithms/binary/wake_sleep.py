@@ -35,16 +35,21 @@ def sleep_objective(model, rng, samples):
 @dataclass(frozen=True)
 class WakeSleepOptions:
     # the sleep phase at the wake phase's rate: the write-up's 1e-5 was for a Gaussian q that diverges faster (Eq. (W5))
-    wake_lr: float = option(1e-3, "wake phase Adam learning rate", learning_rate=True, homework=True)
-    sleep_lr: float = option(1e-3, "sleep phase Adam learning rate", learning_rate=True, homework=True)
+    wake_lr: float = option(1e-3, "wake phase learning rate (Adam's, or with --optimizer sgd the delta rule's)",
+                            learning_rate=True, homework=True)
+    sleep_lr: float = option(1e-3, "sleep phase learning rate (Adam's, or with --optimizer sgd the delta rule's)",
+                             learning_rate=True, homework=True)
     sleep_samples: int = option(100, "dreams per sleep step")
+    # added after binary wake-sleep runs were kept: their checkpoints trained with Adam, and resume with it
+    optimizer: str = option("adam", "adam, or sgd: each weight moved by its learning rate times the delta rule, the "
+                            "1995 papers' (derivations/1995.md, Eqs. (H9)-(H10))", choices=tuple(OPTIMIZERS),
+                            before="adam")
 
 
 class WakeSleep(Trainer):
     """A wake step on theta, then a sleep step on phi from `sleep_samples` dreams, each with its own Adam; with
-    optimizer="sgd", plain gradient steps, the 1995 papers' delta rules (derivations/1995.md, Eqs. (H9)-(H10)).
-    optimizer is an argument of the class, not yet a run setting: a new field of WakeSleepOptions would make every
-    earlier binary wake-sleep checkpoint unreadable (experiments/harness/stored.py requires every option)."""
+    optimizer="sgd" (--optimizer sgd), plain gradient steps, the 1995 papers' delta rules (derivations/1995.md,
+    Eqs. (H9)-(H10)); a checkpoint made before the option existed resumes with Adam (its `before`)."""
 
     command, name, latent, Options = "wake-sleep", "Wake-Sleep", "binary", WakeSleepOptions
     losses = {"wake_loss": "Wake-Sleep, wake phase: -log p(x | h)", "sleep_loss": "Wake-Sleep, sleep phase: -log q(h | x)",

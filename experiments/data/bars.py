@@ -33,9 +33,12 @@ class Distribution:
 
     def sample(self, rng, n):
         """n images drawn independently from the distribution (rows of the support, by inverse CDF): (n, D) float32."""
+        return self.images[self.sample_rows(rng, n)].astype(np.float32)
+
+    def sample_rows(self, rng, n):
+        """The support's rows of n independent draws (n,), by inverse CDF of n uniforms from rng."""
         cumulative = np.cumsum(self.probabilities)
-        rows = np.minimum(np.searchsorted(cumulative, rng.random(n), side="right"), len(cumulative) - 1)
-        return self.images[rows].astype(np.float32)
+        return np.minimum(np.searchsorted(cumulative, rng.random(n), side="right"), len(cumulative) - 1)
 
     def entropy_bits(self):
         """H(P_data) in bits."""

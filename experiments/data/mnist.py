@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from algorithms import load
 from experiments.data.idx import DataError, read_idx
 
 EMBEDDED_DIR = Path(__file__).resolve().parents[2] / "data" / "mnist"
@@ -27,7 +28,9 @@ class Dataset:
     """Images as float32 in [0, 1], shape (N, rows * cols); labels as int64, shape (N,).
 
     fingerprint names the data exactly (shapes and a SHA-256 of the bytes read), so that a run resumed
-    on other data is refused.
+    on other data is refused. epoch_size is None for a fixed training set; a source that draws every epoch's training
+    images afresh (experiments/data/synthetic.py) sets it, and its train_images are then a fixed pool for the train
+    bound only.
     """
     train_images: np.ndarray
     train_labels: np.ndarray
@@ -35,6 +38,7 @@ class Dataset:
     test_labels: np.ndarray
     image_shape: tuple
     fingerprint: str = ""
+    epoch_size: int = None      # a source that draws every epoch afresh: the images an epoch draws by default
 
     @property
     def data_dim(self):
@@ -122,3 +126,33 @@ def select_images(data, settings, kind):
     subset = np.sort(np.random.default_rng([settings.seed, 1]).choice(train.shape[0], subset_size, replace=False))
     train, test, train_subset = kind.prepare(train, test, subset)
     return Images(train, test, test_labels, train_subset)
+
+
+class MNIST:
+    """The default data source (--data mnist; experiments/data/__init__.py): the embedded MNIST, or the four IDX files
+    of --data-dir, fixed once; its images as the write-up's grey levels, binarized or dequantized."""
+
+    title = "MNIST"
+    extensions = ()            # none of its own: the kind of latent's exact evaluation
+    # the kinds beside the grey levels (GreyLevels, above), imported only by a run that uses one
+    KINDS = {"binary": "experiments.data.binarize:Binarized", "dequantized": "experiments.data.dequantize:Dequantized"}
+
+    @staticmethod
+    def load(data_dir):
+        return load_dataset(data_dir)
+
+    @staticmethod
+    def kind_name(settings):
+        """What its images are: "dequantized", "binary" (--binarize) or "grey" (the write-up's)."""
+        if settings.dequantize:
+            return "dequantized"
+        return "grey" if settings.binarize == "none" else "binary"
+
+    @classmethod
+    def kind(cls, settings):
+        name = cls.kind_name(settings)
+        return GreyLevels(settings) if name == "grey" else load(cls.KINDS[name])(settings)
+
+    @staticmethod
+    def why_not(values):
+        return None

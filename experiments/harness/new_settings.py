@@ -4,6 +4,7 @@ refused in one line."""
 import dataclasses
 
 from algorithms import LIKELIHOODS, commands, load, trainer_for
+from experiments.data import source_of
 from experiments.errors import Fault
 from experiments.harness.latents import LATENTS
 from experiments.harness.parse import BadValue
@@ -32,6 +33,9 @@ def new_settings(command, explicit, quick, configured=None):
     refuse_what_is_not_used(given, values, latent, own, trainer_class)
     kind.check(values, given)
     check_together(values)
+    why_not = source_of(values).why_not(values)      # a data source's own (experiments/data/synthetic.py's)
+    if why_not:
+        raise Fault(f"--data {values['data']}: {why_not}")
     why_not = trainer_class.why_not(values)
     if why_not:
         raise Fault(f"{trainer_class.name}: {why_not}")

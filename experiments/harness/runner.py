@@ -1,6 +1,8 @@
 """What one run will do, decided before anything is written: a new run, or the continuation of the one in its
 folder (--resume), with its settings and data, and whether this machine can hold it (room.py). Every check that can
 refuse a run happens here, and none writes."""
+from algorithms import load
+from experiments.data import DEFAULT_SOURCE, SOURCES
 from experiments.data.mnist import load_dataset
 from experiments.errors import Fault, stage
 from experiments.harness.checkpoint import read_checkpoint
@@ -12,16 +14,19 @@ from experiments.harness.stored import from_stored, stored
 
 
 class DataCache:
-    """Loads each data folder once (compare trains several runs on the same data)."""
+    """Loads each source's data (each data folder) once: compare trains several runs on the same data. The default
+    source (--data mnist) is the embedded MNIST or --data-dir's files; another (experiments/data/__init__.py::SOURCES)
+    loads its own."""
 
     def __init__(self):
         self.loaded = {}
 
-    def get(self, data_dir):
-        if data_dir not in self.loaded:
-            with stage(f"loading the data ({data_dir or 'the embedded MNIST'})", "nothing was written"):
-                self.loaded[data_dir] = load_dataset(data_dir)
-        return self.loaded[data_dir]
+    def get(self, data_dir, source=DEFAULT_SOURCE):
+        if (source, data_dir) not in self.loaded:
+            with stage(f"loading the data ({data_dir or describe_data(source)})", "nothing was written"):
+                loader = load_dataset if source == DEFAULT_SOURCE else load(SOURCES[source]).load
+                self.loaded[source, data_dir] = loader(data_dir)
+        return self.loaded[source, data_dir]
 
 
 def saved_run(folder):
@@ -45,9 +50,9 @@ def resume_plan(folder, algorithm, explicit, data_cache):
     if saved["algorithm"] != algorithm:
         raise Fault(f"{folder.checkpoint}: holds {describe_progress(meta)}; resume it with "
                     f"python run.py {saved['algorithm']} --resume --out {folder.path}")
-    data = data_cache.get(saved["data_dir"])
+    data = data_cache.get(saved["data_dir"], saved["data"])
     if data.fingerprint != saved["data_fingerprint"]:
-        raise Fault(f"{saved['data_dir'] or 'the embedded MNIST'}: not the data this run was trained on "
+        raise Fault(f"{saved['data_dir'] or describe_data(saved['data'])}: not the data this run was trained on "
                     f"(fingerprint {data.fingerprint}, the run's {saved['data_fingerprint']})")
     given = effective_sizes({**saved, **explicit}, data)
     settings = from_stored(resumed_settings(saved, {key: given[key] for key in explicit}, folder.checkpoint))
@@ -74,7 +79,7 @@ def plan(folder, algorithm, explicit, quick, resume, force, data_cache, configur
         raise Fault(f"{folder.path}: holds {held}; {ways} with --force (which replaces its outputs once the new run "
                     "has written its own)")
     settings = new_settings(algorithm, explicit, quick, configured)
-    data = data_cache.get(settings.data_dir)
+    data = data_cache.get(settings.data_dir, settings.data)
     settings = make_effective(settings, data)
     check_room(settings, folder, explicit)
     for note in clamped(explicit, settings):
@@ -111,9 +116,12 @@ def effective_sizes(values, data):
     """A stored dict of settings with its sizes clipped to the data, the data's image shape and fingerprint recorded
     (in place; returns values)."""
     n_train, n_test = data.train_images.shape[0], data.test_images.shape[0]
-    values["train_size"] = min(values["train_size"] or n_train, n_train)
+    if data.epoch_size:             # every epoch drawn afresh: as many as asked, by default the source's epoch
+        values["train_size"] = values["train_size"] or data.epoch_size
+    else:
+        values["train_size"] = min(values["train_size"] or n_train, n_train)
     values["test_size"] = min(values["test_size"] or n_test, n_test)
-    values["eval_train_size"] = min(values["eval_train_size"], values["train_size"])
+    values["eval_train_size"] = min(values["eval_train_size"], values["train_size"], n_train)    # n_train: a pool's
     values["image_shape"] = list(data.image_shape)
     values["data_fingerprint"] = data.fingerprint
     return values
@@ -155,3 +163,8 @@ def resumed_settings(saved, explicit, where):
         raise Fault(f"{where}: --resume continues a run with its own settings: {described}. Leave the flag out, "
                     "or start a new run in another --out")
     return {**saved, **{key: explicit[key] for key in may_change}}
+
+
+def describe_data(source):
+    """The data of a source, as a refusal names it: 'the embedded MNIST', '--data bars'."""
+    return "the embedded MNIST" if source == DEFAULT_SOURCE else f"--data {source}"

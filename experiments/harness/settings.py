@@ -11,6 +11,7 @@ extend the run) and --no-exact may differ.
 from dataclasses import dataclass, field, fields
 
 from algorithms import LIKELIHOODS, commands, load, trainer_for
+from experiments.data import SOURCES
 from experiments.harness.latents import LATENTS
 from experiments.harness.parse import (OneOf, folder, for_option, log_variance, mean_bound, names, positive_number,
                                        sizes, switch, whole_number, words)
@@ -102,8 +103,12 @@ class Settings:
     eval_every: int = setting(10, whole_number(1), "evaluate L_k every this many epochs, and after the last", quick=1)
     eval_train_size: int = setting(10000, whole_number(1), "training images for the train bound, fixed by the seed",
                                    quick=1000)
-    train_size: int = setting(None, whole_number(1), "train on the first N training images", quick=10000)
+    train_size: int = setting(None, whole_number(1), "train on the first N training images (a source drawn afresh, "
+                              "--data bars: the images each epoch draws, default 10000)", quick=10000)
     test_size: int = setting(None, whole_number(1), "evaluate on the first N test images", quick=1000)
+    data: str = setting("mnist", OneOf(SOURCES), "where the images come from: mnist, or a distribution known in "
+                        "closed form whose images each epoch draws afresh, measured exactly in bits: bars, shifter "
+                        "(derivations/1995.md; experiments/data/__init__.py::SOURCES lists them)", before="mnist")
     data_dir: str = setting(None, folder, "a folder with the four MNIST-format IDX files, .gz or raw, any image size "
                             "(default: the embedded MNIST, checked against its MD5 sums)")
     image_shape: tuple = None           # the data's, once the run has its data (make_effective)

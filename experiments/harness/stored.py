@@ -21,7 +21,7 @@ def stored(settings):
 
 def from_stored(values):
     """The Settings of a stored flat dict (stored() above, or a checkpoint of an earlier version: renamed keys, and
-    the settings it predates at the value it was made with). Raises Fault naming what does not fit."""
+    the settings and options it predates at the value it was made with). Raises Fault naming what does not fit."""
     values = dict(values)
     if "eval_k" not in values:
         values = {RENAMED.get(key, key): value for key, value in values.items()}
@@ -34,6 +34,9 @@ def from_stored(values):
     trainer_class = trainer_for(values["algorithm"], values["latent"])
     if trainer_class is None:
         raise Fault(f"no algorithm {values.get('algorithm')!r} trains {values.get('latent')!r} latents")
+    for item in options_of(trainer_class):     # an option added since, at the value earlier runs trained with
+        if item.before is not MISSING and item.name not in values:
+            values[item.name] = item.before
     own = {item.name for item in fields(trainer_class.Options)}
     run = {item.name for item in fields(Settings)} - {"trainer"}
     missing = sorted((own | run) - set(values))

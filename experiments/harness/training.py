@@ -101,9 +101,10 @@ def new_position(n_images, rng, names):
 
 def run_epoch(run, epoch, position, interrupt, diverged):
     """Runs the epoch from position["step"] on, updating position; True when the epoch is finished, False when Ctrl-C
-    stopped it between two steps. Each minibatch is drawn as the data kind says (binarized anew, say), then the
-    algorithm takes one step on it. A non-finite loss calls diverged(what, step). Every optimizer's learning rate is
-    its initial one times the schedule's factor for the epoch (so a resumed epoch has it too)."""
+    stopped it between two steps. Each minibatch is drawn as the data kind says (binarized anew, say, or from the
+    epoch's own images), then the algorithm takes one step on it. A non-finite loss calls diverged(what, step). Every
+    optimizer's learning rate is its initial one times the schedule's factor for the epoch (so a resumed epoch has it
+    too)."""
     settings, trainer, totals = run.settings, run.trainer, position["totals"]
     batch, names = settings.batch_size, trainer.losses
     factor = SCHEDULES[settings.lr_schedule](epoch, settings)
@@ -113,8 +114,10 @@ def run_epoch(run, epoch, position, interrupt, diverged):
     began = time.perf_counter()
     bar = tqdm(range(position["step"], n_steps), initial=position["step"], total=n_steps, leave=False,
                desc=f"epoch {epoch}/{settings.epochs}", unit="batch", disable=None)
+    # a source drawn afresh (experiments/data/synthetic.py) gives each epoch its own images, the same when resumed
+    train = run.kind.epoch_images(epoch) if hasattr(run.kind, "epoch_images") else run.images.train
     for step in bar:
-        x = run.kind.batch(run.images.train[position["order"][step * batch:(step + 1) * batch]], run.rng)
+        x = run.kind.batch(train[position["order"][step * batch:(step + 1) * batch]], run.rng)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # non-finite losses are checked
             losses = trainer.step(x, run.rng)         # AEVB.step (algorithms/aevb.py), WakeSleep.step, ...
         for name in names:

@@ -12,7 +12,7 @@ Adding one is a new file and a line in EXTENSIONS.
 """
 from algorithms import load
 from experiments.errors import Fault
-from experiments.data import kind_name
+from experiments.data import kind_name, source_of
 
 EXTENSIONS = {
     "diagnostics": "experiments.outputs.diagnostics:Diagnostics",          # what q does, every epoch
@@ -20,15 +20,22 @@ EXTENSIONS = {
     "nll": "experiments.outputs.nll:NegativeLogLikelihood",                # -L_5000 of a binarized run
     "explorer": "experiments.outputs.explorer:Explorer",                   # explorer.html, after "exact"
     "binary-exact": "experiments.outputs.binary_exact:BinaryExactEvaluation",  # log p(x) of one binary layer
+    "exact-kl": "experiments.outputs.exact_kl:ExactKL",                    # KL(P_data || P_model) in bits, every epoch
+    "bars-page": "experiments.outputs.bars_page:BarsPage",                 # bars.html, the page you can touch
 }
+
+
 def extensions_for(settings, exact=None, log=print):
-    """The extensions a run with these settings uses: the per-epoch diagnostics with --diagnostics, the exact
+    """The extensions a run with these settings uses: the per-epoch diagnostics with --diagnostics; the measures of
+    its data source, where it has its own (--data bars: the exact KL in bits, and the page), else the exact
     evaluation unless --no-exact, where the run's kind of latent allows it (exact=True asks for it whatever the
-    settings say: run.py exact; not for the continuous Bernoulli on grey levels, which says why), and the test NLL of
+    settings say: run.py exact; not for the continuous Bernoulli on grey levels, which says why); and the test NLL of
     a binarized run."""
     names = ["diagnostics"] if settings.diagnostics else []
     wanted = settings.exact if exact is None else exact
-    if wanted and not settings.latent_kind.why_not_exact(settings):
+    if source_of(settings).extensions:
+        names += source_of(settings).extensions
+    elif wanted and not settings.latent_kind.why_not_exact(settings):
         out_of_reach = settings.likelihood_class.exact_out_of_reach.get(kind_name(settings))
         if out_of_reach:
             log(out_of_reach)

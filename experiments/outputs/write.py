@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from algorithms import name_of
+from experiments.data import source_of
 from experiments.errors import stage
 from experiments.harness.stored import stored
 from experiments.outputs import figures
@@ -33,7 +34,7 @@ def write_outputs(run, extensions=(), log=print):
         activities = unit_activities(run.model, run.images.test)
         final["active_units"] = int((activities > ACTIVE_THRESHOLD).sum())
         final["unit_activities"] = activities.tolist()
-        final.update(data=run.settings.data_dir or "MNIST", test_images=len(run.images.test),
+        final.update(data=run.settings.data_dir or source_of(run.settings).title, test_images=len(run.images.test),
                      train_bound_images=len(run.images.train_subset))
         columns = run.columns() + [column for extension in extensions for column in extension.columns]
         final["total_seconds"] = time.perf_counter() - run.began     # by the wall clock, the extensions included
