@@ -5,8 +5,9 @@ of images in one run: the fused evaluation (algorithms/binary/evaluation.py, wha
 layer-by-layer pieces it replaced (sample_q and score_p of algorithms/binary/model.py, with nn.functional.softplus).
 Then it replays the evaluation's matrix products alone, the same shapes in the same blocks, to give their share of
 the time and their speed against this machine's float32 matrix-product peak (measured as bench/run.py measures
-it). The model is a trained run's (--checkpoint) or a fresh linear SBN 200-200: the work does not depend on the
-weights. The times are of as many BLAS threads as OPENBLAS_NUM_THREADS gives (the result names them).
+it). The model is a trained run's (--checkpoint) or a fresh linear SBN 200-200: the work is the same, but a trained
+model's logits reach the tails that nn/functional.py::exp_neg_abs flushes in float32 (bench/tails.py measures what
+that buys). The times are of as many BLAS threads as OPENBLAS_NUM_THREADS gives (the result names them).
 """
 import argparse
 import json

@@ -161,6 +161,32 @@ def test_sigmoid_and_softplus_match_scipy_everywhere(x):
     np.testing.assert_allclose(softplus(x), -log_expit(-x), rtol=1e-14, atol=0)
 
 
+@given(arrays(np.float32, 16, elements=st.floats(width=32, allow_nan=False, allow_infinity=False)))
+def test_float32_tails_below_e_minus_40_are_flushed_and_nothing_else_changes(x):
+    """nn/functional.py::exp_neg_abs: in float32, sigmoid and softplus never return a subnormal number; where
+    |x| < 40 they are the unflushed formulas (B4), (B5) bit for bit, and beyond it they differ from them by at most
+    e^{-40}; sigmoid is exactly 0 below -40 and softplus exactly max(x, 0)."""
+    from nn.functional import sigmoid, softplus
+    tiny, tail = np.finfo(np.float32).tiny, np.abs(x) >= 40
+    with np.errstate(over="ignore"):
+        plain_sigmoid = np.exp(np.minimum(x, 0)) / (1 + np.exp(-np.abs(x)))
+        plain_softplus = np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+    for flushed, plain in ((sigmoid(x), plain_sigmoid), (softplus(x), plain_softplus)):
+        assert flushed.dtype == np.float32 and not np.any((flushed != 0) & (np.abs(flushed) < tiny))
+        np.testing.assert_array_equal(flushed[~tail], plain[~tail])
+        assert np.all(np.abs(flushed[tail].astype(np.float64) - plain[tail]) <= np.exp(-40) * (1 + 1e-6))
+    np.testing.assert_array_equal(sigmoid(x)[x <= -40], 0)
+    np.testing.assert_array_equal(softplus(x)[tail], np.maximum(x[tail], 0))
+
+
+def test_float64_keeps_every_tail():
+    """float64 is not flushed: sigmoid(-700) is e^{-700}, to its last digits."""
+    from nn.functional import sigmoid, softplus
+    x = np.array([-700.0, -90.0, -40.0])
+    np.testing.assert_allclose(sigmoid(x), np.exp(x), rtol=1e-15)
+    np.testing.assert_allclose(softplus(x), np.exp(x), rtol=1e-15)
+
+
 def test_overwriting_the_logits_gives_the_same_value():
     rng = np.random.default_rng(6)
     x, logits = rng.random((2, 3, 5)), 10 * rng.standard_normal((2, 3, 5))
