@@ -16,7 +16,7 @@ from experiments.data.bars import bars
 from experiments.harness.training import trained_model
 from experiments.outputs.bars_page import main as build_page
 from nn.functional import sigmoid
-from test_explorer import browser_missing
+from test_explorer import headless_chromium
 
 ROOT = Path(run.__file__).resolve().parent
 SHORT = ["--epochs", "1", "--train-size", "3000", "--test-size", "100", "--eval-train-size", "100"]
@@ -39,19 +39,7 @@ def bars_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(bars_run):
-    reason = browser_missing()
-    if reason:
-        pytest.skip(f"no browser to test the page in: {reason}")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    import shutil
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,1100"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    driver.get((bars_run["out"] / "bars.html").as_uri())
+    driver = headless_chromium(bars_run["out"] / "bars.html", width=1400)
     yield driver
     driver.quit()
 

@@ -34,6 +34,24 @@ def browser_missing():
     return f"{' and '.join(missing)} not found (apt-get install chromium chromium-driver)" if missing else None
 
 
+def headless_chromium(page, width, height=1100):
+    """A headless Chromium (through selenium's driver) that has opened the local file page, keeping the browser's
+    console log; skips the test where browser_missing() says why it cannot run."""
+    reason = browser_missing()
+    if reason:
+        pytest.skip(f"no browser to test the page in: {reason}")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", f"--window-size={width},{height}"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    driver.get(page.as_uri())
+    return driver
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Two finished 2-D runs made without the exact evaluation (so explore computes their numbers; a run with it
@@ -48,18 +66,7 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(runs):
-    reason = browser_missing()
-    if reason:
-        pytest.skip(f"no browser to test the explorer in: {reason}")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1500,1100"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    driver.get((runs / "page.html").as_uri())
+    driver = headless_chromium(runs / "page.html", width=1500)
     driver.execute_async_script("const done = arguments[arguments.length - 1]; window.explorer.ready.then(done);")
     yield driver
     driver.quit()
