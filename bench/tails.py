@@ -3,7 +3,7 @@
 
 Times a binary run's training step and its -L_5000 evaluation two ways, paired block by block in one process: with
 nn/functional.py as it is (e^{-|x|} is 0 where |x| >= 40 in float32, exp_neg_abs) and with the unflushed formulas
-(B4) and (B5) put in its place, whose tails reach the subnormal numbers. The model and the trainer's state are the
+(B4) and (B5) (and e^{-s} for the evaluation's exp_neg) put in its place, whose tails reach the subnormal numbers. The model and the trainer's state are the
 checkpoint's (PATH: a binary run's checkpoint.npz, or one of its checkpoints/epoch-N.npz), restored afresh for every
 block; the minibatches are the first training images, binarized with a fixed seed. A fresh model has few logits in
 the tails and gains nothing; a trained one has many. Prints each side's median time and the median of the blocks'
@@ -37,10 +37,8 @@ def unflushed_sigmoid(x):
     return np.exp(np.minimum(x, 0)) / (1 + np.exp(-np.abs(x)))
 
 
-FLUSHED = {"sigmoid": nn.functional.sigmoid, "softplus": nn.functional.softplus,
-           "exp_neg_abs": nn.functional.exp_neg_abs}
-UNFLUSHED = {"sigmoid": unflushed_sigmoid, "softplus": unflushed_softplus,
-             "exp_neg_abs": lambda x, out=None: np.exp(-np.abs(x))}
+FLUSHED = {"sigmoid": nn.functional.sigmoid, "softplus": nn.functional.softplus, "exp_neg": nn.functional.exp_neg}
+UNFLUSHED = {"sigmoid": unflushed_sigmoid, "softplus": unflushed_softplus, "exp_neg": lambda s, out=None: np.exp(-s)}
 
 
 def use(functions):

@@ -9,26 +9,30 @@ FLOAT32_TAIL = 40.0
 
 
 def exp_neg_abs(x, out=None):
-    """e^{-|x|}, the one exponential of softplus (B4) and sigmoid (B5); in float32 exactly 0 where |x| >= 40
-    (backprop.md, Eq. (B5b)).
+    """e^{-|x|}, the one exponential of softplus (B4) and sigmoid (B5): exp_neg of |x|, so in float32 exactly 0 where
+    |x| >= 40 (backprop.md, Eq. (B5b)). With out (which may be x) the result is written there."""
+    x = np.asarray(x)
+    out = np.abs(x, out=np.empty(x.shape, np.result_type(x, 1.0)) if out is None else out)
+    return exp_neg(out, out=out)
+
+
+def exp_neg(s, out=None):
+    """e^{-s} for s >= 0; in float32 exactly 0 where s >= 40 (backprop.md, Eq. (B5b)). out may be s itself.
 
     Below 2^-126 (1.2e-38, e^{-87.3}) float32 numbers are subnormal, and x86 arithmetic on them is tens of times
     slower: a trained decoder has logits far out in the tails, and its gradients and Adam's moments filled with
     such numbers made a training step 1.6 times slower. e^{-40} = 4.2e-18 is below float32's resolution of 1 and of
     any sum of log-probabilities it enters, and the smallest square Adam forms from it, e^{-80} = 1.8e-35, is still
-    a normal number. float64 keeps every tail: its checks need no flush. With out (which may be x) the result is
-    written there.
+    a normal number. float64 keeps every tail: its checks need no flush.
     """
-    x = np.asarray(x)
-    out = np.abs(x, out=np.empty(x.shape, np.result_type(x, 1.0)) if out is None else out)
-    if out.dtype == np.float32:
-        inside = out < FLOAT32_TAIL
-        np.minimum(out, FLOAT32_TAIL, out=out)     # e^{-|x|} is never computed below e^{-40}
+    if s.dtype == np.float32:
+        inside = s < FLOAT32_TAIL
+        out = np.minimum(s, FLOAT32_TAIL, out=out)     # e^{-s} is never computed below e^{-40}
         np.negative(out, out=out)
         np.exp(out, out=out)
         np.multiply(out, inside, out=out)
         return out
-    np.negative(out, out=out)
+    out = np.negative(s, out=out)
     return np.exp(out, out=out)
 
 

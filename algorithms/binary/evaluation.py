@@ -15,7 +15,7 @@ Nothing is kept for backward: training uses sample_q and score_p.
 """
 import numpy as np
 
-from nn.functional import exp_neg_abs, sigmoid, softplus
+from nn.functional import exp_neg, sigmoid, softplus
 
 
 def bernoulli_sums(eta, target, u=None):
@@ -23,7 +23,7 @@ def bernoulli_sums(eta, target, u=None):
     binary, or (N, D) when every sample's target is its image's x. With uniforms u (k, N, D), the target is drawn
     first, t = [u < sigmoid(eta)] (Eq. (S4)), and returned beside the sums. -> (k, N)[, t]."""
     s = np.abs(eta)
-    e = exp_neg_abs(eta)                    # in float32 0 where |eta| >= 40, as softplus's and sigmoid's
+    e = exp_neg(s)                          # in float32 0 where |eta| >= 40, as softplus's and sigmoid's
     one_plus = e + 1
     if u is not None:
         # sigmoid(eta) = e^{min(eta, 0)} / (1 + e^{-|eta|}) (Eq. (B5)), from the e and 1 + e above: e^{min(eta, 0)}
