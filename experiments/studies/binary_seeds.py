@@ -7,8 +7,9 @@ RUNS_DIR holds finished runs of configs/sbn-200-200-*.toml named sbn-200-200-EST
 SEED --out RUNS_DIR/sbn-200-200-ESTIMATOR-sSEED). Each run's test -ELBO (the mean of 100 log-weights per image, fresh
 noise, as experiments/studies/binary_results.py computes it) and its own test NLL -L_5000 go into the record, a small
 JSON file the page keeps, merged with what is there (the seed-0 runs of the page's first table were recorded from
-it). The table: each estimator's seeds, their mean with the standard deviation across seeds, the standard error over
-images of one seed, and each estimator's NLL minus VIMCO's, paired by seed.
+it); a run whose NLL the record already holds is not measured again. The table: each estimator's seeds, their mean
+with the standard deviation across seeds, the standard error over images of one seed, and each estimator's NLL minus
+VIMCO's, paired by seed.
 """
 import argparse
 import json
@@ -78,6 +79,9 @@ def main(argv=None):
         for folder in sorted(args.runs.glob(f"sbn-{ARCHITECTURE}-{estimator}-s*")):
             if (folder / "metrics.json").exists():
                 seed = folder.name.rsplit("-s", 1)[1]
+                final = json.loads((folder / "metrics.json").read_text())["final"]
+                if record.get(estimator, {}).get(seed, {}).get("nll") == [final["nll"], final["nll_se"]]:
+                    continue                                # this run is recorded already: its -ELBO is not redone
                 record.setdefault(estimator, {})[seed] = measured(folder)
                 print(f"{folder.name}: -ELBO {record[estimator][seed]['elbo'][0]:.2f}, "
                       f"NLL {record[estimator][seed]['nll'][0]:.2f}")
