@@ -414,6 +414,40 @@ def test_nvil_updates_its_running_moments_from_the_current_minibatch_before_usin
         np.testing.assert_allclose(analytic, expected, rtol=1e-6, atol=1e-9)
 
 
+def test_nvil_with_rebars_settings_weights_every_layer_by_the_whole_signal_unscaled(monkeypatch):
+    """signal="global", normalise=False (REBAR's code's NVIL, binary.md's recipes): one baseline, on x; phi's weight
+    in every layer is -(l - b(x) - c) / N with l the whole log p(x, h) - log q(h | x), written out term by term here,
+    and no division by the running deviation (v > 1 here, so a scale would show). With the moments held its exact
+    expectation is -grad ELBO in every layer. beta2 and the baselines' rate reach their optimizers."""
+    import algorithms.binary.nvil as nvil
+    model = tiny((2, 2))
+    trainer = nvil.NVIL(model, lr=2e-3, signal="global", normalise=False, beta2=0.99999, baseline_lr_factor=10.0)
+    assert len(trainer.baselines) == 1 and trainer.baselines[0].layers[0].params["W"].shape[0] == model.data_dim
+    assert trainer.optimizers["model"].beta2 == trainer.optimizers["baselines"].beta2 == 0.99999
+    assert (trainer.optimizers["model"].lr, trainer.optimizers["baselines"].lr) == (2e-3, 2e-2)
+    trainer.centre[:], trainer.variance[:] = [-3.0], [4.0]
+    for optimizer in trainer.optimizers.values():
+        optimizer.step = lambda: None
+    x = np.tile(X, (3, 1))
+    bits = (np.random.default_rng(4).random((6, 4)) < 0.5).astype(float)
+    trainer.step(x, Uniforms(1.0 - bits))
+    phi = phi_gradient(model).copy()
+    hs = [bits[None, :, :2], bits[None, :, 2:]]
+    p = score_p(model, x, hs, keep=False).terms
+    q = score_q(model, x, hs).terms
+    residual = (p[0] + p[1] + p[2] - q[0] - q[1])[0] - trainer.baselines[0](x)[:, 0]
+    centre = 0.8 * -3.0 + 0.2 * residual.mean()
+    assert 0.8 * 4.0 + 0.2 * residual.var() > 1.0
+    weight = -(residual - centre)[None] / 6
+    q_backward(model, score_q(model, x, hs), [weight, weight])
+    np.testing.assert_allclose(phi, phi_gradient(model), rtol=1e-10)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(nvil, "ALPHA", 1.0)
+        exact = -exact_phi_gradient(model, lambda: exact_elbo(model, X))
+        np.testing.assert_allclose(expected_nvil_step(model, trainer, [-3.0], [4.0]), exact, rtol=1e-6, atol=1e-10)
+
+
 def test_each_layers_local_signal_keeps_exactly_the_terms_that_move_its_gradient():
     """Eq. (S9) term by term on a two-layer model, exactly: each term t of log p(x, h) - log q(h | x) contributes
     E_q[t(h) grad log q(h | x)] = the central differences of sum_h q(h) t(h), t held, and the five parts sum to the

@@ -116,6 +116,8 @@ FAULTS = [
     ("--lr nan", lambda run, tmp: ["aevb", "--lr", "nan", "--out", str(run)], 2,
      "argument --lr: takes a finite number above 0, got nan"),
     ("--lr abc", lambda run, tmp: ["aevb", "--lr", "abc"], 2, "argument --lr: takes a number, got 'abc'"),
+    ("NVIL's --beta2 1", lambda run, tmp: ["nvil", "--beta2", "1", "--out", str(tmp / "new")], 2,
+     "argument --beta2: takes a number above 0 and below 1, got 1.0"),
     ("Wake-Sleep's flag for AEVB", lambda run, tmp: ["aevb", "--sleep-lr", "1e-3", "--out", str(run)], 2,
      "--sleep-lr is not a flag of aevb"),
     ("IWAE's training k for AEVB", lambda run, tmp: ["aevb", "--k", "5", "--out", str(run)], 2,

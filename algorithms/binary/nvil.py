@@ -41,28 +41,43 @@ def score_function_gradient(model, x, uniforms, centres):
 class NVILOptions:
     lr: float = option(1e-3, "Adam's learning rate of both networks and the baselines", learning_rate=True,
                        homework=True)
+    # added after NVIL runs were kept (their checkpoints trained with these defaults): the four settings in which
+    # REBAR's code, the NVIL of Tucker, Mnih et al. (2017), differs from the NVIL paper's Algorithm 1 (binary.md)
+    signal: str = option("local", "each layer's learning signal: local, its own terms of log p(x, h) - log q(h | x) "
+                         "(Eq. (S9)), centred by a baseline on the layer below; global, the whole of it for every "
+                         "layer, centred by one baseline on x (REBAR's code)", choices=("local", "global"),
+                         before="local")
+    normalise: bool = option(True, "divide each centred signal by max(1, its running standard deviation) "
+                             "(Eq. (S10)); REBAR's code does not", before=True)
+    beta2: float = option(0.999, "Adam's beta2, for both networks and the baselines (REBAR's code: 0.99999)",
+                          below=1.0, before=0.999)
+    baseline_lr_factor: float = option(1.0, "the baselines' learning rate as a multiple of lr (REBAR's code: 10)",
+                                       before=1.0)
 
 
 class NVIL(Trainer):
-    """Adam on theta and phi together (lr), and on the baselines (the same rate); one sample of h per image."""
+    """Adam on theta and phi together (lr), and on the baselines (lr times baseline_lr_factor); one sample of h per
+    image. With signal="global", normalise=False, beta2=0.99999 and baseline_lr_factor=10 it is REBAR's code's NVIL."""
 
     command, name, latent, Options = "nvil", "NVIL", "binary", NVILOptions
     losses = {"loss": "NVIL: mean negative ELBO", "baseline_loss": "NVIL: the baselines' squared error / 2"}
     not_in_nats = ("baseline_loss",)
 
-    def __init__(self, model, lr=1e-3):
-        self.model = model
+    def __init__(self, model, lr=1e-3, signal="local", normalise=True, beta2=0.999, baseline_lr_factor=1.0):
+        self.model, self.signal, self.normalise = model, signal, normalise
         rng = np.random.default_rng(0)            # the baselines' initial weights: the model's rng stays untouched
-        self.baselines = [MLP([size, BASELINE_HIDDEN, 1], "tanh", rng, model.dtype)
-                          for size in [model.data_dim, *model.layers[:-1]]]
-        self.centre = np.zeros(len(model.layers))          # c_l
-        self.variance = np.ones(len(model.layers))         # v_l
+        inputs = [model.data_dim, *model.layers[:-1]] if signal == "local" else [model.data_dim]
+        self.baselines = [MLP([size, BASELINE_HIDDEN, 1], "tanh", rng, model.dtype) for size in inputs]
+        self.centre = np.zeros(len(inputs))          # c_l
+        self.variance = np.ones(len(inputs))         # v_l
         baseline_pairs = [(p, g) for net in self.baselines for _, p, g in net.named_parameters()]
-        self.optimizers = {"model": Adam(model.pairs(""), lr=lr), "baselines": Adam(baseline_pairs, lr=lr)}
+        self.optimizers = {"model": Adam(model.pairs(""), lr=lr, beta2=beta2),
+                           "baselines": Adam(baseline_pairs, lr=lr * baseline_lr_factor, beta2=beta2)}
 
     def step(self, x, rng):
         """One minibatch: one sample h ~ q per image; theta ascends log p(x, h); each layer's local signal (Eq. (S9))
-        is centred and scaled (Eq. (S10)) and weights its layer's score (Eq. (S8)); each baseline regresses on it."""
+        is centred and scaled (Eq. (S10)) and weights its layer's score (Eq. (S8)); each baseline regresses on it.
+        With signal="global" the first layer's signal, the whole log p(x, h) - log q(h | x), weights every layer."""
         model, batch = self.model, x.shape[0]
         uniforms = model.noise(rng, batch)[None]
         sample = sample_q(model, x, uniforms)
@@ -74,9 +89,12 @@ class NVIL(Trainer):
             self.centre[l] = ALPHA * self.centre[l] + (1 - ALPHA) * float(residual.mean())
             self.variance[l] = ALPHA * self.variance[l] + (1 - ALPHA) * float(residual.var())
             residual -= self.centre[l]
-            weights.append(-residual / max(1.0, np.sqrt(self.variance[l])) / batch)  # Eq. (S10)
+            scale = max(1.0, np.sqrt(self.variance[l])) if self.normalise else 1.0
+            weights.append(-residual / scale / batch)                               # Eq. (S10)
             net.backward((-residual / batch).reshape(-1, 1).astype(model.dtype), cache, input_grad=False)
             baseline_loss += 0.5 * float((residual ** 2).mean())                    # the regression's loss
+        if self.signal == "global":
+            weights = weights * len(model.layers)                                   # the one weight, every layer
         p_backward(model, x, scored, np.full((1, batch), -1.0 / batch, dtype=model.dtype))
         q_backward(model, sample, [weight.astype(model.dtype) for weight in weights])
         self.optimizers["model"].step()

@@ -88,7 +88,9 @@ def for_option(default, metadata):
     if isinstance(default, int):
         return whole_number(metadata["minimum"])
     if isinstance(default, float):
-        above = metadata["above"]
+        above, below = metadata["above"], metadata.get("below")
+        if below is not None:
+            return number(lambda value: above < value < below, f"a number above {above:g} and below {below:g}")
         if above is None:
             return number(lambda value: True, "a finite number")
         return number(lambda value: value > above, f"a finite number above {above:g}")
