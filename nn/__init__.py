@@ -17,4 +17,4 @@ from nn.densities import (
 )
 from nn.layers import ACTIVATIONS, Linear, ReLU, Sigmoid, Softplus, Tanh
 from nn.mlp import MLP
-from nn.optim import SGD, Adam
+from nn.optim import SGD, Adam, Momentum

@@ -26,6 +26,33 @@ class SGD:
         pass
 
 
+class Momentum:
+    """SGD with momentum as a moving average of the gradients (the trainer of RWS's reference code):
+
+        d <- beta d + (1 - beta) g,   theta <- theta - lr d,
+
+    so that a gradient held fixed moves theta by lr g a step, as plain SGD does, once d has caught up."""
+
+    def __init__(self, pairs, lr, beta=0.95):
+        self.pairs = list(pairs)
+        self.lr = self.initial_lr = float(lr)        # a schedule sets lr from initial_lr
+        self.beta = float(beta)
+        self.d = [np.zeros_like(p) for p, _ in self.pairs]
+
+    def step(self):
+        for (param, grad), d in zip(self.pairs, self.d):
+            d *= self.beta
+            d += (1 - self.beta) * grad
+            param -= self.lr * d
+
+    def state(self):
+        return {f"d{i}": d for i, d in enumerate(self.d)}
+
+    def load_state(self, state):
+        for i, d in enumerate(self.d):
+            d[...] = state[f"d{i}"]
+
+
 class Adam:
     """Adam (Kingma and Ba, 2015, Algorithm 1), with bias correction:
 

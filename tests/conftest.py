@@ -1,5 +1,6 @@
 """Hypothesis runs derandomized everywhere, so that a test run is a function of the code alone; the embedded MNIST
-read once for all the runs of a test session; and a small MNIST-format data folder for the tests that need one.
+read once for all the runs of a test session; a small MNIST-format data folder for the tests that need one; and
+figures rendered only where a test looks at them (figures_rendered_where_looked_at, below).
 
 The suite runs in two processes (pyproject.toml's -n 2): each gets one BLAS thread, set here before NumPy loads, so
 that the two do not fight over the 2 cores (a variable the caller set is kept)."""
@@ -8,8 +9,11 @@ import os
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
+import contextlib  # noqa: E402
 import gzip  # noqa: E402
+import io  # noqa: E402
 import json  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -88,3 +92,56 @@ def embedded_mnist_read_once(monkeypatch):
     read as always."""
     monkeypatch.setattr(experiments.harness.runner, "load_dataset",
                         lambda directory=None: embedded_mnist() if directory is None else load_dataset(directory))
+
+
+
+def blank_png():
+    """A 1 x 1 PNG: what an unrendered figure's file holds."""
+    if "png" not in EMBEDDED:
+        from matplotlib.image import imsave
+        buffer = io.BytesIO()
+        imsave(buffer, np.zeros((1, 1)), format="png")
+        EMBEDDED["png"] = buffer.getvalue()
+    return EMBEDDED["png"]
+
+
+def save_unrendered(figure, target, **options):
+    """Figure.savefig without the rendering: every text's math is still parsed (a bad $...$ fails as it would in
+    savefig), and the file (or buffer) gets a 1 x 1 PNG."""
+    from matplotlib.mathtext import MathTextParser
+    from matplotlib.text import Text
+    for text in figure.findobj(Text):
+        if text.get_text().count("$") >= 2:
+            MathTextParser("path").parse(text.get_text())
+    if hasattr(target, "write"):
+        target.write(blank_png())
+    else:
+        Path(target).write_bytes(blank_png())
+
+
+RENDERING = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def figures_unrendered():
+    """Rendering figures to PNG (laying out their text, then the pixels) is most of a small run's time: 3.6 of its 5 s
+    for the five figures of a 2-D run. Most tests check a run's numbers and files, not its pictures. So in the tests
+    every plotting call still runs on the run's arrays, but Figure.tight_layout does nothing and Figure.savefig
+    writes a 1 x 1 PNG (save_unrendered), except inside `with rendered_figures():`, which the tests that look at
+    figures use. tests/test_figures.py renders every figure that run.py draws, for real."""
+    from matplotlib.figure import Figure
+    RENDERING.update(savefig=Figure.savefig, tight_layout=Figure.tight_layout)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Figure, "savefig", save_unrendered)
+        patch.setattr(Figure, "tight_layout", lambda figure, *args, **options: None)
+        yield
+
+
+@contextlib.contextmanager
+def rendered_figures():
+    """Figures rendered and saved for real inside the block (see figures_unrendered)."""
+    from matplotlib.figure import Figure
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Figure, "savefig", RENDERING["savefig"])
+        patch.setattr(Figure, "tight_layout", RENDERING["tight_layout"])
+        yield

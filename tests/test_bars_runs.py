@@ -5,12 +5,13 @@ existed still resume without; and the settings a source cannot take refused in o
 import json
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 import run
 from algorithms.binary.exact import enumerate_joint
-from conftest import history_of
+from conftest import history_of, rendered_figures
 from experiments.data.bars import bars
 from experiments.data.synthetic import FreshSamples
 from experiments.harness.training import trained_model
@@ -30,7 +31,8 @@ def kl_of(out):
 def bars_runs(tmp_path_factory):
     """Two epochs of 500 images in one go, and one then resumed to two."""
     root = tmp_path_factory.mktemp("bars-runs")
-    assert run.main([*BARS, "--epochs", "2", "--out", str(root / "whole")]) == 0
+    with rendered_figures():                          # the test below reads units.png
+        assert run.main([*BARS, "--epochs", "2", "--out", str(root / "whole")]) == 0
     assert run.main([*BARS, "--epochs", "1", "--out", str(root / "halves")]) == 0
     assert run.main(["wake-sleep", "--resume", "--epochs", "2", "--out", str(root / "halves")]) == 0
     return root
@@ -40,6 +42,7 @@ def test_a_bars_run_writes_a_run_folder_with_the_exact_kl_in_bits(bars_runs):
     out = bars_runs / "whole"
     for name in ("report.md", "metrics.csv", "metrics.json", "checkpoint.npz", "losses.png", "units.png", "bars.html"):
         assert (out / name).is_file(), name
+    assert plt.imread(out / "units.png").shape[0] > 100
     model, settings = trained_model(out / "checkpoint.npz")
     assert settings.data == "bars" and settings.trainer.optimizer == "sgd" and settings.train_size == 500
     data = bars()

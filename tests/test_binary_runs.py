@@ -4,9 +4,11 @@ baselines and running moments) ends with the numbers of an uninterrupted one; an
 sense answers in one line, with a non-zero exit, leaving an earlier run's files as they were."""
 import json
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from conftest import rendered_figures
 from run import main
 from test_run_faults import answers_in_one_line
 
@@ -19,7 +21,8 @@ LATENT = {"wake-sleep": ["--latent", "binary"], "rws": ["--latent", "binary"]}
 def finished(tmp_path_factory):
     """A finished 2-epoch VIMCO run of 6 binary units."""
     folder = tmp_path_factory.mktemp("binary") / "vimco"
-    assert main(["vimco", *BINARY, "--out", str(folder)]) == 0
+    with rendered_figures():                          # the test of the exact evaluation reads its figures
+        assert main(["vimco", *BINARY, "--out", str(folder)]) == 0
     return folder
 
 
@@ -40,7 +43,7 @@ def test_vimco_trains_and_ends_with_the_exact_evaluation(finished):
     assert exact["gaps"]["1"][0] > exact["gaps"]["1000"][0]
     assert abs(exact["log_px"][0] - exact["elbo"][0] - exact["kl_q_to_posterior"][0]) < 1e-9
     assert "by enumerating their 2^6 states" in (folder / "report.md").read_text()
-    assert (folder / "states.png").exists() and (folder / "exact_gap.png").exists()
+    assert all(plt.imread(folder / name).shape[0] > 100 for name in ("states.png", "exact_gap.png"))
 
 
 def test_a_resumed_nvil_run_ends_with_the_numbers_of_an_uninterrupted_one(tmp_path):

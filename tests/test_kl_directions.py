@@ -5,6 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from conftest import rendered_figures
 from experiments.studies.kl_directions import (bimodal_log_density, fit_mass_covering, fit_mode_seeking,
                                        gaussian_log_density, kl_p_to_q, kl_q_to_p, plot_kl_directions)
 
@@ -49,7 +50,8 @@ def test_each_fit_wins_its_own_direction_and_loses_the_other(fits):
 
 def test_the_figure_is_written_as_a_readable_png(tmp_path):
     path = tmp_path / "kl-directions.png"
-    plot_kl_directions(path)
+    with rendered_figures():
+        plot_kl_directions(path)
     image = plt.imread(path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100

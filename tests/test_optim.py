@@ -11,13 +11,29 @@ from experiments.harness import schedules
 from experiments.harness.new_settings import new_settings
 from experiments.harness.settings import by_name
 from experiments.harness.training import Interrupt, Run, new_position, run_epoch
-from nn import SGD, Adam
+from nn import SGD, Adam, Momentum
 
 
 def test_sgd_step():
     param, grad = np.array([1.0, -2.0]), np.array([0.5, 0.25])
     SGD([(param, grad)], lr=0.1).step()
     np.testing.assert_allclose(param, [0.95, -2.025])
+
+
+def test_momentum_under_a_fixed_gradient_follows_its_closed_form_and_round_trips():
+    """d_t = (1 - beta^t) g, so theta_t = theta_0 - lr g (t - beta (1 - beta^t) / (1 - beta)): a fixed gradient moves
+    theta by lr g a step once d has caught up, as SGD does; and a restored optimizer continues the same steps."""
+    param, grad = np.zeros(3), np.array([1.0, -2.0, 0.5])
+    optimizer = Momentum([(param, grad)], lr=0.1, beta=0.95)
+    for _ in range(7):
+        optimizer.step()
+    expected = -0.1 * grad * (7 - 0.95 * (1 - 0.95 ** 7) / 0.05)
+    np.testing.assert_allclose(param, expected, rtol=1e-12)
+    copy_param = param.copy()
+    restored = Momentum([(copy_param, grad)], lr=0.1, beta=0.95)
+    restored.load_state(optimizer.state())
+    optimizer.step(), restored.step()
+    np.testing.assert_array_equal(copy_param, param)
 
 
 def test_adam_matches_the_textbook_update():

@@ -9,9 +9,9 @@ import numpy as np
 
 from algorithms.binary.model import dream, p_backward, q_backward, sample_q, score_p, score_q
 from algorithms.options import Trainer, option
-from nn import SGD, Adam
+from nn import SGD, Adam, Momentum
 
-OPTIMIZERS = {"adam": Adam, "sgd": SGD}
+OPTIMIZERS = {"adam": Adam, "sgd": SGD, "momentum": Momentum}
 
 
 def wake_objective(model, x, uniforms):
@@ -41,9 +41,10 @@ class WakeSleepOptions:
                              learning_rate=True, homework=True)
     sleep_samples: int = option(100, "dreams per sleep step")
     # added after binary wake-sleep runs were kept: their checkpoints trained with Adam, and resume with it
-    optimizer: str = option("adam", "adam, or sgd: each weight moved by its learning rate times the delta rule, the "
-                            "1995 papers' (derivations/1995.md, Eqs. (H9)-(H10))", choices=tuple(OPTIMIZERS),
-                            before="adam")
+    optimizer: str = option("adam", "adam; sgd: each weight moved by its learning rate times the delta rule, the "
+                            "1995 papers' (derivations/1995.md, Eqs. (H9)-(H10)); momentum: sgd on a moving average "
+                            "of the gradients, d <- 0.95 d + 0.05 g (RWS's reference code, derivations/binary.md)",
+                            choices=tuple(OPTIMIZERS), before="adam")
 
 
 class WakeSleep(Trainer):
