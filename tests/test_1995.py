@@ -187,6 +187,29 @@ def test_a_stacked_exact_step_is_the_plug_ins(layers):
     assert_same(params, model)
 
 
+def test_the_studys_other_initial_weights_are_what_they_say():
+    """bars_replicas.build's initial weights for the study of the initial weights: "zero" makes every image's pixels
+    independent with P_data's marginals (exactly: log p(x) by enumeration is sum_i log Bern(x_i; mean_i)); "small"
+    draws each seed's weights with sd 0.1, different across seeds; "small-sparse" sets each middle unit's generative
+    and recognition biases at logit(0.2); "plug-in" is the plug-in's model."""
+    data = bars()
+    means = data.probabilities @ data.images
+    zero = replicas.build([0, 1], 16, (8, 1), "zero", means)
+    model = replicas.to_model(zero, 1, 16, (8, 1))
+    log_px = enumerate_joint(model, data.images).log_px
+    independent = data.images @ np.log(means) + (1 - data.images) @ np.log1p(-means)
+    np.testing.assert_allclose(log_px, independent, rtol=1e-5)
+    small = replicas.build([0, 1], 16, (8, 1), "small", means)
+    weights = np.concatenate([small[name].ravel() for name in small if name.endswith(".W")])
+    assert 0.09 < weights.std() < 0.11 and not np.array_equal(small["generative.0.W"][0], small["generative.0.W"][1])
+    sparse = replicas.build([0], 16, (8, 1), "small-sparse", means)
+    np.testing.assert_allclose(1 / (1 + np.exp(-sparse["generative.1.b"])), 0.2, rtol=1e-6)
+    np.testing.assert_allclose(1 / (1 + np.exp(-sparse["recognition.0.b"])), 0.2, rtol=1e-6)
+    plug_in = replicas.build([3], 16, (8, 1))
+    np.testing.assert_array_equal(plug_in["generative.0.W"][0], BinaryHelmholtzMachine(
+        np.random.default_rng(3), data_dim=16, layers=(8, 1)).parameters()["generative.0.0.W"])
+
+
 def test_a_unit_draws_a_bar_only_when_it_draws_that_bar_alone():
     """drawn_bars: unit j draws bar b when, with j alone on, exactly b's pixels have p > 1/2."""
     model = BinaryHelmholtzMachine(np.random.default_rng(0), data_dim=16, layers=(8, 1))

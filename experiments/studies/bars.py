@@ -43,7 +43,7 @@ def checkpoints(last, per_decade=8, first=1000):
                                                        1 + int(per_decade * np.log10(last / first)))})
 
 
-def train(problem, estimator, seeds, samples=None, lr=None, log=print):
+def train(problem, estimator, seeds, samples=None, lr=None, log=print, init="plug-in"):
     """Trains one copy per seed by an estimator on `samples` images each, one image per step; returns {"samples":
     [...], "kl": (points, R) bits} and the final parameters. The images come from DATA_SEED's stream, the noise from
     the estimator's own. Exact ML instead ascends the exact objective itself, sum_x P_data(x) log p(x) over the support
@@ -53,7 +53,7 @@ def train(problem, estimator, seeds, samples=None, lr=None, log=print):
     steps = setup["exact_steps"] if estimator == "exact" else samples or setup["samples"]
     lr = lr or setup["lr"][estimator]
     depth, dim = len(layers), data.images.shape[1]
-    params = replicas.build(seeds, dim, layers)
+    params = replicas.build(seeds, dim, layers, init, data.probabilities @ data.images)
     images, noise = np.random.default_rng(DATA_SEED), np.random.default_rng([DATA_SEED, len(estimator)])
     states = joint_states(layers, 0, 2 ** sum(layers), np.float32) if estimator == "exact" else None
     points, curve, began = checkpoints(steps, setup["per_decade"], 10 if estimator == "exact" else 1000), [], \
@@ -157,6 +157,8 @@ def main(argv=None):
     parser.add_argument("--figures", type=Path, default=None, help="write the figures from the saved runs only")
     parser.add_argument("--lr", type=float, default=None, help="every estimator's rate (default the problem's own)")
     parser.add_argument("--table", action="store_true", help="print the saved runs' table (Markdown) only")
+    parser.add_argument("--init", choices=replicas.INITS, default="plug-in",
+                        help="the initial weights (experiments/studies/bars_replicas.py::build)")
     args = parser.parse_args(argv)
     if args.table:
         return print(table(args.problem, json.loads((args.out / f"{args.problem}.json").read_text())))
@@ -169,13 +171,13 @@ def main(argv=None):
     seeds = list(range(args.seeds))
     for estimator in args.estimators:
         began = time.perf_counter()
-        curve, params = train(args.problem, estimator, seeds, args.samples, args.lr)
+        curve, params = train(args.problem, estimator, seeds, args.samples, args.lr, init=args.init)
         rows = measure(args.problem, params, seeds)
         seconds = time.perf_counter() - began
         np.savez(args.out / f"{args.problem}-{estimator}.npz", **params, samples=curve["samples"], kl=curve["kl"])
         kl = [row["kl_bits"] for row in rows]
         summary[estimator] = {"name": NAMES[estimator], "lr": args.lr or PROBLEMS[args.problem]["lr"][estimator],
-                              "samples": curve["samples"][-1], "seconds": seconds, "seeds": rows,
+                              "samples": curve["samples"][-1], "seconds": seconds, "seeds": rows, "init": args.init,
                               "kl_quartiles": quartiles(kl)}
         line = f"{args.problem} {NAMES[estimator]}: KL {np.median(kl):.3f} bits (quartiles {quartiles(kl)[0]:.3f}, " \
                f"{quartiles(kl)[2]:.3f})"

@@ -17,11 +17,31 @@ from nn import log_mean_exp
 from nn.functional import sigmoid, softplus
 
 
-def build(seeds, data_dim, layers):
-    """The parameters of one plug-in model per seed (BinaryHelmholtzMachine(default_rng(seed)), linear), stacked."""
+INITS = ("plug-in", "small", "small-sparse", "zero")
+
+
+def build(seeds, data_dim, layers, init="plug-in", pixel_means=None):
+    """The parameters of one model per seed, stacked. init "plug-in": the plug-in's model
+    (BinaryHelmholtzMachine(default_rng(seed)), linear: Glorot-uniform weights, zero biases). The others, for the
+    study of the initial weights (derivations/1995.md): "small", every weight N(0, 0.1^2) from the seed and the
+    generative biases of x at the logits of pixel_means, P_data's (the public reimplementation's); "small-sparse",
+    also each middle unit's generative and recognition bias at logit(0.2), so that it starts mostly off, as a bar is;
+    "zero", every weight 0 and the biases of "small" (only the samples break the units' symmetry)."""
     models = [BinaryHelmholtzMachine(np.random.default_rng(seed), data_dim=data_dim, layers=layers)
               for seed in seeds]
-    return {name: np.stack([model.parameters()[alias(name)] for model in models]) for name in names(len(layers))}
+    params = {name: np.stack([model.parameters()[alias(name)] for model in models]) for name in names(len(layers))}
+    if init == "plug-in":
+        return params
+    for name, value in params.items():
+        if name.endswith(".W") and init != "zero":
+            value[...] = np.stack([np.random.default_rng([seed, 1995]).normal(0.0, 0.1, value.shape[1:])
+                                   for seed in seeds])
+        else:
+            value[...] = 0.0
+    params["generative.0.b"][...] = np.log(pixel_means / (1 - pixel_means))
+    if init == "small-sparse":
+        params["generative.1.b"][...] = params["recognition.0.b"][...] = np.log(0.2 / 0.8)
+    return params
 
 
 def names(depth):
