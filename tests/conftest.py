@@ -95,14 +95,17 @@ def embedded_mnist_read_once(monkeypatch):
 
 
 
+BLANK = {}
+
+
 def blank_png():
     """A 1 x 1 PNG: what an unrendered figure's file holds."""
-    if "png" not in EMBEDDED:
+    if not BLANK:
         from matplotlib.image import imsave
         buffer = io.BytesIO()
         imsave(buffer, np.zeros((1, 1)), format="png")
-        EMBEDDED["png"] = buffer.getvalue()
-    return EMBEDDED["png"]
+        BLANK["png"] = buffer.getvalue()
+    return BLANK["png"]
 
 
 def save_unrendered(figure, target, **options):
