@@ -26,9 +26,10 @@ def option(default, help, *, learning_rate=False, homework=False, choices=None, 
            below=None, resumable=False, before=NOT_GIVEN):
     """A setting of an algorithm, as a dataclass field. Its type is its default's: a switch (bool), a whole number of
     at least minimum (int, default 1), a finite number above `above` and, if given, below `below` (float;
-    above=None takes any finite number), or one of choices (str). learning_rate: named when a run diverges; homework: in --help's first group;
-    resumable: --resume may change it; before: for an option added to a trainer that has checkpoints already, the
-    value those runs trained with (their checkpoints still resume; without it, a stored run must hold the option)."""
+    above=None takes any finite number), or one of choices (str). learning_rate: named when a run diverges;
+    homework: in --help's first group; resumable: --resume may change it; before: for an option added to a trainer
+    that has checkpoints already, the value those runs trained with (their checkpoints still resume; without it, a
+    stored run must hold the option)."""
     metadata = {"help": help, "learning_rate": learning_rate, "homework": homework, "choices": choices,
                 "minimum": 1 if minimum is None else minimum, "above": above, "below": below,
                 "resumable": resumable}

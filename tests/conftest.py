@@ -1,6 +1,6 @@
 """Hypothesis runs derandomized everywhere, so that a test run is a function of the code alone; the embedded MNIST
 read once for all the runs of a test session; a small MNIST-format data folder for the tests that need one; and
-figures rendered only where a test looks at them (figures_rendered_where_looked_at, below).
+figures rendered only where a test looks at them (figures_unrendered, below).
 
 The suite runs in two processes (pyproject.toml's -n 2): each gets one BLAS thread, set here before NumPy loads, so
 that the two do not fight over the 2 cores (a variable the caller set is kept)."""
@@ -92,7 +92,6 @@ def embedded_mnist_read_once(monkeypatch):
     read as always."""
     monkeypatch.setattr(experiments.harness.runner, "load_dataset",
                         lambda directory=None: embedded_mnist() if directory is None else load_dataset(directory))
-
 
 
 BLANK = {}
