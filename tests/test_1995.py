@@ -187,6 +187,17 @@ def test_a_stacked_exact_step_is_the_plug_ins(layers):
     assert_same(params, model)
 
 
+def test_a_stacked_exact_step_on_one_image_with_its_sleep_is_the_plug_ins():
+    """The study's "exact-stream": one image's exact gradient (Eq. (H8)) then one dream's sleep step (Eq. (H10)),
+    equal to ExactMaximumLikelihood(optimizer="sgd", sleep_phi=True)'s step on the same uniforms."""
+    model, x = tiny((5, 2), data_dim=16, dtype=np.float32), bars().sample(np.random.default_rng(10), 1)
+    params = copies_of(model)
+    ExactMaximumLikelihood(model, lr=0.3, optimizer="sgd", sleep_phi=True, phi_lr=0.3,
+                           sleep_samples=1).step(x, np.random.default_rng(11))
+    replicas.exact_sleep_step(params, x, np.random.default_rng(11), 2, 0.3, joint_states((5, 2), 0, 2 ** 7, np.float32))
+    assert_same(params, model)
+
+
 def test_the_studys_other_initial_weights_are_what_they_say():
     """bars_replicas.build's initial weights for the study of the initial weights: "zero" makes every image's pixels
     independent with P_data's marginals (exactly: log p(x) by enumeration is sum_i log Bern(x_i; mean_i)); "small"

@@ -27,11 +27,12 @@ from nn.functional import sigmoid
 # the networks and rates (derivations/1995.md, "The set-up"): plain gradient steps, one image per step
 PROBLEMS = {
     "bars": {"layers": (8, 1), "samples": 1_000_000, "exact_steps": 10_000, "per_decade": 8,
-             "lr": {"ws": 0.05, "exact": 0.1, "rws": 0.05, "vimco": 0.05}},
+             "lr": {"ws": 0.05, "exact": 0.1, "exact-stream": 0.05, "rws": 0.05, "vimco": 0.05}},
     "shifter": {"layers": (16, 1), "samples": 1_000_000, "exact_steps": 2_000, "per_decade": 1,
-                "lr": {"ws": 0.05, "exact": 0.1, "rws": 0.05, "vimco": 0.05}},
+                "lr": {"ws": 0.05, "exact": 0.1, "exact-stream": 0.05, "rws": 0.05, "vimco": 0.05}},
 }
-NAMES = {"ws": "wake-sleep", "exact": "exact ML", "rws": "RWS (k = 5)", "vimco": "VIMCO (k = 5)"}
+NAMES = {"ws": "wake-sleep", "exact": "exact ML", "exact-stream": "exact ML, one image a step", "rws": "RWS (k = 5)",
+         "vimco": "VIMCO (k = 5)"}
 K = 5                        # RWS's and VIMCO's samples of q per image
 DATA_SEED = 1995             # the stream of images, the same for every estimator
 
@@ -46,8 +47,10 @@ def checkpoints(last, per_decade=8, first=1000):
 def train(problem, estimator, seeds, samples=None, lr=None, log=print, init="plug-in"):
     """Trains one copy per seed by an estimator on `samples` images each, one image per step; returns {"samples":
     [...], "kl": (points, R) bits} and the final parameters. The images come from DATA_SEED's stream, the noise from
-    the estimator's own. Exact ML instead ascends the exact objective itself, sum_x P_data(x) log p(x) over the support
-    (Eq. (H7)), by Adam for exact_steps steps: its "samples" are then steps, and only where it ends is compared."""
+    the estimator's own. "exact-stream" is exact ML on the same stream: each image's exact gradient (Eq. (H8)), a plain
+    step at the rate, and q by the sleep phase (configs/bars-exact-ml.toml's trainer). "exact" instead ascends the
+    exact objective itself, sum_x P_data(x) log p(x) over the support (Eq. (H7)), by Adam for exact_steps steps: its
+    "samples" are then steps, and only where it ends is compared."""
     setup, data = PROBLEMS[problem], DISTRIBUTIONS[problem]()
     layers = setup["layers"]
     steps = setup["exact_steps"] if estimator == "exact" else samples or setup["samples"]
@@ -55,7 +58,7 @@ def train(problem, estimator, seeds, samples=None, lr=None, log=print, init="plu
     depth, dim = len(layers), data.images.shape[1]
     params = replicas.build(seeds, dim, layers, init, data.probabilities @ data.images)
     images, noise = np.random.default_rng(DATA_SEED), np.random.default_rng([DATA_SEED, len(estimator)])
-    states = joint_states(layers, 0, 2 ** sum(layers), np.float32) if estimator == "exact" else None
+    states = joint_states(layers, 0, 2 ** sum(layers), np.float32) if estimator.startswith("exact") else None
     points, curve, began = checkpoints(steps, setup["per_decade"], 10 if estimator == "exact" else 1000), [], \
         time.perf_counter()
     adam = replicas.Adam(params, lr) if estimator == "exact" else None
@@ -66,6 +69,8 @@ def train(problem, estimator, seeds, samples=None, lr=None, log=print, init="plu
             adam.ascend(params, replicas.exact_gradient(params, support, depth, states, data.probabilities))
         elif estimator == "ws":
             replicas.wake_sleep_step(params, x, noise, depth, lr, lr)
+        elif estimator == "exact-stream":
+            replicas.exact_sleep_step(params, x, noise, depth, lr, states)
         else:
             replicas.reweighted_step(params, x, noise, depth, K, lr, vimco=estimator == "vimco")
         if step in points:

@@ -16,7 +16,7 @@ from experiments.data.bars import DISTRIBUTIONS
 from experiments.outputs.figures import plt
 from experiments.studies import bars_replicas as replicas
 
-COLOURS = {"ws": "C0", "exact": "k", "rws": "C1", "vimco": "C2"}
+COLOURS = {"ws": "C0", "exact": "k", "exact-stream": "C3", "rws": "C1", "vimco": "C2", "nvil": "C4"}
 
 
 def median_seed(summary, estimator):

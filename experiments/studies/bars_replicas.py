@@ -176,6 +176,13 @@ def exact_step(params, x, depth, lr, states, weights=None):
         params[name] += lr * grad
 
 
+def exact_sleep_step(params, x, rng, depth, lr, states):
+    """Exact ML on one image x (R, D) per copy, as ExactMaximumLikelihood(optimizer="sgd", sleep_phi=True) steps: theta
+    by the image's exact gradient (Eq. (H8)), then one dream and phi's sleep step (Eq. (H10)), both at lr."""
+    exact_step(params, x[:, None], depth, lr, states)
+    sleep(params, rng, depth, lr)
+
+
 def exact_gradient(params, x, depth, states, weights=None):
     """The exact gradient of the mean log p(x) (Eq. (H8)) of a minibatch of B images per copy, x (R, B, D): every
     joint state h (states = [(S, J_l)]) weighted by its exact posterior p(h | x_n), averaged over the B images, or
