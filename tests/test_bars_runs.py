@@ -15,6 +15,7 @@ from conftest import history_of, rendered_figures
 from experiments.data.bars import bars
 from experiments.data.synthetic import FreshSamples
 from experiments.harness.training import trained_model
+from experiments.studies import bars as study
 from test_checkpoint_data import change_meta
 from test_run_faults import answers_in_one_line, rewrite_checkpoint
 
@@ -62,6 +63,24 @@ def test_a_bars_run_writes_a_run_folder_with_the_exact_kl_in_bits(bars_runs):
 
 def test_a_resumed_bars_run_ends_with_the_uninterrupted_runs_numbers(bars_runs):
     assert history_of(bars_runs / "whole") == history_of(bars_runs / "halves")
+
+
+def test_the_bars_study_measures_run_folders_as_the_runs_measured_themselves(bars_runs, tmp_path):
+    """experiments/studies/bars.py --runs (how NVIL's 20 seeds enter the study's table): the folders' parameters,
+    stacked, measure to the KL each run wrote (Eq. (H3)), the curve is their metrics.csv's, and the summary gets the
+    estimator's entry; an estimator from runs without --runs, or a trained one with it, is refused."""
+    folders = [bars_runs / "whole", bars_runs / "halves"]
+    params, seeds, lr, curve = study.from_runs("bars", folders)
+    rows = study.measure("bars", params, seeds)
+    assert [row["kl_bits"] for row in rows] == pytest.approx([kl_of(f)[-1] for f in folders], rel=1e-9)
+    assert curve["samples"] == [500, 1000] and curve["kl"][:, 0] == pytest.approx(kl_of(folders[0]), rel=1e-12)
+    assert seeds == [0, 0] and lr == 0.05
+    study.main(["--problem", "bars", "--estimators", "nvil", "--runs", *map(str, folders), "--out", str(tmp_path)])
+    entry = json.loads((tmp_path / "bars.json").read_text())["nvil"]
+    assert entry["samples"] == 1000 and len(entry["seeds"]) == 2
+    for refused in (["--estimators", "nvil"], ["--estimators", "ws", "--runs", str(folders[0])]):
+        with pytest.raises(SystemExit):
+            study.main(["--out", str(tmp_path), *refused])
 
 
 def test_every_epoch_draws_its_own_images_from_the_seed():

@@ -12,6 +12,7 @@ KL(q || p(h | x)) under P_data, how many bars its middle units draw (drawn_bars)
 selectivity for the direction of the shift (selectivity).
 """
 import argparse
+import csv
 import json
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 
 from algorithms.binary.exact import enumerate_joint
 from algorithms.binary.exact_ml import joint_states
+from experiments.harness.training import trained_model
 from experiments.data.bars import DISTRIBUTIONS
 from experiments.studies import bars_replicas as replicas
 from nn.functional import sigmoid
@@ -32,7 +34,8 @@ PROBLEMS = {
                 "lr": {"ws": 0.05, "exact": 0.1, "exact-stream": 0.05, "rws": 0.05, "vimco": 0.05}},
 }
 NAMES = {"ws": "wake-sleep", "exact": "exact ML", "exact-stream": "exact ML, one image a step", "rws": "RWS (k = 5)",
-         "vimco": "VIMCO (k = 5)"}
+         "vimco": "VIMCO (k = 5)", "nvil": "NVIL (run.py: Adam)"}
+FROM_RUNS = ("nvil",)        # trained by run.py, one run a seed (from_runs), not by the study's stacked steps
 K = 5                        # RWS's and VIMCO's samples of q per image
 DATA_SEED = 1995             # the stream of images, the same for every estimator
 
@@ -79,6 +82,24 @@ def train(problem, estimator, seeds, samples=None, lr=None, log=print, init="plu
             log(f"{problem} {estimator}: {step} {'steps' if estimator == 'exact' else 'samples'}, KL median {np.median(curve[-1]):.3f} bits "
                 f"({time.perf_counter() - began:.0f} s)")
     return {"samples": points, "kl": np.array(curve)}, params
+
+
+def from_runs(problem, folders):
+    """Run folders of run.py, one seed each, as the study's own: their final parameters stacked as
+    bars_replicas.build stacks them, the seeds, the (first) learning rate, and the exact KL curve of their metrics.csv
+    ({"samples": [...], "kl": (points, R) bits}, at the epochs' ends)."""
+    layers, stacked, seeds, curves = PROBLEMS[problem]["layers"], {}, [], []
+    for folder in folders:
+        model, settings = trained_model(Path(folder) / "checkpoint.npz")
+        for name in replicas.names(len(layers)):
+            stacked.setdefault(name, []).append(model.parameters()[replicas.alias(name)])
+        seeds.append(settings.seed)
+        with open(Path(folder) / "metrics.csv") as table:
+            curves.append({int(row["samples"]): float(row["kl_bits"]) for row in csv.DictReader(table)})
+    points = sorted(set.intersection(*(set(curve) for curve in curves)))
+    kl = np.array([[curve[n] for curve in curves] for n in points])
+    lr = getattr(settings.trainer, settings.trainer_class.learning_rates()[0])
+    return {name: np.stack(values) for name, values in stacked.items()}, seeds, lr, {"samples": points, "kl": kl}
 
 
 def drawn_bars(model, side=4):
@@ -155,7 +176,8 @@ def table(problem, summary):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--problem", choices=tuple(PROBLEMS), default="bars")
-    parser.add_argument("--estimators", nargs="+", choices=tuple(NAMES), default=list(NAMES))
+    parser.add_argument("--estimators", nargs="+", choices=tuple(NAMES),
+                        default=[e for e in NAMES if e not in FROM_RUNS])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--samples", type=int, default=None, help="images seen by each copy (default the problem's)")
     parser.add_argument("--out", type=Path, default=Path("results/1995"))
@@ -164,25 +186,33 @@ def main(argv=None):
     parser.add_argument("--table", action="store_true", help="print the saved runs' table (Markdown) only")
     parser.add_argument("--init", choices=replicas.INITS, default="plug-in",
                         help="the initial weights (experiments/studies/bars_replicas.py::build)")
+    parser.add_argument("--runs", type=Path, nargs="+", default=None,
+                        help=f"run.py's run folders, one seed each, measured as the one estimator named ({FROM_RUNS})")
     args = parser.parse_args(argv)
     if args.table:
         return print(table(args.problem, json.loads((args.out / f"{args.problem}.json").read_text())))
     if args.figures:
         from experiments.studies.bars_figures import figures      # imported here: training needs no matplotlib
         return figures(args.problem, args.out, args.figures, PROBLEMS[args.problem], NAMES)
+    untrainable = [e for e in args.estimators if (e in FROM_RUNS) != bool(args.runs)]
+    if untrainable or (args.runs and len(args.estimators) != 1):
+        parser.error(f"{', '.join(FROM_RUNS)} come from run folders (--runs, one estimator), the others are trained here")
     args.out.mkdir(parents=True, exist_ok=True)
     summary_path = args.out / f"{args.problem}.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    seeds = list(range(args.seeds))
     for estimator in args.estimators:
         began = time.perf_counter()
-        curve, params = train(args.problem, estimator, seeds, args.samples, args.lr, init=args.init)
+        if args.runs:
+            params, seeds, lr, curve = from_runs(args.problem, args.runs)
+        else:
+            seeds, lr = list(range(args.seeds)), args.lr or PROBLEMS[args.problem]["lr"][estimator]
+            curve, params = train(args.problem, estimator, seeds, args.samples, lr, init=args.init)
         rows = measure(args.problem, params, seeds)
         seconds = time.perf_counter() - began
         np.savez(args.out / f"{args.problem}-{estimator}.npz", **params, samples=curve["samples"], kl=curve["kl"])
         kl = [row["kl_bits"] for row in rows]
-        summary[estimator] = {"name": NAMES[estimator], "lr": args.lr or PROBLEMS[args.problem]["lr"][estimator],
-                              "samples": curve["samples"][-1], "seconds": seconds, "seeds": rows, "init": args.init,
+        summary[estimator] = {"name": NAMES[estimator], "lr": lr, "samples": curve["samples"][-1], "seconds": seconds,
+                              "seeds": rows, "init": "plug-in" if args.runs else args.init,
                               "kl_quartiles": quartiles(kl)}
         line = f"{args.problem} {NAMES[estimator]}: KL {np.median(kl):.3f} bits (quartiles {quartiles(kl)[0]:.3f}, " \
                f"{quartiles(kl)[2]:.3f})"
