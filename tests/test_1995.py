@@ -221,6 +221,26 @@ def test_the_studys_other_initial_weights_are_what_they_say():
         np.random.default_rng(3), data_dim=16, layers=(8, 1)).parameters()["generative.0.0.W"])
 
 
+def test_the_bars_network_built_by_hand_draws_p_data_as_its_weights_grow():
+    """bars_replicas.the_bars (--init the-bars): the answer, built by hand, draws all 8 bars, and its exact KL from
+    P_data falls towards 0 as its weights grow, which it can only do if (H1)'s probabilities (the orientation's 2/3, the
+    bars' 0.2) and the enumeration (H4) agree; its recognition network is near the exact posterior."""
+    data, kl, q_kl = bars(), {}, {}
+    for scale in (4.0, replicas.SCALE, 15.0):
+        params = {name: value[None] for name, value in replicas.the_bars(16, (8, 1), scale=scale).items()}
+        model = replicas.to_model(params, 0, 16, (8, 1))
+        result = enumerate_joint(model, data.images, posterior=True)
+        kl[scale] = data.kl_bits(result.log_px)
+        q_kl[scale] = float(data.probabilities @ result.kl / np.log(2))
+        assert len(drawn_bars(model)) == 8
+    assert kl[4.0] > 0.4 and 0.06 < kl[replicas.SCALE] < 0.07 and kl[15.0] < 1e-4
+    assert q_kl[replicas.SCALE] < 0.11
+    stacked = replicas.build([0, 1], 16, (8, 1), "the-bars")
+    np.testing.assert_array_equal(stacked["generative.0.W"][1], replicas.the_bars(16, (8, 1))["generative.0.W"])
+    with pytest.raises(ValueError, match="16-8-1"):
+        replicas.the_bars(32, (16, 1))
+
+
 def test_a_unit_draws_a_bar_only_when_it_draws_that_bar_alone():
     """drawn_bars: unit j draws bar b when, with j alone on, exactly b's pixels have p > 1/2."""
     model = BinaryHelmholtzMachine(np.random.default_rng(0), data_dim=16, layers=(8, 1))

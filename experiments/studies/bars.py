@@ -194,6 +194,8 @@ def main(argv=None):
     if args.figures:
         from experiments.studies.bars_figures import figures      # imported here: training needs no matplotlib
         return figures(args.problem, args.out, args.figures, PROBLEMS[args.problem], NAMES)
+    if args.init == "the-bars" and args.problem != "bars":
+        parser.error("--init the-bars is the bars' own network (16-8-1), not the shifter's")
     untrainable = [e for e in args.estimators if (e in FROM_RUNS) != bool(args.runs)]
     if untrainable or (args.runs and len(args.estimators) != 1):
         parser.error(f"{', '.join(FROM_RUNS)} come from run folders (--runs, one estimator), the others are trained here")

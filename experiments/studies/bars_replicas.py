@@ -17,7 +17,8 @@ from nn import log_mean_exp
 from nn.functional import sigmoid, softplus
 
 
-INITS = ("plug-in", "small", "small-sparse", "zero")
+INITS = ("plug-in", "small", "small-sparse", "zero", "the-bars")
+SCALE = 6.0                 # the-bars' weight scale s: its exact KL from the bars' P_data is 0.066 bits
 
 
 def build(seeds, data_dim, layers, init="plug-in", pixel_means=None):
@@ -26,7 +27,10 @@ def build(seeds, data_dim, layers, init="plug-in", pixel_means=None):
     study of the initial weights (derivations/1995.md): "small", every weight N(0, 0.1^2) from the seed and the
     generative biases of x at the logits of pixel_means, P_data's (the public reimplementation's); "small-sparse",
     also each middle unit's generative and recognition bias at logit(0.2), so that it starts mostly off, as a bar is;
-    "zero", every weight 0 and the biases of "small" (only the samples break the units' symmetry)."""
+    "zero", every weight 0 and the biases of "small" (only the samples break the units' symmetry). "the-bars": the
+    answer, built by hand (the_bars), the same for every seed."""
+    if init == "the-bars":
+        return {name: np.stack([value] * len(seeds)) for name, value in the_bars(data_dim, layers).items()}
     models = [BinaryHelmholtzMachine(np.random.default_rng(seed), data_dim=data_dim, layers=layers)
               for seed in seeds]
     params = {name: np.stack([model.parameters()[alias(name)] for model in models]) for name in names(len(layers))}
@@ -42,6 +46,34 @@ def build(seeds, data_dim, layers, init="plug-in", pixel_means=None):
     if init == "small-sparse":
         params["generative.1.b"][...] = params["recognition.0.b"][...] = np.log(0.2 / 0.8)
     return params
+
+
+def the_bars(data_dim, layers, scale=SCALE, vertical=2 / 3, bar_on=0.2):
+    """The 16-8-1 network that draws the bars (experiments/data/bars.py::bars), by hand, with weights of size `scale`:
+    the top unit t is the orientation (on: vertical, with its prior); middle unit j < 4 is column j, on with
+    probability bar_on when t = 1 and sigmoid(-scale) when t = 0, and unit 4 + i is row i the other way round; a pixel's
+    logit is scale * (2 * (the bars through it that are on) - 1), so it is on when any of them is. The recognition
+    network inverts it: unit j's logit is 2 * scale * (the pixels of its bar that are on - 3.5), and the top unit's
+    scale * (the columns on - the rows on) + logit(vertical), the exact posterior of the orientation on the blank and
+    the full image. As scale grows, P_model tends to P_data (derivations/1995.md)."""
+    if data_dim != 16 or tuple(layers) != (8, 1):
+        raise ValueError(f"the bars are drawn by a 16-8-1 network, not {data_dim}-{'-'.join(map(str, layers))}")
+    logit = np.log(bar_on / (1 - bar_on))
+    drawn = np.zeros((8, 4, 4))
+    for j in range(4):
+        drawn[j, :, j] = drawn[4 + j, j, :] = 1                       # column j, row j
+    drawn = drawn.reshape(8, 16)
+    sign = np.repeat([1.0, -1.0], 4)                 # +1 for a column (on when t = 1), -1 for a row (on when t = 0)
+    prior = np.log(vertical / (1 - vertical))
+    params = {
+        "generative.prior.b": np.array([prior]),
+        "generative.1.W": (scale + logit) * sign[None],                  # (1, 8): t's weights to the middle units
+        "generative.1.b": np.where(sign > 0, -scale, logit),
+        "generative.0.W": 2 * scale * drawn, "generative.0.b": np.full(16, -scale),
+        "recognition.0.W": 2 * scale * drawn.T, "recognition.0.b": np.full(8, -7 * scale),
+        "recognition.1.W": scale * sign[:, None], "recognition.1.b": np.array([prior]),
+    }
+    return {name: value.astype(np.float32) for name, value in params.items()}
 
 
 def names(depth):
