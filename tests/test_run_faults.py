@@ -18,6 +18,7 @@ import pytest
 from conftest import write_idx, write_mnist_files
 from run import main
 from experiments.harness.folder import RunFolder
+from experiments.harness.parse import BadValue, for_option
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["--train-size", "300", "--test-size", "120", "--eval-train-size", "100", "--eval-k", "5", "--eval-every", "1",
@@ -117,7 +118,7 @@ FAULTS = [
      "argument --lr: takes a finite number above 0, got nan"),
     ("--lr abc", lambda run, tmp: ["aevb", "--lr", "abc"], 2, "argument --lr: takes a number, got 'abc'"),
     ("NVIL's --beta2 1", lambda run, tmp: ["nvil", "--beta2", "1", "--out", str(tmp / "new")], 2,
-     "argument --beta2: takes a number above 0 and below 1, got 1.0"),
+     "argument --beta2: takes a finite number above 0 and below 1, got 1.0"),
     ("Wake-Sleep's flag for AEVB", lambda run, tmp: ["aevb", "--sleep-lr", "1e-3", "--out", str(run)], 2,
      "--sleep-lr is not a flag of aevb"),
     ("IWAE's training k for AEVB", lambda run, tmp: ["aevb", "--k", "5", "--out", str(run)], 2,
@@ -223,6 +224,19 @@ def answers_in_one_line(capsys, folder, argv, status, expected):
 @pytest.mark.parametrize("prepare, status, expected", [fault[1:] for fault in FAULTS], ids=[f[0] for f in FAULTS])
 def test_a_fault_is_one_line_and_keeps_every_file(earlier, tmp_path, capsys, prepare, status, expected):
     answers_in_one_line(capsys, tmp_path, prepare(earlier, tmp_path), status, expected)
+
+
+@pytest.mark.parametrize("above, below, refused, expected", [
+    (None, 1.0, "2", "takes a finite number below 1, got 2.0"),
+    (0.0, None, "-3", "takes a finite number above 0, got -3.0"),
+    (None, None, "inf", "takes a finite number, got inf"),
+    (0.0, 1.0, "1", "takes a finite number above 0 and below 1, got 1.0")])
+def test_a_float_options_bounds_are_each_optional(above, below, refused, expected):
+    """algorithms/options.py::option's above= and below=, each alone, both or neither, as the flag's parser reads them."""
+    parse = for_option(0.5, {"above": above, "below": below})
+    assert parse("0.5") == 0.5
+    with pytest.raises(BadValue, match=f"^{expected}$"):
+        parse(refused)
 
 
 def test_a_fault_in_a_fresh_process_is_one_line(tmp_path):

@@ -89,11 +89,13 @@ def for_option(default, metadata):
         return whole_number(metadata["minimum"])
     if isinstance(default, float):
         above, below = metadata["above"], metadata.get("below")
+        limits = []
+        if above is not None:
+            limits.append(f"above {above:g}")
         if below is not None:
-            return number(lambda value: above < value < below, f"a number above {above:g} and below {below:g}")
-        if above is None:
-            return number(lambda value: True, "a finite number")
-        return number(lambda value: value > above, f"a finite number above {above:g}")
+            limits.append(f"below {below:g}")
+        description = "a finite number" + (" " + " and ".join(limits) if limits else "")
+        return number(lambda value: (above is None or value > above) and (below is None or value < below), description)
     if isinstance(default, str) and metadata["choices"]:
         return words(*metadata["choices"])
     raise TypeError(f"an option's default must be a bool, int, float or one of its choices, not {default!r}")
