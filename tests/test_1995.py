@@ -189,12 +189,16 @@ def test_a_stacked_exact_step_is_the_plug_ins(layers):
 
 def test_a_stacked_exact_step_on_one_image_with_its_sleep_is_the_plug_ins():
     """The study's "exact-stream": one image's exact gradient (Eq. (H8)) then one dream's sleep step (Eq. (H10)),
-    equal to ExactMaximumLikelihood(optimizer="sgd", sleep_phi=True)'s step on the same uniforms."""
-    model, x = tiny((5, 2), data_dim=16, dtype=np.float32), bars().sample(np.random.default_rng(10), 1)
-    params = copies_of(model)
-    ExactMaximumLikelihood(model, lr=0.3, optimizer="sgd", sleep_phi=True, phi_lr=0.3,
-                           sleep_samples=1).step(x, np.random.default_rng(11))
-    replicas.exact_sleep_step(params, x, np.random.default_rng(11), 2, 0.3, joint_states((5, 2), 0, 2 ** 7, np.float32))
+    equal to ExactMaximumLikelihood(optimizer="sgd", sleep_phi=True)'s steps on the same uniforms, over three steps
+    (so that the order of the two steps shows)."""
+    model, images = tiny((5, 2), data_dim=16, dtype=np.float32), bars().sample(np.random.default_rng(10), 3)
+    params, states = copies_of(model), joint_states((5, 2), 0, 2 ** 7, np.float32)
+    trainer, plug_in_noise, study_noise = ExactMaximumLikelihood(model, lr=0.3, optimizer="sgd", sleep_phi=True,
+                                                                 phi_lr=0.3, sleep_samples=1), \
+        np.random.default_rng(11), np.random.default_rng(11)
+    for x in images:
+        trainer.step(x[None], plug_in_noise)
+        replicas.exact_sleep_step(params, x[None], study_noise, 2, 0.3, states)
     assert_same(params, model)
 
 

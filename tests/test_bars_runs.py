@@ -3,6 +3,7 @@ other run's, every epoch's images drawn afresh from P_data by the run's seed, th
 report, --resume and --force; --optimizer sgd, wake-sleep's delta rules, as a setting that checkpoints made before it
 existed still resume without; and the settings a source cannot take refused in one line."""
 import json
+import shutil
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -65,22 +66,43 @@ def test_a_resumed_bars_run_ends_with_the_uninterrupted_runs_numbers(bars_runs):
     assert history_of(bars_runs / "whole") == history_of(bars_runs / "halves")
 
 
-def test_the_bars_study_measures_run_folders_as_the_runs_measured_themselves(bars_runs, tmp_path):
+def test_the_bars_study_measures_run_folders_as_the_runs_measured_themselves(bars_runs, tmp_path, capsys):
     """experiments/studies/bars.py --runs (how NVIL's 20 seeds enter the study's table): the folders' parameters,
-    stacked, measure to the KL each run wrote (Eq. (H3)), the curve is their metrics.csv's, and the summary gets the
-    estimator's entry; an estimator from runs without --runs, or a trained one with it, is refused."""
-    folders = [bars_runs / "whole", bars_runs / "halves"]
-    params, seeds, lr, curve = study.from_runs("bars", folders)
+    stacked in their order, measure to the KL each run wrote (Eq. (H3)), the curves are their metrics.csv's, and the
+    summary gets the estimator's entry. Runs of another estimator or length, and flags that train, are refused."""
+    other = tmp_path / "seed1"
+    assert run.main([*BARS, "--epochs", "2", "--seed", "1", "--out", str(other)]) == 0
+    folders = [other, bars_runs / "whole"]
+    params, seeds, lr, curve = study.from_runs("bars", "wake-sleep", folders)
     rows = study.measure("bars", params, seeds)
     assert [row["kl_bits"] for row in rows] == pytest.approx([kl_of(f)[-1] for f in folders], rel=1e-9)
-    assert curve["samples"] == [500, 1000] and curve["kl"][:, 0] == pytest.approx(kl_of(folders[0]), rel=1e-12)
-    assert seeds == [0, 0] and lr == 0.05
-    study.main(["--problem", "bars", "--estimators", "nvil", "--runs", *map(str, folders), "--out", str(tmp_path)])
+    assert kl_of(other)[-1] != pytest.approx(kl_of(folders[1])[-1], rel=1e-3)
+    assert curve["samples"] == [500, 1000]
+    np.testing.assert_allclose(curve["kl"].T, [kl_of(f) for f in folders], rtol=1e-12)
+    assert seeds == [1, 0] and lr == 0.05
+    with pytest.raises(ValueError, match="a wake-sleep run on bars with layers \\[8, 1\\], not nvil on bars"):
+        study.from_runs("bars", "nvil", folders)
+    short = tmp_path / "short"                               # seed 1's run as if it had stopped after its first epoch
+    shutil.copytree(other, short)
+    (short / "metrics.csv").write_text("".join((other / "metrics.csv").read_text().splitlines(keepends=True)[:2]))
+    with pytest.raises(ValueError, match="ended at different numbers of samples"):
+        study.from_runs("bars", "wake-sleep", [short, other])
+    nvil = [tmp_path / "nvil0", tmp_path / "nvil1"]
+    for seed, folder in enumerate(nvil):
+        assert run.main(["nvil", "--config", str(ROOT / "configs" / "bars-nvil.toml"), "--train-size", "200",
+                         "--test-size", "50", "--eval-train-size", "50", "--epochs", "1", "--seed", str(seed),
+                         "--out", str(folder)]) == 0
+    study.main(["--problem", "bars", "--estimators", "nvil", "--runs", *map(str, nvil), "--out", str(tmp_path)])
     entry = json.loads((tmp_path / "bars.json").read_text())["nvil"]
-    assert entry["samples"] == 1000 and len(entry["seeds"]) == 2
-    for refused in (["--estimators", "nvil"], ["--estimators", "ws", "--runs", str(folders[0])]):
+    assert entry["samples"] == 200 and [row["seed"] for row in entry["seeds"]] == [0, 1] and entry["lr"] == 1e-3
+    capsys.readouterr()
+    for refused, expected in ((["--estimators", "nvil"], "nvil is not trained here on the bars (run.py trains it: --runs)"),
+                              (["--estimators", "ws", "--runs", str(other)], "--runs measures run folders as one"),
+                              (["--estimators", "nvil", "--lr", "0.1", "--runs", str(other)], "--lr does not apply"),
+                              (["--problem", "shifter", "--estimators", "exact-stream"], "2^17 states a step")):
         with pytest.raises(SystemExit):
             study.main(["--out", str(tmp_path), *refused])
+        assert expected in capsys.readouterr().err
 
 
 def test_every_epoch_draws_its_own_images_from_the_seed():

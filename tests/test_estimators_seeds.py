@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from experiments.studies.estimators_seeds import measured, table
+from experiments.studies.estimators_seeds import main, measured, table
 
 
 def run(log_px, elbo=-120.0, kl=10.0):
@@ -28,3 +28,28 @@ def test_a_run_without_its_exact_evaluation_is_refused_by_name(tmp_path):
     (tmp_path / "metrics.json").write_text(json.dumps({"final": {"epoch": 50, "train_seconds": 1.0}}))
     with pytest.raises(ValueError, match="without its exact evaluation"):
         measured(tmp_path)
+
+
+def test_main_records_each_folders_exact_evaluation_by_estimator_and_seed(tmp_path, capsys):
+    """main reads RUNS_DIR/ESTIMATOR-sSEED/metrics.json as run.py writes it (final, with its exact evaluation), keeps
+    what the record held, and prints the table; "disarm-s0" is not ARM's, nor "notes-s1" a run."""
+    def finished(name, log_px, seconds):
+        folder = tmp_path / "runs" / name
+        folder.mkdir(parents=True)
+        exact = {"log_px": [log_px, 0.3], "elbo": [log_px - 9, 0.35], "kl_q_to_posterior": [9.0, 0.08], "gaps": {}}
+        (folder / "metrics.json").write_text(json.dumps(
+            {"history": [], "final": {"epoch": 50, "train_seconds": seconds, "exact": exact}}))
+    finished("disarm-s0", -110.0, 540.0)
+    finished("disarm-s1", -111.0, 660.0)
+    finished("vimco-k2-s0", -112.0, 600.0)
+    (tmp_path / "runs" / "notes-s1").mkdir()
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps({"rloo": {"0": run(-113.0)}}))
+    main(["--runs", str(tmp_path / "runs"), "--record", str(record)])
+    kept = json.loads(record.read_text())
+    assert sorted(kept) == ["disarm", "rloo", "vimco-k2"] and sorted(kept["disarm"]) == ["0", "1"]
+    assert kept["disarm"]["1"] == {"epochs": 50, "train_seconds": 660.0, "log_px": [-111.0, 0.3],
+                                   "elbo": [-120.0, 0.35], "kl_q_to_posterior": [9.0, 0.08]}
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in capsys.readouterr().out.splitlines()[2:]}
+    assert rows["DisARM (one pair)"].endswith("| +2.00 (1 seed) | 9–11 |")
+    assert rows["RLOO, k = 2"].endswith("| -1.00 (1 seed) | 10–10 |")

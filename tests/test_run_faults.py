@@ -227,14 +227,14 @@ def test_a_fault_is_one_line_and_keeps_every_file(earlier, tmp_path, capsys, pre
 
 
 @pytest.mark.parametrize("above, below, refused, expected", [
-    (None, 1.0, "2", "takes a finite number below 1, got 2.0"),
-    (0.0, None, "-3", "takes a finite number above 0, got -3.0"),
+    (None, 1.0, "1", "takes a finite number below 1, got 1.0"),
+    (0.0, None, "0", "takes a finite number above 0, got 0.0"),
     (None, None, "inf", "takes a finite number, got inf"),
     (0.0, 1.0, "1", "takes a finite number above 0 and below 1, got 1.0")])
 def test_a_float_options_bounds_are_each_optional(above, below, refused, expected):
     """algorithms/options.py::option's above= and below=, each alone, both or neither, as the flag's parser reads them."""
     parse = for_option(0.5, {"above": above, "below": below})
-    assert parse("0.5") == 0.5
+    assert parse("0.5") == 0.5 and (above is not None or parse("-3") == -3.0)
     with pytest.raises(BadValue, match=f"^{expected}$"):
         parse(refused)
 

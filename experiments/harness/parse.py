@@ -88,7 +88,7 @@ def for_option(default, metadata):
     if isinstance(default, int):
         return whole_number(metadata["minimum"])
     if isinstance(default, float):
-        above, below = metadata["above"], metadata.get("below")
+        above, below = metadata["above"], metadata["below"]
         limits = []
         if above is not None:
             limits.append(f"above {above:g}")

@@ -30,8 +30,8 @@ from nn.functional import sigmoid
 PROBLEMS = {
     "bars": {"layers": (8, 1), "samples": 1_000_000, "exact_steps": 10_000, "per_decade": 8,
              "lr": {"ws": 0.05, "exact": 0.1, "exact-stream": 0.05, "rws": 0.05, "vimco": 0.05}},
-    "shifter": {"layers": (16, 1), "samples": 1_000_000, "exact_steps": 2_000, "per_decade": 1,
-                "lr": {"ws": 0.05, "exact": 0.1, "exact-stream": 0.05, "rws": 0.05, "vimco": 0.05}},
+    "shifter": {"layers": (16, 1), "samples": 1_000_000, "exact_steps": 2_000, "per_decade": 1,   # no exact-stream:
+                "lr": {"ws": 0.05, "exact": 0.1, "rws": 0.05, "vimco": 0.05}},    # 2^17 states, ~10 s a step
 }
 NAMES = {"ws": "wake-sleep", "exact": "exact ML", "exact-stream": "exact ML, one image a step", "rws": "RWS (k = 5)",
          "vimco": "VIMCO (k = 5)", "nvil": "NVIL (run.py: Adam)"}
@@ -84,19 +84,25 @@ def train(problem, estimator, seeds, samples=None, lr=None, log=print, init="plu
     return {"samples": points, "kl": np.array(curve)}, params
 
 
-def from_runs(problem, folders):
+def from_runs(problem, estimator, folders):
     """Run folders of run.py, one seed each, as the study's own: their final parameters stacked as
     bars_replicas.build stacks them, the seeds, the (first) learning rate, and the exact KL curve of their metrics.csv
-    ({"samples": [...], "kl": (points, R) bits}, at the epochs' ends)."""
+    ({"samples": [...], "kl": (points, R) bits}, at the epochs' ends). Every run must be the estimator's, on the
+    problem's data and network, and have the same epochs."""
     layers, stacked, seeds, curves = PROBLEMS[problem]["layers"], {}, [], []
     for folder in folders:
         model, settings = trained_model(Path(folder) / "checkpoint.npz")
+        if (settings.trainer_class.command, settings.data, tuple(settings.layers)) != (estimator, problem, layers):
+            raise ValueError(f"{folder}: a {settings.trainer_class.command} run on {settings.data} with layers "
+                             f"{list(settings.layers)}, not {estimator} on {problem} with {list(layers)}")
         for name in replicas.names(len(layers)):
             stacked.setdefault(name, []).append(model.parameters()[replicas.alias(name)])
         seeds.append(settings.seed)
         with open(Path(folder) / "metrics.csv") as table:
             curves.append({int(row["samples"]): float(row["kl_bits"]) for row in csv.DictReader(table)})
-    points = sorted(set.intersection(*(set(curve) for curve in curves)))
+    if any(curve.keys() != curves[0].keys() for curve in curves):
+        raise ValueError("the runs ended at different numbers of samples: finish them, or measure them apart")
+    points = sorted(curves[0])
     kl = np.array([[curve[n] for curve in curves] for n in points])
     lr = getattr(settings.trainer, settings.trainer_class.learning_rates()[0])
     return {name: np.stack(values) for name, values in stacked.items()}, seeds, lr, {"samples": points, "kl": kl}
@@ -176,8 +182,8 @@ def table(problem, summary):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--problem", choices=tuple(PROBLEMS), default="bars")
-    parser.add_argument("--estimators", nargs="+", choices=tuple(NAMES),
-                        default=[e for e in NAMES if e not in FROM_RUNS])
+    parser.add_argument("--estimators", nargs="+", choices=tuple(NAMES), default=None,
+                        help="default: every one the problem trains here (PROBLEMS[problem]['lr'])")
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--samples", type=int, default=None, help="images seen by each copy (default the problem's)")
     parser.add_argument("--out", type=Path, default=Path("results/1995"))
@@ -194,18 +200,31 @@ def main(argv=None):
     if args.figures:
         from experiments.studies.bars_figures import figures      # imported here: training needs no matplotlib
         return figures(args.problem, args.out, args.figures, PROBLEMS[args.problem], NAMES)
+    trained = PROBLEMS[args.problem]["lr"]
+    args.estimators = args.estimators or list(trained)
     if args.init == "the-bars" and args.problem != "bars":
         parser.error("--init the-bars is the bars' own network (16-8-1), not the shifter's")
-    untrainable = [e for e in args.estimators if (e in FROM_RUNS) != bool(args.runs)]
-    if untrainable or (args.runs and len(args.estimators) != 1):
-        parser.error(f"{', '.join(FROM_RUNS)} come from run folders (--runs, one estimator), the others are trained here")
+    if args.runs:
+        if args.estimators[0] not in FROM_RUNS or len(args.estimators) != 1:
+            parser.error(f"--runs measures run folders as one estimator of {', '.join(FROM_RUNS)}")
+        given = [flag for flag in ("init", "lr", "samples") if getattr(args, flag) != parser.get_default(flag)]
+        if given:
+            parser.error(f"--runs measures the runs as they trained: --{given[0]} does not apply")
+    else:
+        refused = [e for e in args.estimators if e not in trained]
+        if refused:
+            parser.error(f"{refused[0]} is not trained here on the {args.problem} ("
+                         + ("run.py trains it: --runs" if refused[0] in FROM_RUNS else "2^17 states a step") + ")")
     args.out.mkdir(parents=True, exist_ok=True)
     summary_path = args.out / f"{args.problem}.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     for estimator in args.estimators:
         began = time.perf_counter()
         if args.runs:
-            params, seeds, lr, curve = from_runs(args.problem, args.runs)
+            try:
+                params, seeds, lr, curve = from_runs(args.problem, estimator, args.runs)
+            except ValueError as error:
+                parser.error(str(error))
         else:
             seeds, lr = list(range(args.seeds)), args.lr or PROBLEMS[args.problem]["lr"][estimator]
             curve, params = train(args.problem, estimator, seeds, args.samples, lr, init=args.init)

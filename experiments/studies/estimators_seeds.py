@@ -1,5 +1,6 @@
 """derivations/estimators.md's equal-cost table on the enumerable model (one layer of 20 binary units, a tanh layer of
-200 in each network), over seeds: every estimator at two decoder passes per image (NVIL at its one), 50 epochs, and
+200 in each network), over seeds: every estimator at two decoder passes per image (NVIL at its one, REBAR at its
+three), 50 epochs, and
 each run's exact test log p(x), exact ELBO and exact KL(q || p(h | x)), summed over all 2^20 states.
 
     python -m experiments.studies.estimators_seeds --runs RUNS_DIR [--record derivations/figures/estimators-j20-seeds.json]
