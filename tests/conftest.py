@@ -19,9 +19,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import settings  # noqa: E402
 
-import experiments.harness.runner  # noqa: E402
 from algorithms import HEADS, LIKELIHOODS, load  # noqa: E402
-from experiments.data.mnist import load_dataset  # noqa: E402
+from experiments.data.mnist import MNIST, load_dataset  # noqa: E402
 
 settings.register_profile("helmholtz", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("helmholtz")
@@ -90,8 +89,8 @@ def mnist():
 def embedded_mnist_read_once(monkeypatch):
     """run.py's runs in the tests get embedded_mnist(); other data folders, and the tests of load_dataset itself,
     read as always."""
-    monkeypatch.setattr(experiments.harness.runner, "load_dataset",
-                        lambda directory=None: embedded_mnist() if directory is None else load_dataset(directory))
+    monkeypatch.setattr(MNIST, "load", staticmethod(
+        lambda directory=None: embedded_mnist() if directory is None else load_dataset(directory)))
 
 
 BLANK = {}

@@ -355,11 +355,11 @@ def test_an_interrupted_quick_run_resumes_as_quick(tmp_path, monkeypatch, capsys
 
 
 def test_ctrl_c_while_loading_the_data_says_so(tmp_path, monkeypatch, capsys):
-    import experiments.harness.runner
+    from experiments.data.mnist import MNIST
 
     def interrupted(directory):
         raise KeyboardInterrupt
-    monkeypatch.setattr(experiments.harness.runner, "load_dataset", interrupted)
+    monkeypatch.setattr(MNIST, "load", staticmethod(interrupted))
     assert main(["aevb", "--out", str(tmp_path)]) == 130
     assert capsys.readouterr().err == ("run.py: stopped while loading the data (the embedded MNIST); "
                                        "kept: nothing was written\n")

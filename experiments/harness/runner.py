@@ -3,7 +3,6 @@ folder (--resume), with its settings and data, and whether this machine can hold
 refuse a run happens here, and none writes."""
 from algorithms import load
 from experiments.data import DEFAULT_SOURCE, SOURCES
-from experiments.data.mnist import load_dataset
 from experiments.errors import Fault, stage
 from experiments.harness.checkpoint import read_checkpoint
 from experiments.harness.folder import describe_progress, finished
@@ -14,9 +13,9 @@ from experiments.harness.stored import from_stored, stored
 
 
 class DataCache:
-    """Loads each source's data (each data folder) once: compare trains several runs on the same data. The default
-    source (--data mnist) is the embedded MNIST or --data-dir's files; another (experiments/data/__init__.py::SOURCES)
-    loads its own."""
+    """Loads each source's data (each data folder) once, by its class's load (experiments/data/__init__.py::SOURCES):
+    compare trains several runs on the same data. The default source (--data mnist) reads the embedded MNIST or
+    --data-dir's files."""
 
     def __init__(self):
         self.loaded = {}
@@ -24,8 +23,7 @@ class DataCache:
     def get(self, data_dir, source=DEFAULT_SOURCE):
         if (source, data_dir) not in self.loaded:
             with stage(f"loading the data ({data_dir or describe_data(source)})", "nothing was written"):
-                loader = load_dataset if source == DEFAULT_SOURCE else load(SOURCES[source]).load
-                self.loaded[source, data_dir] = loader(data_dir)
+                self.loaded[source, data_dir] = load(SOURCES[source]).load(data_dir)
         return self.loaded[source, data_dir]
 
 
