@@ -42,6 +42,16 @@ def spread(values, sign=""):
     return f"{values.mean():{sign}.2f} ± {values.std(ddof=1):.2f}"
 
 
+def paired_by_seed(record, estimator, reference, measure):
+    """The estimator's measure minus the reference's, seed by seed over the seeds both have, as "mean ± sd (n seeds)";
+    "—" for the reference itself or without a shared seed. record: {estimator: {seed: {measure: [mean, se]}}}."""
+    shared = [seed for seed in sorted(record[estimator], key=int) if seed in record.get(reference, {})]
+    if estimator == reference or not shared:
+        return "—"
+    differences = [record[estimator][seed][measure][0] - record[reference][seed][measure][0] for seed in shared]
+    return f"{spread(differences, sign='+')} ({len(shared)} seed{'s' if len(shared) > 1 else ''})"
+
+
 def table(record, reference="vimco"):
     """Markdown rows from the record {estimator: {seed: measured}}: the seeds' -ELBO and NLL, their mean ± the
     standard deviation across seeds, a typical standard error over images (the seeds' largest), and the NLL minus the
@@ -59,13 +69,8 @@ def table(record, reference="vimco"):
             values = [seeds[seed][measure][0] for seed in order]
             cells += [", ".join(f"{value:.2f}" for value in values), spread(values),
                       f"{max(seeds[seed][measure][1] for seed in order):.2f}"]
-        shared = [seed for seed in order if seed in record.get(reference, {})]
-        if estimator == reference or not shared:
-            difference = "—"
-        else:
-            differences = [seeds[seed]["nll"][0] - record[reference][seed]["nll"][0] for seed in shared]
-            difference = f"{spread(differences, sign='+')} ({len(shared)} seed{'s' if len(shared) > 1 else ''})"
-        lines.append(f"| {NAMES[estimator]} | {', '.join(order)} | {' | '.join(cells)} | {difference} |")
+        lines.append(f"| {NAMES[estimator]} | {', '.join(order)} | {' | '.join(cells)} | "
+                     f"{paired_by_seed(record, estimator, reference, 'nll')} |")
     return lines
 
 

@@ -15,7 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from experiments.studies.binary_seeds import spread
+from experiments.studies.binary_seeds import paired_by_seed, spread
 
 RECORD = Path(__file__).resolve().parents[2] / "derivations" / "figures" / "estimators-j20-seeds.json"
 # key: (the row's name, decoder passes per image and step, the command without --seed and --out)
@@ -55,16 +55,11 @@ def table(record, reference="vimco-k2"):
             continue
         order = sorted(seeds, key=int)
         values = {measure: [seeds[seed][measure][0] for seed in order] for measure in MEASURES}
-        shared = [seed for seed in order if seed in record.get(reference, {})]
-        if estimator == reference or not shared:
-            difference = "—"
-        else:
-            differences = [seeds[seed]["log_px"][0] - record[reference][seed]["log_px"][0] for seed in shared]
-            difference = f"{spread(differences, sign='+')} ({len(shared)} seed{'s' if len(shared) > 1 else ''})"
         minutes = [seeds[seed]["train_seconds"] / 60 for seed in order]
         lines.append(f"| {name} | {passes} | {', '.join(order)} | {', '.join(f'{v:.2f}' for v in values['log_px'])} | "
                      f"{spread(values['log_px'])} | {max(seeds[seed]['log_px'][1] for seed in order):.2f} | "
-                     f"{spread(values['elbo'])} | {spread(values['kl_q_to_posterior'])} | {difference} | "
+                     f"{spread(values['elbo'])} | {spread(values['kl_q_to_posterior'])} | "
+                     f"{paired_by_seed(record, estimator, reference, 'log_px')} | "
                      f"{min(minutes):.0f}–{max(minutes):.0f} |")
     return lines
 
