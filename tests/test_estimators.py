@@ -318,3 +318,14 @@ def test_each_estimator_trains_from_run_py_with_its_own_flags_and_resumes_exactl
     assert metrics["algorithm"] == argv[0] and np.isfinite(metrics["history"][-1]["loss"])
     for flag, value in zip(argv[1::2], argv[2::2]):
         assert str(metrics["settings"][flag[2:]]) == value
+
+
+def test_the_variance_studys_table_rounds_each_number_to_its_standard_error():
+    """estimator_variance.table: a value and its SE to the SE's second significant digit; the exact variance beside."""
+    from experiments.studies.estimator_variance import table, with_error
+    assert [with_error(730.52, 8.43), with_error(1733.2, 24.4), with_error(0.10921, 0.00414)] == \
+        ["730.5 ± 8.4", "1733 ± 24", "0.1092 ± 0.0041"]
+    result = {"NVIL": {"2": {"variance": [161.72, 3.61], "snr": [0.2957, 0.0066], "exact_variance": 161.924}},
+              "Concrete tau=0.5": {"2": {"variance": [48.72, 0.74], "snr": [0.4917, 0.0088]}}}
+    assert table(result).splitlines()[2:] == ["| NVIL | 161.7 ± 3.6 (exact 161.92) | 0.2957 ± 0.0066 |",
+                                              "| Concrete τ = 0.5 | 48.72 ± 0.74 | 0.4917 ± 0.0088 |"]

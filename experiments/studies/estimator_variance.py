@@ -197,6 +197,26 @@ def figure(result, title, out):
     fig.savefig(out, dpi=100)
 
 
+def with_error(value, se):
+    """"value ± se", both to the decimal place of se's second significant digit (730.5 ± 8.4, 1733 ± 24)."""
+    decimals = max(0, 1 - int(np.floor(np.log10(se)))) if se > 0 else 4
+    return f"{value:.{decimals}f} ± {se:.{decimals}f}"
+
+
+def table(result):
+    """derivations/estimators.md's table of a result: each estimator's total variance and median SNR at every P, ±
+    bootstrap standard errors, with the exact variance beside where it was computed."""
+    passes = list(next(iter(result.values())))
+    lines = ["| estimator | " + " | ".join(f"variance, P = {p}" for p in passes) + " | "
+             + " | ".join(f"median SNR, P = {p}" for p in passes) + " |", "| --- |" + " --- |" * (2 * len(passes))]
+    for name, by_p in result.items():
+        variances = [with_error(*by_p[p]["variance"]) + (f" (exact {by_p[p]['exact_variance']:.2f})"
+                                                          if "exact_variance" in by_p[p] else "") for p in passes]
+        lines.append(f"| {name.replace('tau=', 'τ = ')} | " + " | ".join(variances) + " | "
+                     + " | ".join(with_error(*by_p[p]["snr"]) for p in passes) + " |")
+    return "\n".join(lines)
+
+
 def temperature_figure(out):
     """The Concrete relaxation's exact bias and variance against tau on the tiny one-layer model."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
@@ -243,7 +263,7 @@ def main():
         result = json.loads(args.replot.read_text())
         figure(result, f"{args.run.name if args.run else args.replot.stem}: {args.replicates} replicates on 100 "
                        "training images, ± bootstrap standard errors", args.out)
-        return
+        return print(table(result))
     if args.temperatures:
         result = temperature_figure(args.out)
     else:
@@ -266,6 +286,8 @@ def main():
     if args.json:
         args.json.write_text(text + "\n")
     print(text)
+    if not args.temperatures:
+        print(table(result))
 
 
 if __name__ == "__main__":
