@@ -36,8 +36,12 @@ def figures(problem, runs, out, setup, names):
     estimators = [e for e in names if e in summary]
     saved = {e: np.load(runs / f"{problem}-{e}.npz") for e in estimators}
 
-    figure, (axis, steps_axis) = plt.subplots(1, 2, figsize=(10, 4.0), gridspec_kw={"width_ratios": [2, 1]},
-                                              sharey=True)
+    if "exact" in estimators:          # exact ML's steps on (H7) are not samples: a panel of their own
+        figure, (axis, steps_axis) = plt.subplots(1, 2, figsize=(10, 4.0), gridspec_kw={"width_ratios": [2, 1]},
+                                                  sharey=True)
+    else:
+        figure, axis = plt.subplots(figsize=(7, 4.0))
+        steps_axis = None
     for e in estimators:
         samples, kl = saved[e]["samples"], saved[e]["kl"]
         low, mid, high = np.percentile(kl, [25, 50, 75], axis=1)
@@ -49,13 +53,14 @@ def figures(problem, runs, out, setup, names):
             continue
         axis.plot(samples, mid, color=COLOURS[e], label=names[e])
         axis.fill_between(samples, low, high, color=COLOURS[e], alpha=0.2, linewidth=0)
-    for a in (axis, steps_axis):
+    for a in [a for a in (axis, steps_axis) if a is not None]:
         if problem == "bars":
             a.axhline(0.10, color="grey", linestyle=":", label="Hinton et al. (1995): 0.10 bits" if a is axis else None)
         a.set(xscale="log", yscale="log")
     axis.set(xlabel="samples seen (one image per step)", ylabel="KL(P_data || P_model), bits",
              title=f"{problem}: median and quartiles over {len(summary[estimators[0]]['seeds'])} seeds")
-    steps_axis.set(xlabel="Adam steps on the exact objective (H7)", title="exact ML")
+    if steps_axis is not None:
+        steps_axis.set(xlabel="Adam steps on the exact objective (H7)", title="exact ML")
     axis.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(out / f"1995-{problem}-kl.png", dpi=110)
