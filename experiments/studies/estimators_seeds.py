@@ -7,14 +7,18 @@ each run's exact test log p(x), exact ELBO and exact KL(q || p(h | x)), summed o
 
 RUNS_DIR holds finished runs named ESTIMATOR-sSEED, one for each line of RUNS below, made by its command with
 --seed SEED --out RUNS_DIR/ESTIMATOR-sSEED. What each run's exact evaluation wrote (experiments/outputs/binary_exact.py:
-metrics.json's final "exact") goes into the record, a small JSON file the page keeps, merged with what is there. The
-table: each estimator's seeds, the mean with the standard deviation across seeds, the largest standard error over
-images of one seed, and each estimator's log p(x) minus the reference's, paired by seed.
+metrics.json's final "exact", and bounds.npz's per-image "exact/log_px") goes into the record, a small JSON file the
+page keeps, merged with what is there. The table: each estimator's seeds, the mean with the standard deviation across
+seeds, the largest standard error over images of one seed, and each estimator's log p(x) minus the reference's, paired
+by seed (mean ± sd across seeds) and, within each seed, image by image (± the standard error over images).
 """
 import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
+from algorithms.bound import mean_and_standard_error
 from experiments.studies.binary_seeds import paired_by_seed, spread
 
 RECORD = Path(__file__).resolve().parents[2] / "derivations" / "figures" / "estimators-j20-seeds.json"
@@ -29,6 +33,7 @@ RUNS = {
     "rebar": ("REBAR (1 sample)", 3, "python run.py rebar --config configs/sbn-j20-rebar.toml"),
 }
 MEASURES = ("log_px", "elbo", "kl_q_to_posterior")
+REFERENCE = "vimco-k2"      # the row every other is paired with
 
 
 def measured(folder):
@@ -41,14 +46,21 @@ def measured(folder):
             **{measure: list(final["exact"][measure]) for measure in MEASURES}}
 
 
-def table(record, reference="vimco-k2"):
+def paired_by_image(folder, reference_folder):
+    """[mean, standard error over the test images] of the exact log p(x) of one run minus another's, image by image."""
+    log_px = [np.load(f / "bounds.npz")["exact/log_px"] for f in (folder, reference_folder)]
+    return [float(v) for v in mean_and_standard_error(log_px[0] - log_px[1])]
+
+
+def table(record, reference=REFERENCE):
     """Markdown rows from the record {estimator: {seed: measured}}: per estimator its seeds' exact test log p(x), their
     mean ± the standard deviation across seeds, the largest standard error over images, the exact ELBO's and
     KL(q || p(h | x))'s means ± sd, and log p(x) minus the reference's, paired by seed."""
     lines = ["| enumerable model, 50 epochs | decoder passes | seeds | exact test log p(x) per seed | "
              "mean ± sd over seeds | SE over images | exact test ELBO, mean ± sd | KL(q ‖ p(h\\|x)), mean ± sd | "
-             f"log p(x) − {RUNS[reference][0]}'s, paired by seed | minutes of training per run |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             f"log p(x) − {RUNS[reference][0]}'s, paired by seed | the same in each seed, ± SE over images | "
+             "minutes of training per run |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for estimator, (name, passes, _) in RUNS.items():
         seeds = record.get(estimator, {})
         if not seeds:
@@ -56,10 +68,13 @@ def table(record, reference="vimco-k2"):
         order = sorted(seeds, key=int)
         values = {measure: [seeds[seed][measure][0] for seed in order] for measure in MEASURES}
         minutes = [seeds[seed]["train_seconds"] / 60 for seed in order]
+        within = ", ".join(f"{seeds[seed]['minus_reference'][0]:+.2f} ± {seeds[seed]['minus_reference'][1]:.2f}"
+                           for seed in order if "minus_reference" in seeds[seed])
         lines.append(f"| {name} | {passes} | {', '.join(order)} | {', '.join(f'{v:.2f}' for v in values['log_px'])} | "
                      f"{spread(values['log_px'])} | {max(seeds[seed]['log_px'][1] for seed in order):.2f} | "
                      f"{spread(values['elbo'])} | {spread(values['kl_q_to_posterior'])} | "
                      f"{paired_by_seed(record, estimator, reference, 'log_px')} | "
+                     f"{within or '—'} | "
                      f"{min(minutes):.0f}–{max(minutes):.0f} |")
     return lines
 
@@ -72,8 +87,12 @@ def main(argv=None):
     record = json.loads(args.record.read_text()) if args.record.exists() else {}
     for estimator in RUNS:
         for folder in sorted(args.runs.glob(f"{estimator}-s*")):
-            if (folder / "metrics.json").exists() and folder.name.rsplit("-s", 1)[1].isdigit():
-                record.setdefault(estimator, {})[folder.name.rsplit("-s", 1)[1]] = measured(folder)
+            seed = folder.name.rsplit("-s", 1)[1]
+            if (folder / "metrics.json").exists() and seed.isdigit():
+                record.setdefault(estimator, {})[seed] = measured(folder)
+                reference = args.runs / f"{REFERENCE}-s{seed}"
+                if estimator != REFERENCE and (reference / "metrics.json").exists():
+                    record[estimator][seed]["minus_reference"] = paired_by_image(folder, reference)
     args.record.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     print("\n".join(table(record)))
 
