@@ -4,6 +4,7 @@ Every layer follows one contract:
 
     out, cache = layer.forward(x)        # cache holds exactly what backward needs
     dx = layer.backward(dout, cache)     # writes the parameter gradients into layer.grads
+    dx = layer.input_gradient(dout, cache)   # dx alone, no gradient written
 
 The cache is returned, never stored on the layer, so a network can run forward several times
 (data, then dreamed samples) before any backward without one pass overwriting another.
@@ -30,6 +31,10 @@ class Layer:
     def overwrite(self, x):
         """layer(x), free to use x's memory for the result (x is a temporary the caller drops)."""
         return self(x)
+
+    def input_gradient(self, dout, cache):
+        """dx alone: backward's, since a layer without parameters writes no gradient."""
+        return self.backward(dout, cache)
 
 
 class Linear(Layer):
@@ -65,6 +70,10 @@ class Linear(Layer):
         np.matmul(x.T, dout, out=self.grads["W"])
         np.sum(dout, axis=0, out=self.grads["b"])
         return dout @ self.params["W"].T if input_grad else None
+
+    def input_gradient(self, dout, cache):
+        """dx = dout W^T (Eq. (B2)) alone: dW and db are neither computed nor written."""
+        return dout @ self.params["W"].T
 
 
 class Softplus(Layer):

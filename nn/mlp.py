@@ -8,7 +8,8 @@ class MLP:
     """sizes = [n_in, h_1, ..., n_out]; activation is a name from nn.layers.ACTIVATIONS.
 
     forward(x) -> (out, caches); backward(dout, caches) -> dx, writing every layer's grads.
-    backward(dout, caches, input_grad=False) skips dx where nothing needs it (the data's gradient).
+    backward(dout, caches, input_grad=False) skips dx where nothing needs it (the data's gradient);
+    input_gradient(dout, caches) -> dx alone, writing no grads, where the network's own gradient is not wanted.
     Calling the network, `net(x)`, runs forward and keeps nothing (evaluation).
     Backward is the chain rule applied layer by layer in reverse (backprop.md, Eq. (B3)).
     """
@@ -46,6 +47,14 @@ class MLP:
         for layer, cache in zip(reversed(self.layers[1:]), reversed(caches[1:])):
             dout = layer.backward(dout, cache)
         return self.layers[0].backward(dout, caches[0], input_grad=input_grad)
+
+    def input_gradient(self, dout, caches):
+        """dx alone, by the same chain rule (Eq. (B3)), with no parameter's gradient computed or written: a Linear
+        layer skips its two products dW and db (REBAR's control variate, algorithms/binary/rebar.py, needs the
+        gradient through the networks and not of them)."""
+        for layer, cache in zip(reversed(self.layers), reversed(caches)):
+            dout = layer.input_gradient(dout, cache)
+        return dout
 
     def named_parameters(self):
         """(name, parameter, gradient) for every parameter, names like '0.W', '2.b' (layer index)."""

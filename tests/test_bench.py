@@ -118,3 +118,21 @@ def test_exact_bench_refuses_a_missing_checkpoint_in_one_line(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "exact.py"), "--checkpoint", str(tmp_path / "none.npz")],
                           capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "no checkpoint" in done.stderr
+
+
+def test_the_estimators_bench_pairs_each_estimator_with_a_vimco_of_its_decoder_passes():
+    """bench/estimators.py: each trainer and the VIMCO it is timed against put the same rows per image through g_1, the
+    784-wide decoder (counted, over one step, at the decoder's forward: the hard, relaxed and conditional passes)."""
+    estimators = load_script("estimators")
+    x = (np.random.default_rng(1).random((5, 12)) < 0.5).astype(np.float32)
+
+    def decoder_rows_per_image(name):
+        from algorithms.binary.model import BinaryHelmholtzMachine
+        model = BinaryHelmholtzMachine(np.random.default_rng(0), 12, (4, 3), hidden=[])
+        trainer, rows, forward = estimators.TRAINERS[name](model), [], model.generative[0].forward
+        model.generative[0].forward = lambda inputs: rows.append(len(inputs)) or forward(inputs)
+        trainer.step(x, np.random.default_rng(2))
+        return sum(rows) / len(x)
+    for name in estimators.ESTIMATORS:
+        against = estimators.AGAINST.get(name, "vimco")
+        assert decoder_rows_per_image(name) == decoder_rows_per_image(against) == (3 if name == "rebar" else 2), name

@@ -56,6 +56,26 @@ def test_mlp_gradients(name):
         assert relative_error(grad, numerical_gradient(projected, param)) < TOLERANCE, param_name
 
 
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_mlp_input_gradient_is_the_central_differences_dx_and_writes_no_gradient(name):
+    """MLP.input_gradient (REBAR's control variate): dx by central differences, and every parameter's grads as they
+    were (filled with a marker first)."""
+    rng = np.random.default_rng(3)
+    net = MLP([5, 7, 6, 3], name, rng, np.float64)
+    x = rng.standard_normal((4, 5))
+    out, caches = net.forward(x)
+    dout = rng.standard_normal(out.shape)
+    for _, _, grad in net.named_parameters():
+        grad.fill(7.0)
+    dx = net.input_gradient(dout, caches)
+
+    def projected():
+        return float(np.sum(net(x) * dout))
+
+    assert relative_error(dx, numerical_gradient(projected, x)) < TOLERANCE
+    assert all((grad == 7.0).all() for _, _, grad in net.named_parameters())
+
+
 def test_two_forward_passes_keep_separate_caches():
     """Run the net on a and on b, then backward each: each backward gives exactly the gradients of a
     net that saw only its own input (the second forward did not overwrite what the first one's backward needs)."""

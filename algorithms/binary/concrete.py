@@ -42,13 +42,14 @@ class Relaxed:
     value: np.ndarray
 
 
-def relax(model, x, noise, temperature, keep=True):
+def relax(model, x, noise, temperature, keep=True, logits=None):
     """The forward pass of Eq. (G9): z_l = sigmoid((f_l(z_{l-1}) + L_l) / tau) bottom up from z_0 = x (Eq. (G8)),
     then F_tau. x: (N, D); noise: logistic, (k, N, J_1 + ... + J_L). The first layer's logits are computed once per
-    image and shared by its k samples."""
+    image and shared by its k samples; logits: f_1(x), where the caller has them (REBAR), not computed again (and f_1
+    keeps no cache: relaxed_backward with parameters=False only)."""
     zs, ys, etas, q_caches, below, start, value = [], [], [], [], x, 0, 0.0
     for net, size in zip(model.recognition, model.layers):
-        eta, cache = run(net, below, keep)
+        eta, cache = (logits, None) if logits is not None and start == 0 else run(net, below, keep)
         y = (eta + noise[..., start:start + size]) / temperature
         z = sigmoid(y)
         value = value - bernoulli_log_likelihood(z, eta)
@@ -63,9 +64,10 @@ def relax(model, x, noise, temperature, keep=True):
     return Relaxed(zs, ys, etas, q_caches, p_logits, p_caches, value)
 
 
-def relaxed_backward(model, x, relaxed, temperature, weights, slope=None):
+def relaxed_backward(model, x, relaxed, temperature, weights, slope=None, parameters=True):
     """Writes into theta's and phi's grads the gradient of sum_{i, n} weights[i, n] F_tau(x_n, L_in), by hand
-    (Eq. (G10)), with the noise held: top down, dF/dz_l collects
+    (Eq. (G10)), with the noise held (parameters=False: writes nothing, and returns the logit gradient alone, the
+    networks' input gradients taken without their parameters' products): top down, dF/dz_l collects
         f_l's target term  -eta_l,  g_l's input,  the prior's b (top layer),  g_{l+1}'s target term  a_{l+1},
         f_{l+1}'s input (through eta_{l+1});
     then dF/deta_l = -(z_l - sigmoid(eta_l)) + dF/dz_l z_l (1 - z_l) / tau, 1 - z = sigmoid(-y) (exact in both tails).
@@ -75,14 +77,17 @@ def relaxed_backward(model, x, relaxed, temperature, weights, slope=None):
     w = weights[..., None]
     depth = len(model.layers)
     dzs = [np.zeros_like(z) for z in relaxed.zs]
+    def through(net, dout, cache):
+        return net.backward(dout, cache, input_grad=True) if parameters else net.input_gradient(dout, cache)
     for l, (net, target, z, logits, cache) in enumerate(zip(model.generative, [x, *relaxed.zs[:-1]], relaxed.zs,
                                                             relaxed.p_logits, relaxed.p_caches)):
-        dz = net.backward(rows(w * (target - sigmoid(logits))), cache, input_grad=True)     # log p(target | z_l)
+        dz = through(net, rows(w * (target - sigmoid(logits))), cache)    # log p(target | z_l)
         dzs[l] += dz.reshape(z.shape)
         if l > 0:
             dzs[l - 1] += w * logits                                      # z_{l-1} is the target of g_l
     b, top = model.prior.params["b"], relaxed.zs[-1]
-    model.prior.grads["b"][...] = np.sum(w * (top - sigmoid(b)), axis=(0, 1))
+    if parameters:
+        model.prior.grads["b"][...] = np.sum(w * (top - sigmoid(b)), axis=(0, 1))
     dzs[-1] += w * b
     first = None
     for l in reversed(range(depth)):
@@ -96,9 +101,10 @@ def relaxed_backward(model, x, relaxed, temperature, weights, slope=None):
             first = deta
             if eta.ndim < deta.ndim:                                      # the first layer's logits were shared
                 deta = deta.sum(axis=0)
-            model.recognition[0].backward(rows(deta), relaxed.q_caches[0], input_grad=False)
+            if parameters:
+                model.recognition[0].backward(rows(deta), relaxed.q_caches[0], input_grad=False)
         else:
-            dbelow = model.recognition[l].backward(rows(deta), relaxed.q_caches[l], input_grad=True)
+            dbelow = through(model.recognition[l], rows(deta), relaxed.q_caches[l])
             dzs[l - 1] += dbelow.reshape(relaxed.zs[l - 1].shape)
     return first
 

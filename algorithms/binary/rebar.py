@@ -19,7 +19,8 @@ the hard sample, as the other score-function estimators' theta does. The tempera
 adaptation of both by minimizing the estimator's variance is not implemented.
 
 A step costs three decoder passes per sample: g_1 at b, at sigmoid(z / lambda) and at sigmoid(z~ / lambda), the last
-two with their backward passes to the decoder's input.
+two with their backward passes to the decoder's input alone (MLP.input_gradient: no parameter's gradient, whose
+products would be thrown away), and both from the hard sample's logits (f_l is not run again).
 """
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -80,16 +81,20 @@ def layer_estimate(model, l, below, h, eta, signal, noise, v, temperature, scale
     relaxed local signal of the layers from l up (concrete.py's relax on upper(model, l), data below = b_{l-1}), once at
     z_l = eta_l + L_l and once at z~_l (Eq. (G13)), the layers above at the same noise. noise: logistic, layer l's
     and those above (k, N, J_l + ...); v: layer l's uniforms (k, N, J_l); signal: layer l's local signal (k, N).
-    relaxed_backward writes into the networks' grads on its way: the caller writes them again afterwards."""
+    Both relaxed passes start from the hard sample's eta_l and take gradients through the networks, not of them: no
+    network's grads are written here."""
     if scale == 0:                                                        # REINFORCE, without a baseline
         return signal[..., None] * (h - sigmoid(eta))
-    above, ones = upper(model, l), np.ones(signal.shape, dtype=h.dtype)
-    at_z = relaxed_backward(above, below, relax(above, below, noise, temperature), temperature, ones)
     z_tilde, slope = conditional_sample(eta, h, v)
     tilde_noise = np.concatenate([z_tilde - eta, noise[..., h.shape[-1]:]], axis=-1)
-    relaxed = relax(above, below, tilde_noise, temperature)
-    at_z_tilde = relaxed_backward(above, below, relaxed, temperature, ones, slope=slope)
-    return rebar_logit_gradient(signal, relaxed.value.astype(np.float64), h, eta, at_z, at_z_tilde, scale)
+    # the passes at z and at z~ as one relax of 2k samples; b_{l-1} and eta_l of layer l >= 2 are per sample, (k, N, .)
+    k, both = h.shape[0], (lambda a: np.concatenate([a, a]) if a.ndim == 3 else a)
+    relaxed = relax(upper(model, l), both(below), np.concatenate([noise, tilde_noise]), temperature, logits=both(eta))
+    gradient = relaxed_backward(upper(model, l), both(below), relaxed, temperature,
+                                np.ones((2 * k, *signal.shape[1:]), h.dtype),
+                                slope=np.concatenate([np.ones_like(slope), slope]), parameters=False)
+    at_z, at_z_tilde, control = gradient[:k], gradient[k:], relaxed.value[k:]
+    return rebar_logit_gradient(signal, control.astype(np.float64), h, eta, at_z, at_z_tilde, scale)
 
 
 def rebar_objective(model, x, noise, v, temperature=0.5, scale=1.0, weights=None):
@@ -107,7 +112,7 @@ def rebar_objective(model, x, noise, v, temperature=0.5, scale=1.0, weights=None
         below = x if l == 0 else sample.hs[l - 1]
         estimates.append(layer_estimate(model, l, below, h, eta, signal, noise[..., starts[l]:],
                                         v[..., starts[l]:starts[l + 1]], temperature, scale))
-    p_backward(model, x, scored, (-weights).astype(model.dtype))               # written last: see layer_estimate
+    p_backward(model, x, scored, (-weights).astype(model.dtype))
     for net, estimate, eta, cache in zip(model.recognition, estimates, sample.logits, sample.caches):
         dlogits = (-weights[..., None] * estimate).astype(model.dtype)
         if eta.ndim < dlogits.ndim:                                           # the first layer's logits were shared
