@@ -285,11 +285,11 @@ def test_arms_one_half_is_a_control_variate_not_part_of_the_mean(monkeypatch):
 
 @pytest.mark.parametrize("k", [2, 3])
 def test_the_exact_variance_formulas_of_the_variance_study_match_enumeration(k):
-    """experiments/studies/estimator_variance.py::exact_variances gives NVIL's and RLOO's exact variance on the
+    """experiments/studies/exact_variance.py::exact_variances gives NVIL's and RLOO's exact variance on the
     enumerable model from one-state moments (a sum over 2^20 states, not over k-tuples). On the tiny model, against
     the variance of the code's own estimates over every state (NVIL, centred by 0.7) and every k-tuple (RLOO)."""
     from algorithms.binary.nvil import score_function_gradient
-    from experiments.studies.estimator_variance import exact_moments, exact_variances, jacobian_gram
+    from experiments.studies.exact_variance import exact_moments, exact_variances, jacobian_gram
     model, x = tiny((2,), (), seed=1), X[:1]
     formulas = exact_variances(exact_moments(model, x), jacobian_gram(model, x), np.array([0.7]), [k])
     rloo_exact = exact_variance(model, "rloo", rloo_outcomes(k))
@@ -329,3 +329,29 @@ def test_the_variance_studys_table_rounds_each_number_to_its_standard_error():
               "Concrete tau=0.5": {"2": {"variance": [48.72, 0.74], "snr": [0.4917, 0.0088]}}}
     assert table(result).splitlines()[2:] == ["| NVIL | 161.7 ± 3.6 (exact 161.92) | 0.2957 ± 0.0066 |",
                                               "| Concrete τ = 0.5 | 48.72 ± 0.74 | 0.4917 ± 0.0088 |"]
+    result["NVIL"]["6"] = {"variance": [53.91, 1.21], "snr": [0.4617, 0.0097]}
+    result["REBAR tau=0.5"] = {"6": {"variance": [12.34, 0.56], "snr": [0.75, 0.011]}}     # three passes a sample
+    assert table(result).splitlines()[0].count("P = 6") == 2
+    assert table(result).splitlines()[2:] == [
+        "| NVIL | 161.7 ± 3.6 (exact 161.92) | 53.9 ± 1.2 | 0.2957 ± 0.0066 | 0.4617 ± 0.0097 |",
+        "| Concrete τ = 0.5 | 48.72 ± 0.74 | — | 0.4917 ± 0.0088 | — |",
+        "| REBAR τ = 0.5 | — | 12.34 ± 0.56 | — | 0.750 ± 0.011 |"]
+
+
+def test_the_variance_study_measures_rebar_last_and_only_where_three_passes_divide_p(monkeypatch):
+    """Adding REBAR left the other estimators' random numbers as they were: it draws after them, and not at all at a P
+    that three passes a sample do not divide."""
+    from experiments.studies import estimator_variance
+    calls = []
+
+    def counting(name):
+        def estimate(passes, rng):
+            calls.append((name, passes))
+            return rng.random(4)
+        return estimate
+    monkeypatch.setattr(estimator_variance, "estimators",
+                        lambda model, trainer, x: {name: counting(name) for name in estimator_variance.NAMES})
+    result = estimator_variance.measure(None, None, None, (2, 6), 10, np.random.default_rng(0))
+    assert calls[-10:] == [("REBAR tau=0.5", 6)] * 10 and ("REBAR tau=0.5", 2) not in calls
+    assert len(calls) == 10 * (2 * len(estimator_variance.NAMES) - 1)
+    assert list(result) == list(estimator_variance.NAMES) and list(result["REBAR tau=0.5"]) == [6]
