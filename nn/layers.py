@@ -33,7 +33,10 @@ class Layer:
         return self(x)
 
     def input_gradient(self, dout, cache):
-        """dx alone: backward's, since a layer without parameters writes no gradient."""
+        """dx alone: backward's, for a layer without parameters (it writes no gradient); one with parameters says how
+        to skip them (Linear.input_gradient)."""
+        if self.params:
+            raise NotImplementedError(f"{type(self).__name__} has parameters: its input_gradient must skip them")
         return self.backward(dout, cache)
 
 

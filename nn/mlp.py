@@ -50,7 +50,7 @@ class MLP:
 
     def input_gradient(self, dout, caches):
         """dx alone, by the same chain rule (Eq. (B3)), with no parameter's gradient computed or written: a Linear
-        layer skips its two products dW and db (REBAR's control variate, algorithms/binary/rebar.py, needs the
+        layer skips its dW (a product) and db (a sum) (REBAR's control variate, algorithms/binary/rebar.py, needs the
         gradient through the networks and not of them)."""
         for layer, cache in zip(reversed(self.layers), reversed(caches)):
             dout = layer.input_gradient(dout, cache)

@@ -4,6 +4,7 @@ import pytest
 
 from nn import ACTIVATIONS, MLP, Linear, Softplus
 from nn.heads import LogVarianceCeiling, LogVarianceFloor, MeanBound
+from nn.layers import Layer
 from nn.gradcheck import numerical_gradient, relative_error
 
 TOLERANCE = 1e-6
@@ -74,6 +75,21 @@ def test_mlp_input_gradient_is_the_central_differences_dx_and_writes_no_gradient
 
     assert relative_error(dx, numerical_gradient(projected, x)) < TOLERANCE
     assert all((grad == 7.0).all() for _, _, grad in net.named_parameters())
+
+
+def test_a_layer_with_parameters_must_say_how_its_input_gradient_skips_them():
+    """Layer.input_gradient is backward's only for a layer without parameters; one with them and no input_gradient of
+    its own would write its grads where the caller asked for none."""
+    class Scale(Layer):
+        def __init__(self):
+            super().__init__()
+            self.params, self.grads = {"a": np.ones(2)}, {"a": np.zeros(2)}
+
+        def backward(self, dout, cache):
+            self.grads["a"][...] = (dout * cache).sum(axis=0)
+            return dout * self.params["a"]
+    with pytest.raises(NotImplementedError, match="Scale has parameters"):
+        Scale().input_gradient(np.ones((1, 2)), np.ones((1, 2)))
 
 
 def test_two_forward_passes_keep_separate_caches():

@@ -42,14 +42,15 @@ class Relaxed:
     value: np.ndarray
 
 
-def relax(model, x, noise, temperature, keep=True, logits=None):
+def relax(model, x, noise, temperature, keep=True, first_logits=None):
     """The forward pass of Eq. (G9): z_l = sigmoid((f_l(z_{l-1}) + L_l) / tau) bottom up from z_0 = x (Eq. (G8)),
-    then F_tau. x: (N, D); noise: logistic, (k, N, J_1 + ... + J_L). The first layer's logits are computed once per
-    image and shared by its k samples; logits: f_1(x), where the caller has them (REBAR), not computed again (and f_1
-    keeps no cache: relaxed_backward with parameters=False only)."""
+    then F_tau. x: (N, D), or (k, N, D) per sample (REBAR's layers above the first, whose data is a hard sample);
+    noise: logistic, (k, N, J_1 + ... + J_L). The first layer's logits are computed once per image and shared by its k
+    samples; first_logits: f_1(x), where the caller has them (REBAR), not computed again (and f_1 keeps no cache:
+    relaxed_backward with parameters=False only)."""
     zs, ys, etas, q_caches, below, start, value = [], [], [], [], x, 0, 0.0
     for net, size in zip(model.recognition, model.layers):
-        eta, cache = (logits, None) if logits is not None and start == 0 else run(net, below, keep)
+        eta, cache = (first_logits, None) if first_logits is not None and start == 0 else run(net, below, keep)
         y = (eta + noise[..., start:start + size]) / temperature
         z = sigmoid(y)
         value = value - bernoulli_log_likelihood(z, eta)
@@ -99,9 +100,9 @@ def relaxed_backward(model, x, relaxed, temperature, weights, slope=None, parame
         deta = -w * (z - sigmoid(eta)) + path
         if l == 0:
             first = deta
-            if eta.ndim < deta.ndim:                                      # the first layer's logits were shared
-                deta = deta.sum(axis=0)
             if parameters:
+                if eta.ndim < deta.ndim:                                  # the first layer's logits were shared
+                    deta = deta.sum(axis=0)
                 model.recognition[0].backward(rows(deta), relaxed.q_caches[0], input_grad=False)
         else:
             dbelow = through(model.recognition[l], rows(deta), relaxed.q_caches[l])

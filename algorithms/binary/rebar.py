@@ -87,9 +87,10 @@ def layer_estimate(model, l, below, h, eta, signal, noise, v, temperature, scale
         return signal[..., None] * (h - sigmoid(eta))
     z_tilde, slope = conditional_sample(eta, h, v)
     tilde_noise = np.concatenate([z_tilde - eta, noise[..., h.shape[-1]:]], axis=-1)
-    # the passes at z and at z~ as one relax of 2k samples; b_{l-1} and eta_l of layer l >= 2 are per sample, (k, N, .)
-    k, both = h.shape[0], (lambda a: np.concatenate([a, a]) if a.ndim == 3 else a)
-    relaxed = relax(upper(model, l), both(below), np.concatenate([noise, tilde_noise]), temperature, logits=both(eta))
+    # the passes at z and at z~ as one relax of 2k samples; layer 1's x and eta_1 are per image (N, .) and serve both
+    # halves as they are, b_{l-1} and eta_l of a layer l >= 2 are per sample (k, N, .) and are stacked twice
+    k, both = h.shape[0], (lambda a: np.concatenate([a, a]) if l > 0 else a)
+    relaxed = relax(upper(model, l), both(below), np.concatenate([noise, tilde_noise]), temperature, first_logits=both(eta))
     gradient = relaxed_backward(upper(model, l), both(below), relaxed, temperature,
                                 np.ones((2 * k, *signal.shape[1:]), h.dtype),
                                 slope=np.concatenate([np.ones_like(slope), slope]), parameters=False)
