@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import algorithms.binary.rebar as rebar
-from algorithms.binary.concrete import logistic_noise
+from algorithms.binary.concrete import logistic_noise, relax, relaxed_backward
 from algorithms.binary.model import BinaryHelmholtzMachine
 from nn.functional import sigmoid
 from nn.gradcheck import numerical_gradient, relative_error
@@ -347,3 +347,31 @@ def test_rebar_trains_from_run_py_with_its_own_flags_and_resumes_exactly(tmp_pat
     assert metrics["algorithm"] == "rebar" and np.isfinite(metrics["history"][-1]["loss"])
     for flag, value in zip(own[::2], own[1::2]):
         assert str(metrics["settings"][flag[2:].replace("-", "_")]) == value
+
+
+@pytest.mark.parametrize("layers,hidden", [((3, 2), (4,)), ((3, 2, 2), ())], ids=["two-layer-tanh", "three-layer"])
+def test_the_stacked_relaxed_passes_are_the_two_passes_one_at_a_time(layers, hidden):
+    """layer_estimate runs the passes at z and at z~ as one relax of 2k samples from the hard sample's logits, with no
+    network's grads formed; here every layer's estimate is recomputed the plain way, each pass on its own through
+    concrete.py's relax and relaxed_backward (logits computed again, grads written and ignored), at k = 3 samples of
+    N = 4 images, where the quadrature's checks run at one image."""
+    model = BinaryHelmholtzMachine(np.random.default_rng(0), data_dim=6, layers=layers, hidden=hidden, dtype=np.float64)
+    rng = np.random.default_rng(1)
+    for _, param, _ in model.named_parameters():
+        param[...] = rng.normal(0, 1.0, param.shape)
+    x = (rng.random((4, 6)) < 0.5).astype(np.float64)
+    noise, v = logistic_noise(rng.random((3, 4, sum(layers)))), rng.random((3, 4, sum(layers)))
+    sample = rebar.hard_sample(model, x, noise)
+    signal = rng.normal(0, 5.0, (3, 4))
+    starts = np.cumsum([0, *layers])
+    for l, (h, eta) in enumerate(zip(sample.hs, sample.logits)):
+        below, layer_noise = x if l == 0 else sample.hs[l - 1], noise[..., starts[l]:]
+        layer_v = v[..., starts[l]:starts[l + 1]]
+        stacked = rebar.layer_estimate(model, l, below, h, eta, signal, layer_noise, layer_v, 0.5, 0.8)
+        above, ones = rebar.upper(model, l), np.ones((3, 4))
+        at_z = relaxed_backward(above, below, relax(above, below, layer_noise, 0.5), 0.5, ones)
+        z_tilde, slope = rebar.conditional_sample(eta, h, layer_v)
+        tilde = relax(above, below, np.concatenate([z_tilde - eta, layer_noise[..., layers[l]:]], axis=-1), 0.5)
+        at_z_tilde = relaxed_backward(above, below, tilde, 0.5, ones, slope=slope)
+        plain = rebar.rebar_logit_gradient(signal, tilde.value, h, eta, at_z, at_z_tilde, 0.8)
+        np.testing.assert_allclose(stacked, plain, rtol=1e-12, atol=1e-12)
