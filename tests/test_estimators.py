@@ -355,3 +355,16 @@ def test_the_variance_study_measures_rebar_last_and_only_where_three_passes_divi
     assert calls[-10:] == [("REBAR tau=0.5", 6)] * 10 and ("REBAR tau=0.5", 2) not in calls
     assert len(calls) == 10 * (2 * len(estimator_variance.NAMES) - 1)
     assert list(result) == list(estimator_variance.NAMES) and list(result["REBAR tau=0.5"]) == [6]
+
+
+@pytest.mark.parametrize("layers, hidden", [((2,), ()), ((2, 1), (3,))])
+def test_rebars_residual_signal_vanishes_as_the_temperature_falls(layers, hidden):
+    """estimator_variance.rebar_residual: as lambda -> 0 the relaxed unit at z~ is b itself (z~ has b's sign, Eq. (G13)),
+    so c(z~) -> l(b) and the residual that REBAR's score term multiplies vanishes; at lambda = 0.5 it does not. Drawn
+    given 1 - b, z~ would leave a residual of the size of l itself at every temperature."""
+    from experiments.studies.estimator_variance import rebar_residual
+    model, x = tiny(layers, hidden), np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+    cold, warm = rebar_residual(model, x, temperature=1e-3), rebar_residual(model, x, temperature=0.5)
+    assert np.all(np.isfinite(cold["l(b)"])) and np.array_equal(cold["l(b)"], warm["l(b)"])
+    assert np.quantile(np.abs(cold["l(b) - c(z~)"]), 0.99) < 0.01 * np.abs(cold["l(b)"]).mean()
+    assert np.abs(warm["l(b) - c(z~)"]).mean() > 0.1

@@ -1,48 +1,56 @@
-"""The enumerable model's equal-cost table of derivations/estimators.md (experiments/studies/estimators_seeds.py): its
-means, spreads and paired differences against numbers computed here by hand, and a run without its exact evaluation
-refused by name."""
+"""The equal-cost tables of derivations/estimators.md (experiments/studies/estimators_seeds.py), on the enumerable
+model and the SBN 200-200: their means, spreads and paired differences against numbers computed here by hand, runs
+without the evaluation a table needs refused by name, and the page's commands the study's."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from experiments.studies.estimators_seeds import main, measured, table
+from experiments.studies import estimators_seeds
+from experiments.studies.estimators_seeds import main, measured_by_sampling, measured_exactly, table
 
 
 def run(log_px, elbo=-120.0, kl=10.0):
-    return {"epochs": 50, "train_seconds": 600.0, "log_px": [log_px, 0.32], "elbo": [elbo, 0.36],
-            "kl_q_to_posterior": [kl, 0.1]}
+    return {"epochs": 50, "train_seconds": 600.0, "epoch_seconds": 10.0, "log_px": [log_px, 0.32],
+            "elbo": [elbo, 0.36], "kl_q_to_posterior": [kl, 0.1]}
+
+
+def history(*seconds):
+    """A metrics.json history whose epochs took these seconds."""
+    return [{"epoch": epoch + 1, "seconds": value, "loss": 100.0} for epoch, value in enumerate(seconds)]
 
 
 def test_the_log_px_difference_is_paired_by_seed_over_the_seeds_both_have():
     record = {"vimco-k2": {"0": run(-110.0), "1": run(-111.0), "2": run(-112.5)},
               "disarm": {"0": {**run(-109.0, kl=9.0), "minus_reference": [1.0, 0.08]}, "2": run(-110.5, kl=11.0)}}
-    rows = {line.split(" | ")[0].lstrip("| "): line for line in table(record)[2:]}
-    assert rows["DisARM (one pair)"].endswith("| +1.50 ± 0.71 (2 seeds) | +1.00 ± 0.08 | 10–10 |")  # (1, 2): sd 0.71
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in table("sbn-j20", record)[2:]}
+    assert rows["DisARM (one pair)"].endswith("| +1.50 ± 0.71 (2 seeds) | +1.00 ± 0.08 | 10.0–10.0 |")  # (1, 2): sd 0.71
     assert "| 2 | 0, 2 | -109.00, -110.50 | -109.75 ± 1.06 | 0.32 | -120.00 ± 0.00 | 10.00 ± 1.41 |" \
         in rows["DisARM (one pair)"]
     assert rows["VIMCO, k = 2"].split(" | ")[2:5] == ["0, 1, 2", "-110.00, -111.00, -112.50", "-111.17 ± 1.26"]
-    assert rows["VIMCO, k = 2"].endswith("| — | — | 10–10 |")
+    assert rows["VIMCO, k = 2"].endswith("| — | — | 10.0–10.0 |")
 
 
 def test_a_run_without_its_exact_evaluation_is_refused_by_name(tmp_path):
-    (tmp_path / "metrics.json").write_text(json.dumps({"final": {"epoch": 50, "train_seconds": 1.0}}))
+    (tmp_path / "metrics.json").write_text(json.dumps({"history": history(1.0), "final": {"epoch": 50,
+                                                                                       "train_seconds": 1.0}}))
     with pytest.raises(ValueError, match="without its exact evaluation"):
-        measured(tmp_path)
+        measured_exactly(tmp_path)
 
 
 def test_main_records_each_folders_exact_evaluation_by_estimator_and_seed(tmp_path, capsys):
     """main reads RUNS_DIR/ESTIMATOR-sSEED/metrics.json as run.py writes it (final, with its exact evaluation), keeps
     what the record held, and prints the table; "disarm-s0" is not ARM's, nor "notes-s1" a run."""
-    def finished(name, log_px, seconds, per_image=(0.0, 0.0, 0.0)):
+    def finished(name, log_px, seconds, per_image=(0.0, 0.0, 0.0), epochs=(10.0, 12.0, 11.0)):
         folder = tmp_path / "runs" / name
         folder.mkdir(parents=True)
         np.savez(folder / "bounds.npz", **{"exact/log_px": log_px + np.array(per_image)})
         exact = {"log_px": [log_px, 0.3], "elbo": [log_px - 9, 0.35], "kl_q_to_posterior": [9.0, 0.08], "gaps": {}}
         (folder / "metrics.json").write_text(json.dumps(
-            {"history": [], "final": {"epoch": 50, "train_seconds": seconds, "exact": exact}}))
+            {"history": history(*epochs), "final": {"epoch": 50, "train_seconds": seconds, "exact": exact}}))
     finished("disarm-s0", -110.0, 540.0, per_image=(3.0, -3.0, 0.0))      # minus VIMCO's, image by image: (5, -1, 2)
-    finished("disarm-s1", -111.0, 660.0)
+    finished("disarm-s1", -111.0, 660.0, epochs=(9.0, 500.0, 8.5))         # a pause in its second epoch
     finished("vimco-k2-s0", -112.0, 600.0)
     (tmp_path / "runs" / "notes-s1").mkdir()
     record = tmp_path / "record.json"
@@ -50,9 +58,75 @@ def test_main_records_each_folders_exact_evaluation_by_estimator_and_seed(tmp_pa
     main(["--runs", str(tmp_path / "runs"), "--record", str(record)])
     kept = json.loads(record.read_text())
     assert sorted(kept) == ["disarm", "rloo", "vimco-k2"] and sorted(kept["disarm"]) == ["0", "1"]
-    assert kept["disarm"]["1"] == {"epochs": 50, "train_seconds": 660.0, "log_px": [-111.0, 0.3],
+    assert kept["disarm"]["1"] == {"epochs": 50, "train_seconds": 660.0, "epoch_seconds": 9.0, "log_px": [-111.0, 0.3],
                                    "elbo": [-120.0, 0.35], "kl_q_to_posterior": [9.0, 0.08]}
     rows = {line.split(" | ")[0].lstrip("| "): line for line in capsys.readouterr().out.splitlines()[2:]}
-    assert rows["DisARM (one pair)"].endswith("| +2.00 (1 seed) | +2.00 ± 1.73 | 9–11 |")   # sd 3, SE 3 / sqrt(3)
+    assert rows["DisARM (one pair)"].endswith("| +2.00 (1 seed) | +2.00 ± 1.73 | 9.0–11.0 |")  # sd 3, SE 3 / sqrt(3)
     assert "minus_reference" not in kept["disarm"]["1"]
-    assert rows["RLOO, k = 2"].endswith("| -1.00 (1 seed) | — | 10–10 |")
+    assert rows["RLOO, k = 2"].endswith("| -1.00 (1 seed) | — | 10.0–10.0 |")
+
+
+def sampled_run(folder, nll, seconds, per_image_nll):
+    """A finished SBN 200-200 run as run.py --nll-k 100 --no-exact writes it: its test -L_100 and the per-image NLL."""
+    folder.mkdir(parents=True)
+    np.savez(folder / "bounds.npz", **{"nll/test": np.asarray(per_image_nll, dtype=np.float64)})
+    (folder / "metrics.json").write_text(json.dumps(
+        {"history": history(seconds / 10), "final": {"epoch": 10, "train_seconds": seconds, "nll": nll, "nll_se": 0.27,
+                                                     "nll_k": 100}}))
+
+
+def test_the_sbn_200_200_table_pairs_l_100_image_by_image_with_its_sign_and_measures_each_run_once(
+        tmp_path, monkeypatch, capsys):
+    """L_100 = -NLL, so a run whose per-image NLL is lower than VIMCO's is ahead (+); a run the record holds is not
+    measured again (its ELBO costs 100 decoder passes per test image)."""
+    measured_elbo = []
+    monkeypatch.setattr(estimators_seeds, "test_elbo", lambda folder: measured_elbo.append(folder.name) or [-120.0, 0.3])
+    sampled_run(tmp_path / "runs" / "vimco-k2-s0", 112.0, 540.0, [112.0, 113.0, 111.0])
+    sampled_run(tmp_path / "runs" / "rloo-s0", 111.0, 600.0, [110.0, 113.0, 110.0])      # minus VIMCO's: (2, 0, 1)
+    record = tmp_path / "record.json"
+    for _ in range(2):
+        main(["--runs", str(tmp_path / "runs"), "--network", "sbn-200-200", "--record", str(record)])
+    assert sorted(measured_elbo) == ["rloo-s0", "vimco-k2-s0"]
+    kept = json.loads(record.read_text())
+    assert kept["rloo"]["0"] == {"epochs": 10, "train_seconds": 600.0, "epoch_seconds": 60.0, "L_100": [-111.0, 0.27],
+                                 "elbo": [-120.0, 0.3], "minus_reference": [1.0, 1 / np.sqrt(3)]}
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if line.startswith("| linear SBN 200-200"))
+    assert len(header.split(" | ")) == len(lines[-1].split(" | ")) == 10
+    rloo = next(line for line in lines if line.startswith("| RLOO"))
+    assert rloo.endswith("| 2 | 0 | -111.00 | -111.00 | 0.27 | -120.00 | +1.00 (1 seed) | +1.00 ± 0.58 | 60.0–60.0 |")
+
+
+def test_a_sampled_run_with_another_bound_is_refused_by_name(tmp_path):
+    sampled_run(tmp_path / "run", 112.0, 1.0, [112.0])
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    metrics["final"]["nll_k"] = 5000
+    (tmp_path / "run" / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(ValueError, match="its test bound is L_5000, not L_100"):
+        measured_by_sampling(tmp_path / "run")
+
+
+@pytest.mark.parametrize("network", sorted(estimators_seeds.NETWORKS))
+def test_every_row_the_page_shows_has_the_command_the_study_documents(network):
+    """Each estimator in the network's record is trained, on derivations/estimators.md, by command(network, estimator)."""
+    page = (Path(__file__).resolve().parents[1] / "derivations" / "estimators.md").read_text()
+    recorded = json.loads(estimators_seeds.NETWORKS[network]["record"].read_text())
+    for estimator in recorded:
+        assert estimators_seeds.command(network, estimator) + " --seed S" in page, estimator
+
+
+def test_the_curves_draw_one_line_per_finished_run_in_its_estimators_colour(tmp_path, monkeypatch):
+    drawn = []
+    monkeypatch.setattr(estimators_seeds.plt, "close", lambda fig: drawn.extend(fig.axes))
+    for name, losses in (("rloo-s0", [130.0, 120.0]), ("rloo-s1", [131.0, 121.0]), ("concrete-s0", [125.0, 115.0])):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps(
+            {"history": [{"epoch": e + 1, "loss": loss} for e, loss in enumerate(losses)]}))
+    (tmp_path / "nvil-s0").mkdir()                                   # still training: no metrics.json, no line
+    estimators_seeds.plot_curves(tmp_path, tmp_path / "curves.png", "test")
+    assert (tmp_path / "curves.png").stat().st_size > 0
+    lines = drawn[0].lines
+    assert [list(line.get_ydata()) for line in lines] == [[130.0, 120.0], [131.0, 121.0], [125.0, 115.0]]
+    assert [line.get_color() for line in lines] == ["C2", "C2", "C5"]     # RUNS' order: rloo third, concrete sixth
+    assert [text.get_text() for text in drawn[0].get_legend().get_texts()] == [
+        "RLOO, k = 2: −ELBO", "Concrete, k = 2, τ = 0.5: −F_τ, relaxed"]

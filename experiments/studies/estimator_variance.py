@@ -5,6 +5,7 @@ passes per image (derivations/estimators.md):
         [--json PATH] [--out derivations/figures/estimators-variance-NAME.png]
     python -m experiments.studies.estimator_variance --temperatures \
         --out derivations/figures/estimators-concrete-bias.png
+    python -m experiments.studies.estimator_variance --run RUN_DIR --rebar-signal
 
 RUN_DIR: a finished NVIL run, whose model and trained baselines are used (as experiments/studies/binary_snr.py does).
 At P decoder passes per image: NVIL with P one-sample estimates averaged (each layer's local signal, Eq. (S9), centred
@@ -14,9 +15,12 @@ relaxed objective) with k = P, REBAR (tau = 0.5, nu = 1, three passes a sample) 
 Each estimate is taken `replicates` times on the same 100 training images (chosen with
 seed 0) with fresh noise; a parameter's SNR is |mean| / sd over the replicates, and the table gives the median over phi's
 parameters and the total variance (summed over phi's parameters), each with a bootstrap standard error (50 resamples
-of the replicates). Each estimator's mean is its own objective's gradient: the ELBO's for NVIL, RLOO, DisARM and ARM,
-L_k's for VIMCO, the relaxed objective's for Concrete. REBAR is measured last, so that adding it left every other
+of the replicates). Each estimator's mean is its own objective's gradient: the ELBO's for NVIL, RLOO, DisARM, ARM and
+REBAR, L_k's for VIMCO, the relaxed objective's for Concrete. REBAR is measured last, so that adding it left every other
 estimator's random numbers, and so its result, as they were.
+
+--rebar-signal prints what REBAR's score term multiplies on the run's model: the first layer's learning signal l(b)
+and the residual l(b) - c(z~) it leaves (Eq. (G15)), their mean and spread over 50 samples of the same 100 images.
 
 --temperatures draws the Concrete relaxation's exact bias and variance against tau on the tiny model of
 tests/test_estimators_concrete.py (quadrature over the noise, enumeration for the ELBO).
@@ -28,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from algorithms.binary.concrete import concrete_objective, logistic_noise
+from algorithms.binary.concrete import concrete_objective, logistic_noise, relax
 from algorithms.binary.disarm import disarm_objective, noise_width
 from algorithms.binary.model import q_backward, run, sample_q, score_p
 from algorithms.binary.nvil import local_signals
-from algorithms.binary.rebar import rebar_objective
+from algorithms.binary.rebar import conditional_sample, hard_sample, rebar_objective
 from algorithms.binary.rloo import rloo_objective
 from algorithms.binary.vimco import vimco_objective
 from experiments.data import kind_of
@@ -119,6 +123,21 @@ def measure(model, trainer, x, passes, replicates, rng):
     return result
 
 
+def rebar_residual(model, x, temperature=0.5, samples=50, seed=5):
+    """{"l(b)": l, "l(b) - c(z~)": l - c}, each (samples, N) float64: the first layer's learning signal (the whole
+    ELBO integrand, Eq. (S9)) at hard samples b, and the residual that REBAR's score term multiplies at nu = 1
+    (Eq. (G15)), c(z~) the relaxed objective at the conditional sample z~ of the first layer (Eq. (G13)), the layers
+    above at the hard sample's noise (Eq. (G16))."""
+    rng, units = np.random.default_rng(seed), model.layers[0]
+    u, v = (rng.random((samples, x.shape[0], sum(model.layers)), dtype=model.dtype) for _ in range(2))
+    sample = hard_sample(model, x, logistic_noise(u))
+    signal = (sum(score_p(model, x, sample.hs, keep=False).terms) - sum(sample.terms)).astype(np.float64)
+    z_tilde, _ = conditional_sample(sample.logits[0], sample.hs[0], v[..., :units])
+    noise = np.concatenate([z_tilde - sample.logits[0], logistic_noise(u)[..., units:]], axis=-1)
+    control = relax(model, x, noise, temperature, keep=False, first_logits=sample.logits[0]).value.astype(np.float64)
+    return {"l(b)": signal, "l(b) - c(z~)": signal - control}
+
+
 def figure(result, title, out):
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     passes = sorted({int(p) for by_p in result.values() for p in by_p})
@@ -197,6 +216,7 @@ def main():
     parser.add_argument("--passes", type=int, nargs="+", default=list(PASSES), help="decoder passes (even)")
     parser.add_argument("--replicates", type=int, default=100)
     parser.add_argument("--temperatures", action="store_true", help="the Concrete bias figure instead")
+    parser.add_argument("--rebar-signal", action="store_true", help="REBAR's residual learning signal instead")
     parser.add_argument("--out", type=Path, default=Path("estimators-variance.png"))
     parser.add_argument("--json", type=Path)
     parser.add_argument("--replot", type=Path, help="draw the figure again from a --json written before")
@@ -206,6 +226,15 @@ def main():
         figure(result, f"{args.run.name if args.run else args.replot.stem}: {args.replicates} replicates on 100 "
                        "training images, ± bootstrap standard errors", args.out)
         return print(table(result))
+    if args.rebar_signal:
+        model, _, settings = restored(args.run)
+        train = select_images(load_dataset(settings.data_dir), settings, kind_of(settings)).train
+        for name, values in rebar_residual(model, train[np.random.default_rng(0).choice(len(train), 100,
+                                                                                         replace=False)]).items():
+            within = np.sqrt(values.var(axis=0, ddof=1).mean())
+            print(f"{name:<14} mean {values.mean():8.2f}, sd over samples within an image {within:6.2f}, "
+                  f"root mean square {np.sqrt((values ** 2).mean()):7.2f}")
+        return
     if args.temperatures:
         result = temperature_figure(args.out)
     else:

@@ -1,16 +1,24 @@
-"""derivations/estimators.md's equal-cost table on the enumerable model (one layer of 20 binary units, a tanh layer of
-200 in each network), over seeds: every estimator at two decoder passes per image (NVIL at its one, REBAR at its
-three), 50 epochs, and
-each run's exact test log p(x), exact ELBO and exact KL(q || p(h | x)), summed over all 2^20 states.
+"""derivations/estimators.md's equal-cost tables over seeds: every estimator at two decoder passes per image (NVIL at
+its one, REBAR at its three) on one network, the same epochs and batch for all, and each run measured on the test
+images.
 
-    python -m experiments.studies.estimators_seeds --runs RUNS_DIR [--record derivations/figures/estimators-j20-seeds.json]
+    python -m experiments.studies.estimators_seeds --runs RUNS_DIR [--network sbn-j20 | sbn-200-200] [--record FILE]
+        [--curves FIGURE.png]
 
-RUNS_DIR holds finished runs named ESTIMATOR-sSEED, one for each line of RUNS below, made by its command with
---seed SEED --out RUNS_DIR/ESTIMATOR-sSEED. What each run's exact evaluation wrote (experiments/outputs/binary_exact.py:
-metrics.json's final "exact", and bounds.npz's per-image "exact/log_px") goes into the record, a small JSON file the
-page keeps, merged with what is there. The table: each estimator's seeds, the mean with the standard deviation across
-seeds, the largest standard error over images of one seed, and each estimator's log p(x) minus the reference's, paired
-by seed (mean ± sd across seeds) and, within each seed, image by image (± the standard error over images).
+- sbn-j20, the enumerable model (one layer of 20 binary units, a tanh layer of 200 in each network), 50 epochs: each
+  run's exact test log p(x), exact ELBO and exact KL(q || p(h | x)), summed over all 2^20 states by its own exact
+  evaluation (experiments/outputs/binary_exact.py: metrics.json's final "exact", bounds.npz's "exact/log_px").
+- sbn-200-200, the linear SBN 200-200, 10 epochs: each run's own test L_100 (metrics.json's final "nll", bounds.npz's
+  "nll/test") and its test ELBO, the mean of 100 log-weights per image (fresh noise, as binary_results.py draws them).
+
+RUNS_DIR holds finished runs named ESTIMATOR-sSEED, each made by command(network, estimator) below with --seed SEED
+--out RUNS_DIR/ESTIMATOR-sSEED. What each run measured goes into the network's record, a small JSON file the page
+keeps, merged with what is there; a run the record already holds is not measured again. The table: each estimator's
+seeds, the first measure per seed, every measure's mean with the standard deviation across seeds, the largest
+standard error over images of one seed, and each estimator's first measure minus the reference's, paired by seed
+(mean ± sd across seeds) and, within each seed, image by image (± the standard error over images), and the runs' pace
+(the median epoch's seconds: a run's whole time includes its evaluations and any pause). --curves draws
+every run's training objective per epoch.
 """
 import argparse
 import json
@@ -18,83 +26,177 @@ from pathlib import Path
 
 import numpy as np
 
-from algorithms.bound import mean_and_standard_error
+from algorithms.bound import importance_weighted_bounds, mean_and_standard_error
+from experiments.outputs.figures import plt
+from experiments.studies.binary_results import ELBO_SAMPLES, load_run, test_images
 from experiments.studies.binary_seeds import paired_by_seed, spread
 
-RECORD = Path(__file__).resolve().parents[2] / "derivations" / "figures" / "estimators-j20-seeds.json"
-# key: (the row's name, decoder passes per image and step, the command without --seed and --out)
+FIGURES = Path(__file__).resolve().parents[2] / "derivations" / "figures"
+# key: (the row's name, decoder passes per image and step, run.py's command, its configuration's name, extra flags)
 RUNS = {
-    "nvil": ("NVIL (1 sample)", 1, "python run.py nvil --config configs/sbn-j20-nvil.toml"),
-    "vimco-k2": ("VIMCO, k = 2", 2, "python run.py vimco --config configs/sbn-j20-vimco.toml --k 2"),
-    "rloo": ("RLOO, k = 2", 2, "python run.py rloo --config configs/sbn-j20-rloo.toml"),
-    "arm": ("ARM (one pair)", 2, "python run.py disarm --config configs/sbn-j20-disarm.toml --estimator arm"),
-    "disarm": ("DisARM (one pair)", 2, "python run.py disarm --config configs/sbn-j20-disarm.toml"),
-    "concrete": ("Concrete, k = 2, τ = 0.5", 2, "python run.py concrete --config configs/sbn-j20-concrete.toml"),
-    "rebar": ("REBAR (1 sample)", 3, "python run.py rebar --config configs/sbn-j20-rebar.toml"),
+    "nvil": ("NVIL (1 sample)", 1, "nvil", "nvil", ""),
+    "vimco-k2": ("VIMCO, k = 2", 2, "vimco", "vimco", " --k 2"),
+    "rloo": ("RLOO, k = 2", 2, "rloo", "rloo", ""),
+    "arm": ("ARM (one pair)", 2, "disarm", "disarm", " --estimator arm"),
+    "disarm": ("DisARM (one pair)", 2, "disarm", "disarm", ""),
+    "concrete": ("Concrete, k = 2, τ = 0.5", 2, "concrete", "concrete", ""),
+    "rebar": ("REBAR (1 sample)", 3, "rebar", "rebar", ""),
 }
-MEASURES = ("log_px", "elbo", "kl_q_to_posterior")
 REFERENCE = "vimco-k2"      # the row every other is paired with
+OBJECTIVE = {"vimco-k2": "−L₂", "concrete": "−F_τ, relaxed"}      # what each trainer's loss is; the others' −ELBO
 
 
-def measured(folder):
-    """{"epochs", "log_px", "elbo", "kl_q_to_posterior": [mean, se over the test images], "train_seconds"} of a
-    finished run with its exact evaluation."""
-    final = json.loads((folder / "metrics.json").read_text())["final"]
-    if "exact" not in final:
-        raise ValueError(f"{folder}: a run without its exact evaluation (made with --no-exact?)")
+def timing(metrics):
+    """{"epochs", "train_seconds", "epoch_seconds"} of a run's metrics.json: its epochs, its whole time (evaluations,
+    and any pause, included) and the median of its epochs' times (the training's pace, what a pause cannot move)."""
+    final = metrics["final"]
     return {"epochs": final["epoch"], "train_seconds": final["train_seconds"],
-            **{measure: list(final["exact"][measure]) for measure in MEASURES}}
+            "epoch_seconds": float(np.median([epoch["seconds"] for epoch in metrics["history"]]))}
 
 
-def paired_by_image(folder, reference_folder):
-    """[mean, standard error over the test images] of the exact log p(x) of one run minus another's, image by image."""
-    log_px = [np.load(f / "bounds.npz")["exact/log_px"] for f in (folder, reference_folder)]
-    return [float(v) for v in mean_and_standard_error(log_px[0] - log_px[1])]
+def measured_exactly(folder):
+    """timing's and {"log_px", "elbo", "kl_q_to_posterior": [mean, se over the test images]} of a finished run with its
+    exact evaluation."""
+    metrics = json.loads((folder / "metrics.json").read_text())
+    if "exact" not in metrics["final"]:
+        raise ValueError(f"{folder}: a run without its exact evaluation (made with --no-exact?)")
+    return {**timing(metrics),
+            **{measure: list(metrics["final"]["exact"][measure]) for measure in ("log_px", "elbo", "kl_q_to_posterior")}}
 
 
-def table(record):
-    """Markdown rows from the record {estimator: {seed: measured}}: per estimator its seeds' exact test log p(x), their
-    mean ± the standard deviation across seeds, the largest standard error over images, the exact ELBO's and
-    KL(q || p(h | x))'s means ± sd, and log p(x) minus REFERENCE's, paired by seed and, as main recorded it, by image."""
-    lines = ["| enumerable model, 50 epochs | decoder passes | seeds | exact test log p(x) per seed | "
-             "mean ± sd over seeds | SE over images | exact test ELBO, mean ± sd | KL(q ‖ p(h\\|x)), mean ± sd | "
-             f"log p(x) − {RUNS[REFERENCE][0]}'s, paired by seed | the same in each seed, ± SE over images | "
-             "minutes of training per run |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for estimator, (name, passes, _) in RUNS.items():
+def test_elbo(folder):
+    """[mean, se over the test images] of the ELBO of the run in folder, ELBO_SAMPLES log-weights per image."""
+    model, settings, _, _ = load_run(folder)
+    _, elbo = importance_weighted_bounds(model, test_images(settings), [ELBO_SAMPLES], seed=settings.seed + 1000)
+    return list(mean_and_standard_error(elbo))
+
+
+def measured_by_sampling(folder, k=100):
+    """timing's and {"L_100", "elbo": [mean, se over the test images]} of a finished run whose own evaluation
+    estimated L_k with k = 100 (run.py --nll-k 100)."""
+    metrics = json.loads((folder / "metrics.json").read_text())
+    final = metrics["final"]
+    if final.get("nll_k") != k:
+        raise ValueError(f"{folder}: its test bound is L_{final.get('nll_k')}, not L_{k} (run.py --nll-k {k})")
+    return {**timing(metrics), "L_100": [-final["nll"], final["nll_se"]], "elbo": test_elbo(folder)}
+
+
+# per network: the table's first column, its measures (the first is paired) with their headers, how a run is
+# measured, the first measure image by image in bounds.npz (and its sign), the flags every run adds, and its record
+NETWORKS = {
+    "sbn-j20": {
+        "title": "enumerable model, 50 epochs",
+        "measures": {"log_px": "exact test log p(x)", "elbo": "exact test ELBO",
+                     "kl_q_to_posterior": "KL(q ‖ p(h\\|x))"},
+        "measured": measured_exactly, "per_image": ("exact/log_px", 1.0), "flags": "",
+        "record": FIGURES / "estimators-j20-seeds.json"},
+    "sbn-200-200": {
+        "title": "linear SBN 200-200, 10 epochs",
+        "measures": {"L_100": "test L_100", "elbo": "test ELBO"},
+        "measured": measured_by_sampling, "per_image": ("nll/test", -1.0),
+        "flags": " --epochs 10 --eval-every 10 --nll-k 100 --eval-k 100 --no-exact",
+        "record": FIGURES / "estimators-sbn-200-200-seeds.json"},
+}
+
+
+def command(network, estimator):
+    """The run.py command (without --seed and --out) that makes the network's run of the estimator."""
+    _, _, trainer, config, extra = RUNS[estimator]
+    return f"python run.py {trainer} --config configs/{network}-{config}.toml{extra}{NETWORKS[network]['flags']}"
+
+
+def paired_by_image(network, folder, reference_folder):
+    """[mean, standard error over the test images] of the first measure of one run minus another's, image by image."""
+    key, sign = NETWORKS[network]["per_image"]
+    values = [sign * np.load(f / "bounds.npz")[key] for f in (folder, reference_folder)]
+    return [float(v) for v in mean_and_standard_error(values[0] - values[1])]
+
+
+def table(network, record):
+    """Markdown rows from the record {estimator: {seed: measured}}: per estimator its seeds' first measure, every
+    measure's mean ± the standard deviation across seeds (the first's with the largest standard error over images),
+    and the first measure minus REFERENCE's, paired by seed and, as main recorded it, by image."""
+    measures = NETWORKS[network]["measures"]
+    first, *others = measures
+    lines = [f"| {NETWORKS[network]['title']} | decoder passes | seeds | {measures[first]} per seed | "
+             f"mean ± sd over seeds | SE over images | "
+             + "".join(f"{measures[m]}, mean ± sd | " for m in others)
+             + f"{measures[first]} − {RUNS[REFERENCE][0]}'s, paired by seed | the same in each seed, ± SE over images | "
+             "seconds per epoch (median) |",
+             "| --- " * (9 + len(others)) + "|"]
+    for estimator, (name, passes, *_) in RUNS.items():
         seeds = record.get(estimator, {})
         if not seeds:
             continue
         order = sorted(seeds, key=int)
-        values = {measure: [seeds[seed][measure][0] for seed in order] for measure in MEASURES}
-        minutes = [seeds[seed]["train_seconds"] / 60 for seed in order]
+        values = {measure: [seeds[seed][measure][0] for seed in order] for measure in measures}
+        pace = [seeds[seed]["epoch_seconds"] for seed in order]
         within = ", ".join(f"{seeds[seed]['minus_reference'][0]:+.2f} ± {seeds[seed]['minus_reference'][1]:.2f}"
                            for seed in order if "minus_reference" in seeds[seed])
-        lines.append(f"| {name} | {passes} | {', '.join(order)} | {', '.join(f'{v:.2f}' for v in values['log_px'])} | "
-                     f"{spread(values['log_px'])} | {max(seeds[seed]['log_px'][1] for seed in order):.2f} | "
-                     f"{spread(values['elbo'])} | {spread(values['kl_q_to_posterior'])} | "
-                     f"{paired_by_seed(record, estimator, REFERENCE, 'log_px')} | "
-                     f"{within or '—'} | "
-                     f"{min(minutes):.0f}–{max(minutes):.0f} |")
+        lines.append(f"| {name} | {passes} | {', '.join(order)} | {', '.join(f'{v:.2f}' for v in values[first])} | "
+                     f"{spread(values[first])} | {max(seeds[seed][first][1] for seed in order):.2f} | "
+                     + "".join(f"{spread(values[m])} | " for m in others)
+                     + f"{paired_by_seed(record, estimator, REFERENCE, first)} | {within or '—'} | "
+                     f"{min(pace):.1f}–{max(pace):.1f} |")
     return lines
+
+
+def plot_curves(runs, path, title):
+    """Every run's training objective per epoch (its minibatches' mean), one colour per estimator, a line per seed."""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    for index, estimator in enumerate(RUNS):
+        for number, folder in enumerate(sorted(runs.glob(f"{estimator}-s*"))):
+            if not (folder / "metrics.json").exists():
+                continue
+            history = json.loads((folder / "metrics.json").read_text())["history"]
+            epochs, loss = [h["epoch"] for h in history], [h["loss"] for h in history]
+            label = f"{RUNS[estimator][0]}: {OBJECTIVE.get(estimator, '−ELBO')}" if number == 0 else None
+            for ax in axes:
+                ax.plot(epochs, loss, color=f"C{index}", alpha=0.8, linewidth=1, label=label)
+    last = max((line.get_xdata()[-1] for line in axes[1].lines), default=2)
+    axes[1].set_xlim(last / 2, last)
+    tail = [y for line in axes[1].lines for x, y in zip(line.get_xdata(), line.get_ydata()) if x >= last / 2]
+    if tail:
+        axes[1].set_ylim(min(tail) - 0.5, max(tail) + 0.5)
+    for ax, part in zip(axes, ("every epoch", "the second half")):
+        ax.set_title(f"{title}: {part}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("training objective, nats per image")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, required=True)
-    parser.add_argument("--record", type=Path, default=RECORD)
+    parser.add_argument("--network", choices=sorted(NETWORKS), default="sbn-j20")
+    parser.add_argument("--record", type=Path, help="default: the network's, in derivations/figures/")
+    parser.add_argument("--curves", type=Path, help="draw every run's training objective per epoch into this PNG")
     args = parser.parse_args(argv)
-    record = json.loads(args.record.read_text()) if args.record.exists() else {}
+    network = NETWORKS[args.network]
+    path = args.record or network["record"]
+    record = json.loads(path.read_text()) if path.exists() else {}
+    first = next(iter(network["measures"]))
     for estimator in RUNS:
         for folder in sorted(args.runs.glob(f"{estimator}-s*")):
             seed = folder.name.rsplit("-s", 1)[1]
-            if (folder / "metrics.json").exists() and seed.isdigit():
-                record.setdefault(estimator, {})[seed] = measured(folder)
-                reference = args.runs / f"{REFERENCE}-s{seed}"
-                if estimator != REFERENCE and (reference / "metrics.json").exists():
-                    record[estimator][seed]["minus_reference"] = paired_by_image(folder, reference)
-    args.record.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-    print("\n".join(table(record)))
+            if not ((folder / "metrics.json").exists() and seed.isdigit()):
+                continue
+            held = record.get(estimator, {}).get(seed, {})
+            if {key: held.get(key) for key in ("epochs", "train_seconds", "epoch_seconds")} != \
+                    timing(json.loads((folder / "metrics.json").read_text())):
+                record.setdefault(estimator, {})[seed] = network["measured"](folder)
+                print(f"{folder.name}: {first} {record[estimator][seed][first][0]:.2f}")
+            reference = args.runs / f"{REFERENCE}-s{seed}"
+            if estimator != REFERENCE and (reference / "metrics.json").exists():
+                record[estimator][seed]["minus_reference"] = paired_by_image(args.network, folder, reference)
+    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    print("\n".join(table(args.network, record)))
+    if args.curves:
+        plot_curves(args.runs, args.curves, network["title"])
 
 
 if __name__ == "__main__":
