@@ -62,6 +62,14 @@ def conditional_sample(eta, h, v):
     return z, slope
 
 
+def conditional_noise(eta, h, v, noise):
+    """The noise of REBAR's relaxed pass at z~ (Eqs. (G13), (G16)): layer l's z~ - eta_l from conditional_sample, then
+    the layers above's logistic noise as the hard sample drew it; and z~'s slope. eta: (N, J) or (k, N, J); h, v:
+    (k, N, J); noise: logistic, layer l's and those above (k, N, J + ...) -> (noise at z~ like noise, slope (k, N, J))."""
+    z_tilde, slope = conditional_sample(eta, h, v)
+    return np.concatenate([z_tilde - eta, noise[..., h.shape[-1]:]], axis=-1), slope
+
+
 def upper(model, l):
     """Layers l + 1, ..., L of model (l 0-based) as a model of their own, whose data is b_l's layer below: what layer
     l's control variate relaxes (Eq. (G16)). Shares model's networks."""
@@ -85,14 +93,13 @@ def layer_estimate(model, l, below, h, eta, signal, noise, v, temperature, scale
     network's grads are written here."""
     if scale == 0:                                                        # REINFORCE, without a baseline
         return signal[..., None] * (h - sigmoid(eta))
-    z_tilde, slope = conditional_sample(eta, h, v)
-    tilde_noise = np.concatenate([z_tilde - eta, noise[..., h.shape[-1]:]], axis=-1)
+    tilde_noise, slope = conditional_noise(eta, h, v, noise)
     # the passes at z and at z~ as one relax of 2k samples; layer 1's x and eta_1 are per image (N, .) and serve both
     # halves as they are, b_{l-1} and eta_l of a layer l >= 2 are per sample (k, N, .) and are stacked twice
     k, both = h.shape[0], (lambda a: np.concatenate([a, a]) if l > 0 else a)
-    relaxed = relax(upper(model, l), both(below), np.concatenate([noise, tilde_noise]), temperature, first_logits=both(eta))
-    gradient = relaxed_backward(upper(model, l), both(below), relaxed, temperature,
-                                np.ones((2 * k, *signal.shape[1:]), h.dtype),
+    above, data = upper(model, l), both(below)
+    relaxed = relax(above, data, np.concatenate([noise, tilde_noise]), temperature, first_logits=both(eta))
+    gradient = relaxed_backward(above, data, relaxed, temperature, np.ones((2 * k, *signal.shape[1:]), h.dtype),
                                 slope=np.concatenate([np.ones_like(slope), slope]), parameters=False)
     at_z, at_z_tilde, control = gradient[:k], gradient[k:], relaxed.value[k:]
     return rebar_logit_gradient(signal, control.astype(np.float64), h, eta, at_z, at_z_tilde, scale)

@@ -36,7 +36,7 @@ from algorithms.binary.concrete import concrete_objective, logistic_noise, relax
 from algorithms.binary.disarm import disarm_objective, noise_width
 from algorithms.binary.model import q_backward, run, sample_q, score_p
 from algorithms.binary.nvil import local_signals
-from algorithms.binary.rebar import conditional_sample, hard_sample, rebar_objective
+from algorithms.binary.rebar import conditional_noise, hard_sample, rebar_objective
 from algorithms.binary.rloo import rloo_objective
 from algorithms.binary.vimco import vimco_objective
 from experiments.data import kind_of
@@ -97,6 +97,12 @@ def estimators(model, trainer, x):
     return dict(zip(NAMES, (nvil, rloo, vimco, antithetic("arm"), antithetic("disarm"), concrete, rebar)))
 
 
+def study_images(settings):
+    """The 100 training images every estimate is taken on (chosen with seed 0), as the run saw them."""
+    train = select_images(load_dataset(settings.data_dir), settings, kind_of(settings)).train
+    return train[np.random.default_rng(0).choice(len(train), 100, replace=False)]
+
+
 def statistics(draws, rng):
     """(total variance, median SNR) of draws (R, P), each as (value, bootstrap standard error)."""
     def both(sample):
@@ -128,14 +134,14 @@ def rebar_residual(model, x, temperature=0.5, samples=50, seed=5):
     ELBO integrand, Eq. (S9)) at hard samples b, and the residual that REBAR's score term multiplies at nu = 1
     (Eq. (G15)), c(z~) the relaxed objective at the conditional sample z~ of the first layer (Eq. (G13)), the layers
     above at the hard sample's noise (Eq. (G16))."""
-    rng, units = np.random.default_rng(seed), model.layers[0]
+    rng = np.random.default_rng(seed)
     u, v = (rng.random((samples, x.shape[0], sum(model.layers)), dtype=model.dtype) for _ in range(2))
-    sample = hard_sample(model, x, logistic_noise(u))
+    noise = logistic_noise(u)
+    sample = hard_sample(model, x, noise)
     signal = (sum(score_p(model, x, sample.hs, keep=False).terms) - sum(sample.terms)).astype(np.float64)
-    z_tilde, _ = conditional_sample(sample.logits[0], sample.hs[0], v[..., :units])
-    noise = np.concatenate([z_tilde - sample.logits[0], logistic_noise(u)[..., units:]], axis=-1)
-    control = relax(model, x, noise, temperature, keep=False, first_logits=sample.logits[0]).value.astype(np.float64)
-    return {"l(b)": signal, "l(b) - c(z~)": signal - control}
+    tilde_noise, _ = conditional_noise(sample.logits[0], sample.hs[0], v[..., :model.layers[0]], noise)
+    control = relax(model, x, tilde_noise, temperature, keep=False, first_logits=sample.logits[0]).value
+    return {"l(b)": signal, "l(b) - c(z~)": signal - control.astype(np.float64)}
 
 
 def figure(result, title, out):
@@ -228,9 +234,7 @@ def main():
         return print(table(result))
     if args.rebar_signal:
         model, _, settings = restored(args.run)
-        train = select_images(load_dataset(settings.data_dir), settings, kind_of(settings)).train
-        for name, values in rebar_residual(model, train[np.random.default_rng(0).choice(len(train), 100,
-                                                                                         replace=False)]).items():
+        for name, values in rebar_residual(model, study_images(settings)).items():
             within = np.sqrt(values.var(axis=0, ddof=1).mean())
             print(f"{name:<14} mean {values.mean():8.2f}, sd over samples within an image {within:6.2f}, "
                   f"root mean square {np.sqrt((values ** 2).mean()):7.2f}")
@@ -241,8 +245,7 @@ def main():
         if args.run is None or any(p % 2 for p in args.passes):
             parser.error("--run is needed, and every --passes even (DisARM's pairs)")
         model, trainer, settings = restored(args.run)
-        train = select_images(load_dataset(settings.data_dir), settings, kind_of(settings)).train
-        x = train[np.random.default_rng(0).choice(len(train), 100, replace=False)]
+        x = study_images(settings)
         result = measure(model, trainer, x, args.passes, args.replicates, np.random.default_rng(1))
         if len(model.layers) == 1 and model.layers[0] <= 20:         # NVIL and RLOO exactly, over every state
             centres = (trainer.baselines[0](x)[:, 0] + trainer.centre[0]).astype(np.float64)
