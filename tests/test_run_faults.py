@@ -239,6 +239,19 @@ def test_a_float_options_bounds_are_each_optional(above, below, refused, expecte
         parse(refused)
 
 
+def test_a_run_refused_before_it_writes_leaves_no_folder_it_made(tmp_path, capsys):
+    """The folders --out named and run.py made (the run's own and any parent) are removed again when the run is
+    refused before anything is written; a folder that was there keeps its files."""
+    refused = ["exact-ml", "--layers", "30", "--binarize", "fixed", "--epochs", "1"]        # 2^30 joint states
+    assert main([*refused, "--out", str(tmp_path / "new" / "deeper" / "run")]) == 2
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "there").mkdir()
+    (tmp_path / "there" / "notes.txt").write_text("mine")
+    assert main([*refused, "--out", str(tmp_path / "there")]) == 2
+    assert (tmp_path / "there" / "notes.txt").read_text() == "mine"
+    assert capsys.readouterr().err.count("\n") == 2
+
+
 def test_a_fault_in_a_fresh_process_is_one_line(tmp_path):
     (tmp_path / "checkpoint.npz").write_bytes(np.random.default_rng(0).bytes(4096))
     done = subprocess.run([sys.executable, str(ROOT / "run.py"), "aevb", "--resume", "--out", str(tmp_path)],

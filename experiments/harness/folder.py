@@ -42,6 +42,8 @@ class RunFolder:
         self.path = Path(path)
         self.checkpoint = self.path / "checkpoint.npz"
         self.handle = None
+        self.made = []                  # the folders lock() made, the run's first: a run refused before writing
+                                        # anything removes them
         self.starting_over = False      # inside replacing(): a failure restores the earlier run
 
     def lock(self):
@@ -49,6 +51,7 @@ class RunFolder:
         if self.path.exists() and not self.path.is_dir():
             raise Fault(f"--out {self.path}: is a file, not a folder")
         try:
+            self.made = [folder for folder in (self.path, *self.path.parents) if not folder.exists()]
             self.path.mkdir(parents=True, exist_ok=True)
             handle = open(self.path / ".lock", "a+")
         except OSError as error:
@@ -75,7 +78,12 @@ class RunFolder:
     def __enter__(self):
         return self.lock()
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, failed, *exc_info):
+        if failed is not None and self.made and self.handle is not None and \
+                [entry.name for entry in self.path.iterdir()] == [".lock"]:
+            (self.path / ".lock").unlink()          # still locked: no other run can start in it meanwhile
+            for folder in self.made:
+                folder.rmdir()
         self.release()
 
     def holds(self):
