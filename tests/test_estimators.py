@@ -338,9 +338,10 @@ def test_the_variance_studys_table_rounds_each_number_to_its_standard_error():
         "| REBAR τ = 0.5 | — | 12.34 ± 0.56 | — | 0.750 ± 0.011 |"]
 
 
-def test_the_variance_study_measures_rebar_last_and_only_where_three_passes_divide_p(monkeypatch):
-    """Adding REBAR left the other estimators' random numbers as they were: it draws after them, and not at all at a P
-    that three passes a sample do not divide."""
+def test_the_variance_study_measures_rebar_last_and_only_where_its_samples_fit_p(monkeypatch):
+    """Adding REBAR, then REBAR with its leave-one-out baseline, left the other estimators' random numbers as they
+    were: each draws after them, REBAR only at a P that its three passes a sample divide, and REBAR-LOO only where
+    that gives it the two samples its baseline needs (P = 6, not P = 3)."""
     from experiments.studies import estimator_variance
     calls = []
 
@@ -351,10 +352,11 @@ def test_the_variance_study_measures_rebar_last_and_only_where_three_passes_divi
         return estimate
     monkeypatch.setattr(estimator_variance, "estimators",
                         lambda model, trainer, x: {name: counting(name) for name in estimator_variance.NAMES})
-    result = estimator_variance.measure(None, None, None, (2, 6), 10, np.random.default_rng(0))
-    assert calls[-10:] == [("REBAR tau=0.5", 6)] * 10 and ("REBAR tau=0.5", 2) not in calls
-    assert len(calls) == 10 * (2 * len(estimator_variance.NAMES) - 1)
-    assert list(result) == list(estimator_variance.NAMES) and list(result["REBAR tau=0.5"]) == [6]
+    result = estimator_variance.measure(None, None, None, (2, 3, 6), 10, np.random.default_rng(0))
+    assert calls[-30:] == [("REBAR tau=0.5", 3)] * 10 + [("REBAR tau=0.5", 6)] * 10 + [("REBAR-LOO tau=0.5", 6)] * 10
+    assert len(calls) == 10 * (3 * (len(estimator_variance.NAMES) - 2) + 2 + 1)
+    assert list(result) == list(estimator_variance.NAMES)
+    assert list(result["REBAR tau=0.5"]) == [3, 6] and list(result["REBAR-LOO tau=0.5"]) == [6]
 
 
 @pytest.mark.parametrize("layers, hidden", [((2,), ()), ((2, 1), (3,))])

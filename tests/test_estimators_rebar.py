@@ -212,11 +212,11 @@ def test_the_estimate_is_a_function_of_u_plus_one_of_b_and_v(layers, hidden):
             assert np.abs(mixed).max() < 1e-12 * max(1.0, np.abs(e).max())
 
 
-def planted_flipped_correction(signal, control, h, eta, at_z, at_z_tilde, scale):
+def planted_flipped_correction(signal, control, h, eta, at_z, at_z_tilde, scale, baseline="none"):
     return (signal - scale * control)[..., None] * (h - sigmoid(eta)) - scale * (at_z - at_z_tilde)
 
 
-def planted_no_control_in_the_score(signal, control, h, eta, at_z, at_z_tilde, scale):
+def planted_no_control_in_the_score(signal, control, h, eta, at_z, at_z_tilde, scale, baseline="none"):
     return signal[..., None] * (h - sigmoid(eta)) + scale * (at_z - at_z_tilde)       # c(z~)'s mean not added back
 
 
@@ -253,6 +253,52 @@ def test_rebar_check_catches_a_planted_error(name, monkeypatch):
           f"largest |exact| in phi {np.abs(exact[phi]).max():.4f}")
     assert np.abs(wrong[phi] - exact[phi]).max() > 1e-2
     np.testing.assert_allclose(wrong[~phi], exact[~phi], rtol=1e-6, atol=1e-9)
+
+
+def beside_another_sample(model, baseline, scale=1.0, order=2):
+    """rebar_objective at k = 2 over the nodes of one sample's (u, v) (the rule above, at image 0), the second sample
+    held at one draw of its own: its own estimate has weight 0, so it enters only the first one's baseline. Returns
+    (E of the gradients under the rule, [sample 0's logit estimate at each node, per layer], the hard sample)."""
+    noise, v, w = rule(model, X[:1], 0.5, order)
+    rng = np.random.default_rng(3)
+    other_noise, other_v = logistic_noise(rng.random(noise.shape[1])), rng.random(noise.shape[1])
+    images = np.repeat(X[:1], len(w), axis=0)
+    noise = np.stack([noise, np.broadcast_to(other_noise, noise.shape)])
+    _, estimates = rebar.rebar_objective(model, images, noise, np.stack([v, np.broadcast_to(other_v, v.shape)]), 0.5,
+                                         scale, weights=np.stack([w, np.zeros_like(w)]), baseline=baseline)
+    return flat_gradient(model), [estimate[0] for estimate in estimates], rebar.hard_sample(model, images, noise)
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.0], ids=["nu-1", "nu-0"])
+@pytest.mark.parametrize("layers,hidden", [((2,), ()), ((2, 1), (3,))], ids=["one-layer", "two-layer-tanh"])
+def test_the_leave_one_out_baseline_keeps_the_expectation_whatever_the_other_sample(layers, hidden, scale, monkeypatch):
+    """Eq. (G17): sample 1's bracket r_1 = l - nu c(z~) (nu = 0: its local signal, layer_estimate's REINFORCE branch)
+    is subtracted from sample 0's. It is the same number at every node of sample 0's (u, v), so sample 0's estimate
+    moves by exactly -r_1 (b_0 - sigmoid(eta_0)) in each layer, and its mean over the rule by nothing: E[REBAR with the
+    baseline | sample 1] = E[REBAR without it] under the same rule, to rounding (exactly, at any order of the rule: the
+    weights of each side of a threshold sum to q(b); that E[REBAR] is the exact gradient is checked at order 6 above).
+    A baseline that keeps sample 0's own bracket, the mean of both, is biased, and caught."""
+    model = tiny(layers, hidden)
+    plain, plain_estimates, sample = beside_another_sample(model, "none", scale)
+    centred, centred_estimates, _ = beside_another_sample(model, "leave-one-out", scale)
+    np.testing.assert_allclose(centred, plain, rtol=1e-10, atol=1e-13)
+    for before, after, h, eta in zip(plain_estimates, centred_estimates, sample.hs, sample.logits):
+        score = h[0] - sigmoid(eta if eta.ndim == 2 else eta[0])
+        r_1 = (before - after) / score
+        assert np.abs(r_1).min() > 1e-3 and np.ptp(r_1) < 1e-9 * np.abs(r_1).max()
+    monkeypatch.setitem(rebar.BASELINES, "leave-one-out", lambda residuals: residuals - residuals.mean(axis=0))
+    wrong, phi = beside_another_sample(model, "leave-one-out", scale)[0], is_phi(model)
+    assert np.abs(wrong[phi] - plain[phi]).max() > 1e-2
+    np.testing.assert_allclose(wrong[~phi], plain[~phi], rtol=1e-12, atol=1e-14)
+
+
+def test_a_leave_one_out_rebar_of_one_sample_is_refused_before_anything_is_written(tmp_path, capsys):
+    import run
+    assert run.main(["rebar", "--layers", "2", "--binarize", "fixed", "--baseline", "leave-one-out", "--epochs", "1",
+                     "--out", str(tmp_path / "run")]) == 2
+    assert not (tmp_path / "run").exists()
+    assert capsys.readouterr().err.strip().endswith(
+        "REBAR: its leave-one-out baseline needs k >= 2 samples of each image (got --k 1)")
 
 
 def logit_moments(model, temperature, scale, order=8):

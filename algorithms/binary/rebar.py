@@ -9,7 +9,9 @@ variate's scale (the paper's eta), the estimate of dELBO/deta is (Eq. (G15))
 
     [l(b) - nu c(z~)] (b - sigmoid(eta)) + nu [dc(z)/deta - dc(z~)/deta],
 
-dc(z)/deta with u held, dc(z~)/deta with v and b held (z~ moves with eta, Eq. (G14)).
+dc(z)/deta with u held, dc(z~)/deta with v and b held (z~ moves with eta, Eq. (G14)). With baseline="leave-one-out"
+(k >= 2 samples of each image) the bracket is centred by the mean of the other k - 1 samples' brackets, as RLOO
+centres its signals (rloo.py, Eq. (G2)); unbiased, since the other samples are independent of this one (Eq. (G17)).
 
 Several stochastic layers, layer by layer (Eq. (G16); the skeleton of the reference code's "quadratic" control
 variate, whose differences derivations/estimators.md lists): layer l's estimate conditions on the hard samples b_1,
@@ -29,6 +31,7 @@ import numpy as np
 
 from algorithms.binary.concrete import logistic_noise, relax, relaxed_backward
 from algorithms.binary.model import Pass, p_backward, rows, run, score_p
+from algorithms.binary.rloo import leave_one_out_signals
 from algorithms.options import Trainer, option
 from nn import Adam, bernoulli_log_likelihood
 from nn.functional import sigmoid, softplus
@@ -77,22 +80,26 @@ def upper(model, l):
                            prior=model.prior)
 
 
-def rebar_logit_gradient(signal, control, h, eta, at_z, at_z_tilde, scale):
+BASELINES = {"none": lambda residuals: residuals, "leave-one-out": leave_one_out_signals}
+
+
+def rebar_logit_gradient(signal, control, h, eta, at_z, at_z_tilde, scale, baseline="none"):
     """Eq. (G15), one layer's estimate of d ELBO / d eta per sample: [l(b) - nu c(z~)] (b - sigmoid(eta))
-    + nu [dc(z)/deta - dc(z~)/deta]. signal, control: (k, N); h, at_z, at_z_tilde: (k, N, J); eta: (N, J) or
-    (k, N, J)."""
-    return (signal - scale * control)[..., None] * (h - sigmoid(eta)) + scale * (at_z - at_z_tilde)
+    + nu [dc(z)/deta - dc(z~)/deta], the bracket centred by BASELINES[baseline] over the k samples (Eq. (G17)).
+    signal, control: (k, N); h, at_z, at_z_tilde: (k, N, J); eta: (N, J) or (k, N, J)."""
+    residual = BASELINES[baseline](signal - scale * control)
+    return residual[..., None] * (h - sigmoid(eta)) + scale * (at_z - at_z_tilde)
 
 
-def layer_estimate(model, l, below, h, eta, signal, noise, v, temperature, scale):
+def layer_estimate(model, l, below, h, eta, signal, noise, v, temperature, scale, baseline="none"):
     """Layer l's REBAR estimate of d ELBO / d eta_l per sample (Eq. (G15) with Eq. (G16)): its control variate is the
     relaxed local signal of the layers from l up (concrete.py's relax on upper(model, l), data below = b_{l-1}), once at
     z_l = eta_l + L_l and once at z~_l (Eq. (G13)), the layers above at the same noise. noise: logistic, layer l's
     and those above (k, N, J_l + ...); v: layer l's uniforms (k, N, J_l); signal: layer l's local signal (k, N).
     Both relaxed passes start from the hard sample's eta_l and take gradients through the networks, not of them: no
     network's grads are written here."""
-    if scale == 0:                                                        # REINFORCE, without a baseline
-        return signal[..., None] * (h - sigmoid(eta))
+    if scale == 0:                                      # REINFORCE on the local signal, centred by the baseline alone
+        return BASELINES[baseline](signal)[..., None] * (h - sigmoid(eta))
     tilde_noise, slope = conditional_noise(eta, h, v, noise)
     # the passes at z and at z~ as one relax of 2k samples; layer 1's x and eta_1 are per image (N, .) and serve both
     # halves as they are, b_{l-1} and eta_l of a layer l >= 2 are per sample (k, N, .) and are stacked twice
@@ -102,14 +109,15 @@ def layer_estimate(model, l, below, h, eta, signal, noise, v, temperature, scale
     gradient = relaxed_backward(above, data, relaxed, temperature, np.ones((2 * k, *signal.shape[1:]), h.dtype),
                                 slope=np.concatenate([np.ones_like(slope), slope]), parameters=False)
     at_z, at_z_tilde, control = gradient[:k], gradient[k:], relaxed.value[k:]
-    return rebar_logit_gradient(signal, control.astype(np.float64), h, eta, at_z, at_z_tilde, scale)
+    return rebar_logit_gradient(signal, control.astype(np.float64), h, eta, at_z, at_z_tilde, scale, baseline)
 
 
-def rebar_objective(model, x, noise, v, temperature=0.5, scale=1.0, weights=None):
+def rebar_objective(model, x, noise, v, temperature=0.5, scale=1.0, weights=None, baseline="none"):
     """-(sum_{i, n} weights[i, n] l(x_n, b_in)) (the ELBO's estimate, weights 1/(k N) by default: the mean; a quadrature
     passes its own) and its gradients: theta's -sum weights grad log p(x, b), phi's -sum weights of Eq. (G15) layer by
     layer (Eq. (G16)), pulled back through f_l. x: (N, D); noise: logistic L(u) (k, N, J_1 + ... + J_L); v: uniforms
-    (k, N, J_1 + ... + J_L). Returns (value, [d ELBO / d eta_l per sample (k, N, J_l) for each layer l])."""
+    (k, N, J_1 + ... + J_L); baseline: a key of BASELINES. Returns (value, [d ELBO / d eta_l per sample (k, N, J_l) for
+    each layer l])."""
     sample = hard_sample(model, x, noise)
     scored = score_p(model, x, sample.hs)
     if weights is None:
@@ -119,7 +127,7 @@ def rebar_objective(model, x, noise, v, temperature=0.5, scale=1.0, weights=None
         signal = (sum(scored.terms[l:]) - sum(sample.terms[l:])).astype(np.float64)        # Eq. (S9)
         below = x if l == 0 else sample.hs[l - 1]
         estimates.append(layer_estimate(model, l, below, h, eta, signal, noise[..., starts[l]:],
-                                        v[..., starts[l]:starts[l + 1]], temperature, scale))
+                                        v[..., starts[l]:starts[l + 1]], temperature, scale, baseline))
     p_backward(model, x, scored, (-weights).astype(model.dtype))
     for net, estimate, eta, cache in zip(model.recognition, estimates, sample.logits, sample.caches):
         dlogits = (-weights[..., None] * estimate).astype(model.dtype)
@@ -133,9 +141,12 @@ def rebar_objective(model, x, noise, v, temperature=0.5, scale=1.0, weights=None
 class REBAROptions:
     lr: float = option(1e-3, "Adam's learning rate", learning_rate=True, homework=True)
     temperature: float = option(0.5, "the control variate's temperature lambda (REBAR: above 0, fixed)")
-    cv_scale: float = option(1.0, "the control variate's scale, the paper's eta (REBAR: fixed; 0 is REINFORCE "
-                             "without a baseline)", above=None)
+    cv_scale: float = option(1.0, "the control variate's scale, the paper's eta (REBAR: fixed; 0 is REINFORCE on each "
+                             "layer's local signal, centred only by --baseline's baseline)", above=None)
     k: int = option(1, "samples per image, each with its own REBAR estimate, averaged (each three decoder passes)")
+    baseline: str = option("none", "none: the score term's bracket l(b) - nu c(z~) as it is; leave-one-out: less the "
+                           "mean of the other k - 1 samples' brackets (k >= 2)", choices=tuple(BASELINES),
+                           before="none")
 
 
 class REBAR(Trainer):
@@ -144,11 +155,19 @@ class REBAR(Trainer):
     command, name, latent, Options = "rebar", "REBAR", "binary", REBAROptions
     losses = {"loss": "REBAR: mean negative ELBO"}
 
-    def __init__(self, model, lr=1e-3, temperature=0.5, cv_scale=1.0, k=1):
+    def __init__(self, model, lr=1e-3, temperature=0.5, cv_scale=1.0, k=1, baseline="none"):
         if not temperature > 0:
             raise ValueError(f"the temperature must be above 0 (got {temperature})")
-        self.model, self.temperature, self.scale, self.k = model, temperature, cv_scale, k
+        if baseline == "leave-one-out" and k < 2:
+            raise ValueError(f"REBAR's leave-one-out baseline needs k >= 2 samples (got k = {k})")
+        self.model, self.temperature, self.scale, self.k, self.baseline = model, temperature, cv_scale, k, baseline
         self.optimizers = {"adam": Adam(model.pairs(""), lr=lr)}
+
+    @classmethod
+    def why_not(cls, values):
+        if values["baseline"] == "leave-one-out" and values["k"] < 2:
+            return f"its leave-one-out baseline needs k >= 2 samples of each image (got --k {values['k']})"
+        return None
 
     @classmethod
     def rows_per_step(cls, options, batch):
@@ -159,6 +178,7 @@ class REBAR(Trainer):
         shape = (self.k, x.shape[0], -1)
         u = self.model.noise(rng, self.k * x.shape[0]).reshape(shape)
         v = self.model.noise(rng, self.k * x.shape[0]).reshape(shape)
-        loss, _ = rebar_objective(self.model, x, logistic_noise(u), v, self.temperature, self.scale)
+        loss, _ = rebar_objective(self.model, x, logistic_noise(u), v, self.temperature, self.scale,
+                                  baseline=self.baseline)
         self.optimizers["adam"].step()
         return {"loss": loss}

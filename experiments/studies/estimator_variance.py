@@ -11,13 +11,14 @@ RUN_DIR: a finished NVIL run, whose model and trained baselines are used (as exp
 At P decoder passes per image: NVIL with P one-sample estimates averaged (each layer's local signal, Eq. (S9), centred
 by its trained baseline b_l(h_{l-1}) + c_l; the running scale of Eq. (S10) left out: it does not change the SNR),
 RLOO and VIMCO with k = P, DisARM and ARM with P / 2 antithetic pairs averaged, Concrete (tau = 0.5, Jang et al.'s
-relaxed objective) with k = P, REBAR (tau = 0.5, nu = 1, three passes a sample) with k = P / 3 where 3 divides P.
+relaxed objective) with k = P, REBAR (tau = 0.5, nu = 1, three passes a sample) with k = P / 3 where 3 divides P,
+and REBAR with the leave-one-out baseline of Eq. (G17) where k = P / 3 is at least 2.
 Each estimate is taken `replicates` times on the same 100 training images (chosen with
 seed 0) with fresh noise; a parameter's SNR is |mean| / sd over the replicates, and the table gives the median over phi's
 parameters and the total variance (summed over phi's parameters), each with a bootstrap standard error (50 resamples
 of the replicates). Each estimator's mean is its own objective's gradient: the ELBO's for NVIL, RLOO, DisARM, ARM and
-REBAR, L_k's for VIMCO, the relaxed objective's for Concrete. REBAR is measured last, so that adding it left every other
-estimator's random numbers, and so its result, as they were.
+REBAR, L_k's for VIMCO, the relaxed objective's for Concrete. REBAR is measured after the others, and REBAR with its
+baseline last, so that adding each left every other estimator's random numbers, and so its result, as they were.
 
 --rebar-signal prints what REBAR's score term multiplies on the run's model: the first layer's learning signal l(b)
 and the residual l(b) - c(z~) it leaves (Eq. (G15)), their mean and spread over 50 samples of the same 100 images.
@@ -47,8 +48,15 @@ from experiments.studies.exact_variance import exact_moments, exact_variances, j
 
 PASSES = (2, 6, 10)
 BOOTSTRAP = 50
-NAMES = ("NVIL", "RLOO", "VIMCO", "ARM", "DisARM", "Concrete tau=0.5", "REBAR tau=0.5")
-PASSES_PER_SAMPLE = {"REBAR tau=0.5": 3}       # measured only at the P it divides; the others at every P
+NAMES = ("NVIL", "RLOO", "VIMCO", "ARM", "DisARM", "Concrete tau=0.5", "REBAR tau=0.5", "REBAR-LOO tau=0.5")
+# (decoder passes a sample, fewest samples): measured only at the P that gives that; the others at every P
+SAMPLES = {"REBAR tau=0.5": (3, 1), "REBAR-LOO tau=0.5": (3, 2)}
+
+
+def measured_at(name, passes):
+    """Whether the estimator `name` is measured at `passes` decoder passes per image (SAMPLES)."""
+    per_sample, fewest = SAMPLES.get(name, (1, 1))
+    return passes % per_sample == 0 and passes // per_sample >= fewest
 
 
 def phi_gradient(model):
@@ -90,11 +98,14 @@ def estimators(model, trainer, x):
         concrete_objective(model, x, logistic_noise(uniforms), 0.5)
         return phi_gradient(model)
 
-    def rebar(passes, rng):
-        u, v = (rng.random((passes // 3, x.shape[0], total), dtype=model.dtype) for _ in range(2))
-        rebar_objective(model, x, logistic_noise(u), v, temperature=0.5, scale=1.0)
-        return phi_gradient(model)
-    return dict(zip(NAMES, (nvil, rloo, vimco, antithetic("arm"), antithetic("disarm"), concrete, rebar)))
+    def rebar(baseline):
+        def estimate(passes, rng):
+            u, v = (rng.random((passes // 3, x.shape[0], total), dtype=model.dtype) for _ in range(2))
+            rebar_objective(model, x, logistic_noise(u), v, temperature=0.5, scale=1.0, baseline=baseline)
+            return phi_gradient(model)
+        return estimate
+    return dict(zip(NAMES, (nvil, rloo, vimco, antithetic("arm"), antithetic("disarm"), concrete, rebar("none"),
+                            rebar("leave-one-out"))))
 
 
 def study_images(settings):
@@ -119,7 +130,7 @@ def measure(model, trainer, x, passes, replicates, rng):
     for name, estimate in estimators(model, trainer, x).items():
         result[name] = {}
         for p in passes:
-            if p % PASSES_PER_SAMPLE.get(name, 1):
+            if not measured_at(name, p):
                 continue
             draws = np.array([estimate(p, rng) for _ in range(replicates)])
             result[name][p] = statistics(draws, rng)
@@ -147,12 +158,12 @@ def rebar_residual(model, x, temperature=0.5, samples=50, seed=5):
 def figure(result, title, out):
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     passes = sorted({int(p) for by_p in result.values() for p in by_p})
-    for name, style in zip(NAMES, ("o-", "s-", "^-", "v:", "D-", "x--", "*")):
+    for name, style in zip(NAMES, ("o-", "s-", "^-", "v:", "D-", "x--", "*", "P")):
         by_p = result.get(name, {})
         for ax, key in zip(axes, ("variance", "snr")):
             values = np.array([by_p[p][key] for p in by_p]).reshape(-1, 2)
             ax.errorbar([int(p) for p in by_p], values[:, 0], yerr=values[:, 1], fmt=style, label=name, capsize=2,
-                        markersize=10 if style == "*" else None)
+                        markersize=10 if style in ("*", "P") else None)
     for ax, label in zip(axes, ("total variance of the phi-gradient", "median SNR over phi's parameters")):
         ax.set_xscale("log"), ax.set_yscale("log"), ax.set_xlabel("decoder passes per image"), ax.set_ylabel(label)
         ax.set_xticks(passes, [str(p) for p in passes]), ax.xaxis.set_minor_locator(plt.NullLocator())
