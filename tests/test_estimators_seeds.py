@@ -1,5 +1,5 @@
 """The equal-cost tables of derivations/estimators.md (experiments/studies/estimators_seeds.py), on the enumerable
-model and the SBN 200-200: their means, spreads and paired differences against numbers computed here by hand, runs
+model and the benchmark networks: their means, spreads and paired differences against numbers computed here by hand, runs
 without the evaluation a table needs refused by name, and the page's commands the study's."""
 import json
 from pathlib import Path
@@ -66,13 +66,13 @@ def test_main_records_each_folders_exact_evaluation_by_estimator_and_seed(tmp_pa
     assert rows["RLOO, k = 2"].endswith("| -1.00 (1 seed) | — | 10.0–10.0 |")
 
 
-def sampled_run(folder, nll, seconds, per_image_nll):
-    """A finished SBN 200-200 run as run.py --nll-k 100 --no-exact writes it: its test -L_100 and the per-image NLL."""
+def sampled_run(folder, nll, seconds, per_image_nll, k=100):
+    """A finished SBN 200-200 run as run.py --nll-k k --no-exact writes it: its test -L_k and the per-image NLL."""
     folder.mkdir(parents=True)
     np.savez(folder / "bounds.npz", **{"nll/test": np.asarray(per_image_nll, dtype=np.float64)})
     (folder / "metrics.json").write_text(json.dumps(
         {"history": history(seconds / 10), "final": {"epoch": 10, "train_seconds": seconds, "nll": nll, "nll_se": 0.27,
-                                                     "nll_k": 100}}))
+                                                     "nll_k": k}}))
 
 
 def test_the_sbn_200_200_table_pairs_l_100_image_by_image_with_its_sign_and_measures_each_run_once(
@@ -85,7 +85,7 @@ def test_the_sbn_200_200_table_pairs_l_100_image_by_image_with_its_sign_and_meas
     sampled_run(tmp_path / "runs" / "rloo-s0", 111.0, 600.0, [110.0, 113.0, 110.0])      # minus VIMCO's: (2, 0, 1)
     record = tmp_path / "record.json"
     for _ in range(2):
-        main(["--runs", str(tmp_path / "runs"), "--network", "sbn-200-200", "--record", str(record)])
+        main(["--runs", str(tmp_path / "runs"), "--network", "sbn-200-200-e10", "--record", str(record)])
     assert sorted(measured_elbo) == ["rloo-s0", "vimco-k2-s0"]
     kept = json.loads(record.read_text())
     assert kept["rloo"]["0"] == {"epochs": 10, "train_seconds": 600.0, "epoch_seconds": 60.0, "L_100": [-111.0, 0.27],
@@ -98,19 +98,38 @@ def test_the_sbn_200_200_table_pairs_l_100_image_by_image_with_its_sign_and_meas
 
 
 def test_a_sampled_run_with_another_bound_is_refused_by_name(tmp_path):
-    sampled_run(tmp_path / "run", 112.0, 1.0, [112.0])
-    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    metrics["final"]["nll_k"] = 5000
-    (tmp_path / "run" / "metrics.json").write_text(json.dumps(metrics))
+    sampled_run(tmp_path / "run", 112.0, 1.0, [112.0], k=5000)
     with pytest.raises(ValueError, match="its test bound is L_5000, not L_100"):
-        measured_by_sampling(tmp_path / "run")
+        measured_by_sampling(tmp_path / "run", k=100)
+
+
+@pytest.mark.parametrize("network", ["sbn-200", "sbn-200-nonlinear", "sbn-200-200"])
+def test_a_benchmark_network_at_its_full_budget_is_measured_by_l_5000_and_trained_by_its_configurations(
+        network, tmp_path, monkeypatch):
+    """derivations/binary.md's budgets: the configurations' own epochs (no flag shortens them), and the run's own
+    L_5000 as the paired measure; a run of the 10-epoch study (L_100) is refused."""
+    monkeypatch.setattr(estimators_seeds, "test_elbo", lambda folder: [-120.0, 0.3])
+    entry = estimators_seeds.NETWORKS[network]
+    assert list(entry["measures"]) == ["L_5000", "elbo"] and entry["flags"] == ""
+    assert estimators_seeds.command(network, "arm") == \
+        f"python run.py disarm --config configs/{network}-disarm.toml --estimator arm"
+    for estimator, (*_, config, _) in estimators_seeds.RUNS.items():
+        assert (Path(__file__).resolve().parents[1] / "configs" / f"{network}-{config}.toml").exists(), estimator
+    sampled_run(tmp_path / "long", 95.0, 1.0, [95.0], k=5000)
+    assert entry["measured"](tmp_path / "long")["L_5000"] == [-95.0, 0.27]
+    sampled_run(tmp_path / "short", 110.0, 1.0, [110.0])
+    with pytest.raises(ValueError, match="not L_5000"):
+        entry["measured"](tmp_path / "short")
 
 
 @pytest.mark.parametrize("network", sorted(estimators_seeds.NETWORKS))
 def test_every_row_the_page_shows_has_the_command_the_study_documents(network):
-    """Each estimator in the network's record is trained, on derivations/estimators.md, by command(network, estimator)."""
+    """Each estimator in the network's record is trained, on derivations/estimators.md, by command(network, estimator)
+    (a network whose runs have not finished yet has no record, and the page no row of it)."""
     page = (Path(__file__).resolve().parents[1] / "derivations" / "estimators.md").read_text()
-    recorded = json.loads(estimators_seeds.NETWORKS[network]["record"].read_text())
+    record = estimators_seeds.NETWORKS[network]["record"]
+    recorded = json.loads(record.read_text()) if record.exists() else {}
+    assert recorded or f"figures/{record.name}" not in page
     for estimator in recorded:
         assert estimators_seeds.command(network, estimator) + " --seed S" in page, estimator
 

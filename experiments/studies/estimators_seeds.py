@@ -2,14 +2,17 @@
 its one, REBAR at its three) on one network, the same epochs and batch for all, and each run measured on the test
 images.
 
-    python -m experiments.studies.estimators_seeds --runs RUNS_DIR [--network sbn-j20 | sbn-200-200] [--record FILE]
+    python -m experiments.studies.estimators_seeds --runs RUNS_DIR [--network NETWORK] [--record FILE]
         [--curves FIGURE.png]
 
+NETWORK (NETWORKS below) is a network at a budget:
 - sbn-j20, the enumerable model (one layer of 20 binary units, a tanh layer of 200 in each network), 50 epochs: each
   run's exact test log p(x), exact ELBO and exact KL(q || p(h | x)), summed over all 2^20 states by its own exact
   evaluation (experiments/outputs/binary_exact.py: metrics.json's final "exact", bounds.npz's "exact/log_px").
-- sbn-200-200, the linear SBN 200-200, 10 epochs: each run's own test L_100 (metrics.json's final "nll", bounds.npz's
-  "nll/test") and its test ELBO, the mean of 100 log-weights per image (fresh noise, as binary_results.py draws them).
+- sbn-200 and sbn-200-nonlinear (50 epochs), sbn-200-200 (100 epochs), derivations/binary.md's budgets for the three
+  benchmark networks: each run's own test L_5000 (metrics.json's final "nll", bounds.npz's "nll/test") and its test
+  ELBO, the mean of 100 log-weights per image (fresh noise, as binary_results.py draws them).
+- sbn-200-200-e10, the linear SBN 200-200 at 10 epochs: the same with the run's own L_100.
 
 RUNS_DIR holds finished runs named ESTIMATOR-sSEED, each made by command(network, estimator) below with --seed SEED
 --out RUNS_DIR/ESTIMATOR-sSEED. What each run measured goes into the network's record, a small JSON file the page
@@ -22,6 +25,7 @@ every run's training objective per epoch.
 """
 import argparse
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -71,38 +75,48 @@ def test_elbo(folder):
     return list(mean_and_standard_error(elbo))
 
 
-def measured_by_sampling(folder, k=100):
-    """timing's and {"L_100", "elbo": [mean, se over the test images]} of a finished run whose own evaluation
-    estimated L_k with k = 100 (run.py --nll-k 100)."""
+def measured_by_sampling(folder, k):
+    """timing's and {"L_k", "elbo": [mean, se over the test images]} of a finished run whose own evaluation
+    estimated L_k (run.py --nll-k k)."""
     metrics = json.loads((folder / "metrics.json").read_text())
     final = metrics["final"]
     if final.get("nll_k") != k:
         raise ValueError(f"{folder}: its test bound is L_{final.get('nll_k')}, not L_{k} (run.py --nll-k {k})")
-    return {**timing(metrics), "L_100": [-final["nll"], final["nll_se"]], "elbo": test_elbo(folder)}
+    return {**timing(metrics), f"L_{k}": [-final["nll"], final["nll_se"]], "elbo": test_elbo(folder)}
 
 
-# per network: the table's first column, its measures (the first is paired) with their headers, how a run is
-# measured, the first measure image by image in bounds.npz (and its sign), the flags every run adds, and its record
+def sampled(title, config, k, record, flags=""):
+    """A benchmark network's entry in NETWORKS: measured by its runs' own test L_k and a test ELBO."""
+    return {"title": title, "config": config, "measures": {f"L_{k}": f"test L_{k}", "elbo": "test ELBO"},
+            "measured": partial(measured_by_sampling, k=k), "per_image": ("nll/test", -1.0), "flags": flags,
+            "record": FIGURES / record}
+
+
+# per network and budget: the table's first column, the configurations' prefix (configs/PREFIX-ESTIMATOR.toml), its
+# measures (the first is paired) with their headers, how a run is measured, the first measure image by image in
+# bounds.npz (and its sign), the flags every run adds, and its record
 NETWORKS = {
     "sbn-j20": {
-        "title": "enumerable model, 50 epochs",
+        "title": "enumerable model, 50 epochs", "config": "sbn-j20",
         "measures": {"log_px": "exact test log p(x)", "elbo": "exact test ELBO",
                      "kl_q_to_posterior": "KL(q ‖ p(h\\|x))"},
         "measured": measured_exactly, "per_image": ("exact/log_px", 1.0), "flags": "",
         "record": FIGURES / "estimators-j20-seeds.json"},
-    "sbn-200-200": {
-        "title": "linear SBN 200-200, 10 epochs",
-        "measures": {"L_100": "test L_100", "elbo": "test ELBO"},
-        "measured": measured_by_sampling, "per_image": ("nll/test", -1.0),
-        "flags": " --epochs 10 --eval-every 10 --nll-k 100 --eval-k 100 --no-exact",
-        "record": FIGURES / "estimators-sbn-200-200-seeds.json"},
+    "sbn-200": sampled("linear SBN 200, 50 epochs", "sbn-200", 5000, "estimators-sbn-200-seeds.json"),
+    "sbn-200-nonlinear": sampled("nonlinear SBN 200, 50 epochs", "sbn-200-nonlinear", 5000,
+                                 "estimators-sbn-200-nonlinear-seeds.json"),
+    "sbn-200-200": sampled("linear SBN 200-200, 100 epochs", "sbn-200-200", 5000, "estimators-sbn-200-200-seeds.json"),
+    "sbn-200-200-e10": sampled("linear SBN 200-200, 10 epochs", "sbn-200-200", 100,
+                               "estimators-sbn-200-200-e10-seeds.json",
+                               " --epochs 10 --eval-every 10 --nll-k 100 --eval-k 100 --no-exact"),
 }
 
 
 def command(network, estimator):
     """The run.py command (without --seed and --out) that makes the network's run of the estimator."""
     _, _, trainer, config, extra = RUNS[estimator]
-    return f"python run.py {trainer} --config configs/{network}-{config}.toml{extra}{NETWORKS[network]['flags']}"
+    network = NETWORKS[network]
+    return f"python run.py {trainer} --config configs/{network['config']}-{config}.toml{extra}{network['flags']}"
 
 
 def paired_by_image(network, folder, reference_folder):
