@@ -158,8 +158,9 @@ class REBAR(Trainer):
     def __init__(self, model, lr=1e-3, temperature=0.5, cv_scale=1.0, k=1, baseline="none"):
         if not temperature > 0:
             raise ValueError(f"the temperature must be above 0 (got {temperature})")
-        if baseline == "leave-one-out" and k < 2:
-            raise ValueError(f"REBAR's leave-one-out baseline needs k >= 2 samples (got k = {k})")
+        reason = self.why_not({"baseline": baseline, "k": k})
+        if reason:
+            raise ValueError(f"REBAR: {reason}")
         self.model, self.temperature, self.scale, self.k, self.baseline = model, temperature, cv_scale, k, baseline
         self.optimizers = {"adam": Adam(model.pairs(""), lr=lr)}
 
