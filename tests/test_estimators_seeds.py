@@ -72,7 +72,7 @@ def sampled_run(folder, nll, seconds, per_image_nll, k=100):
     np.savez(folder / "bounds.npz", **{"nll/test": np.asarray(per_image_nll, dtype=np.float64)})
     (folder / "metrics.json").write_text(json.dumps(
         {"history": history(seconds / 10), "final": {"epoch": 10, "train_seconds": seconds, "nll": nll, "nll_se": 0.27,
-                                                     "nll_k": k}}))
+                                                     "nll_k": k, "active_units": 150}}))
 
 
 def test_the_sbn_200_200_table_pairs_l_100_image_by_image_with_its_sign_and_measures_each_run_once(
@@ -89,12 +89,26 @@ def test_the_sbn_200_200_table_pairs_l_100_image_by_image_with_its_sign_and_meas
     assert sorted(measured_elbo) == ["rloo-s0", "vimco-k2-s0"]
     kept = json.loads(record.read_text())
     assert kept["rloo"]["0"] == {"epochs": 10, "train_seconds": 600.0, "epoch_seconds": 60.0, "L_100": [-111.0, 0.27],
-                                 "elbo": [-120.0, 0.3], "minus_reference": [1.0, 1 / np.sqrt(3)]}
+                                 "elbo": [-120.0, 0.3], "active_units": [150, None],
+                                 "minus_reference": [1.0, 1 / np.sqrt(3)]}
     lines = capsys.readouterr().out.splitlines()
     header = next(line for line in lines if line.startswith("| linear SBN 200-200"))
-    assert len(header.split(" | ")) == len(lines[-1].split(" | ")) == 10
+    assert len(header.split(" | ")) == len(lines[-1].split(" | ")) == 11
     rloo = next(line for line in lines if line.startswith("| RLOO"))
-    assert rloo.endswith("| 2 | 0 | -111.00 | -111.00 | 0.27 | -120.00 | +1.00 (1 seed) | +1.00 ± 0.58 | 60.0–60.0 |")
+    assert rloo.endswith("| 2 | 0 | -111.00 | -111.00 | 0.27 | -120.00 | 150.00 | +1.00 (1 seed) | +1.00 ± 0.58 | "
+                         "60.0–60.0 |")
+
+
+def test_a_run_held_without_a_measure_the_network_now_has_is_measured_again(tmp_path, monkeypatch):
+    """A record made before active units were measured gains them; its other numbers are measured afresh, not kept."""
+    monkeypatch.setattr(estimators_seeds, "test_elbo", lambda folder: [-121.0, 0.3])
+    sampled_run(tmp_path / "runs" / "rloo-s0", 111.0, 600.0, [110.0, 113.0, 110.0])
+    record = tmp_path / "record.json"
+    record.write_text(json.dumps({"rloo": {"0": {"epochs": 10, "train_seconds": 600.0, "epoch_seconds": 60.0,
+                                                 "L_100": [-111.0, 0.27], "elbo": [-120.0, 0.3]}}}))
+    main(["--runs", str(tmp_path / "runs"), "--network", "sbn-200-200-e10", "--record", str(record)])
+    kept = json.loads(record.read_text())["rloo"]["0"]
+    assert kept["active_units"] == [150, None] and kept["elbo"] == [-121.0, 0.3]
 
 
 def test_a_sampled_run_with_another_bound_is_refused_by_name(tmp_path):
@@ -110,7 +124,7 @@ def test_a_benchmark_network_at_its_full_budget_is_measured_by_l_5000_and_traine
     L_5000 as the paired measure; a run of the 10-epoch study (L_100) is refused."""
     monkeypatch.setattr(estimators_seeds, "test_elbo", lambda folder: [-120.0, 0.3])
     entry = estimators_seeds.NETWORKS[network]
-    assert list(entry["measures"]) == ["L_5000", "elbo"] and entry["flags"] == ""
+    assert list(entry["measures"]) == ["L_5000", "elbo", "active_units"] and entry["flags"] == ""
     assert estimators_seeds.command(network, "arm") == \
         f"python run.py disarm --config configs/{network}-disarm.toml --estimator arm"
     for estimator, (*_, config, _) in estimators_seeds.RUNS.items():

@@ -20,8 +20,10 @@ keeps, merged with what is there; a run the record already holds is not measured
 seeds, the first measure per seed, every measure's mean with the standard deviation across seeds, the largest
 standard error over images of one seed, and each estimator's first measure minus the reference's, paired by seed
 (mean ± sd across seeds) and, within each seed, image by image (± the standard error over images), and the runs' pace
-(the median epoch's seconds: a run's whole time includes its evaluations and any pause). --curves draws
-every run's training objective per epoch.
+(the median epoch's seconds: a run's whole time includes its evaluations and any pause). Each benchmark network's
+last measure is the run's active units: the units of h_1 whose q(h_1 = 1 | x) has a variance above 0.01 over the test
+images (run.py's report), stored as [count, None], a count with no standard error. A run the record holds without one
+of the network's measures is measured again. --curves draws every run's training objective per epoch.
 """
 import argparse
 import json
@@ -47,6 +49,7 @@ RUNS = {
     "rebar": ("REBAR (1 sample)", 3, "rebar", "rebar", ""),
 }
 REFERENCE = "vimco-k2"      # the row every other is paired with
+ACTIVE = "active units of h₁"
 OBJECTIVE = {"vimco-k2": "−L₂", "concrete": "−F_τ, relaxed"}      # what each trainer's loss is; the others' −ELBO
 
 
@@ -56,6 +59,11 @@ def timing(metrics):
     final = metrics["final"]
     return {"epochs": final["epoch"], "train_seconds": final["train_seconds"],
             "epoch_seconds": float(np.median([epoch["seconds"] for epoch in metrics["history"]]))}
+
+
+def active_units(metrics):
+    """{"active_units": [count, None]} of a run's metrics.json: the units of h_1 its final model uses."""
+    return {"active_units": [metrics["final"]["active_units"], None]}
 
 
 def measured_exactly(folder):
@@ -76,18 +84,20 @@ def test_elbo(folder):
 
 
 def measured_by_sampling(folder, k):
-    """timing's and {"L_k", "elbo": [mean, se over the test images]} of a finished run whose own evaluation
-    estimated L_k (run.py --nll-k k)."""
+    """timing's, active_units' and {"L_k", "elbo": [mean, se over the test images]} of a finished run whose own
+    evaluation estimated L_k (run.py --nll-k k)."""
     metrics = json.loads((folder / "metrics.json").read_text())
     final = metrics["final"]
     if final.get("nll_k") != k:
         raise ValueError(f"{folder}: its test bound is L_{final.get('nll_k')}, not L_{k} (run.py --nll-k {k})")
-    return {**timing(metrics), f"L_{k}": [-final["nll"], final["nll_se"]], "elbo": test_elbo(folder)}
+    return {**timing(metrics), **active_units(metrics), f"L_{k}": [-final["nll"], final["nll_se"]],
+            "elbo": test_elbo(folder)}
 
 
 def sampled(title, config, k, record, flags=""):
     """A benchmark network's entry in NETWORKS: measured by its runs' own test L_k and a test ELBO."""
-    return {"title": title, "config": config, "measures": {f"L_{k}": f"test L_{k}", "elbo": "test ELBO"},
+    return {"title": title, "config": config,
+            "measures": {f"L_{k}": f"test L_{k}", "elbo": "test ELBO", "active_units": ACTIVE},
             "measured": partial(measured_by_sampling, k=k), "per_image": ("nll/test", -1.0), "flags": flags,
             "record": FIGURES / record}
 
@@ -200,8 +210,9 @@ def main(argv=None):
             if not ((folder / "metrics.json").exists() and seed.isdigit()):
                 continue
             held = record.get(estimator, {}).get(seed, {})
-            if {key: held.get(key) for key in ("epochs", "train_seconds", "epoch_seconds")} != \
-                    timing(json.loads((folder / "metrics.json").read_text())):
+            same_run = {key: held.get(key) for key in ("epochs", "train_seconds", "epoch_seconds")} == \
+                timing(json.loads((folder / "metrics.json").read_text()))
+            if not (same_run and set(network["measures"]) <= set(held)):
                 record.setdefault(estimator, {})[seed] = network["measured"](folder)
                 print(f"{folder.name}: {first} {record[estimator][seed][first][0]:.2f}")
             reference = args.runs / f"{REFERENCE}-s{seed}"
