@@ -142,7 +142,7 @@ def test_every_row_the_page_shows_has_the_command_the_study_documents(network):
     (a network whose runs have not finished yet has no record, and the page no row of it)."""
     page = (Path(__file__).resolve().parents[1] / "derivations" / "estimators.md").read_text()
     record = estimators_seeds.NETWORKS[network]["record"]
-    recorded = json.loads(record.read_text()) if record.exists() else {}
+    recorded = estimators_seeds.read_record(record)
     assert recorded or f"figures/{record.name}" not in page
     for estimator in recorded:
         assert estimators_seeds.command(network, estimator) + " --seed S" in page, estimator
@@ -170,10 +170,10 @@ def test_every_table_on_the_page_is_the_one_its_record_prints(network):
     """Each row of table(network, record) stands on derivations/estimators.md as it is printed: a run merged into a
     record and not carried to the page fails here."""
     page = (Path(__file__).resolve().parents[1] / "derivations" / "estimators.md").read_text()
-    record = estimators_seeds.NETWORKS[network]["record"]
-    if not record.exists():
+    recorded = estimators_seeds.read_record(estimators_seeds.NETWORKS[network]["record"])
+    if not recorded:
         pytest.skip(f"no run of {network} has finished")
-    for row in table(network, json.loads(record.read_text())):
+    for row in table(network, recorded):
         assert row in page, row
 
 

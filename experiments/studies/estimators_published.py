@@ -7,10 +7,8 @@ derivations/binary.md's budget, as estimators_seeds.py recorded them.
 Ours: each estimator's test -L_5000 and test -ELBO, mean ± sd over the seeds its record holds (the seeds named); a row
 whose runs have not finished says so. The page lists every difference of protocol between the two columns.
 """
-import json
-
 from experiments.studies.binary_seeds import spread
-from experiments.studies.estimators_seeds import NETWORKS
+from experiments.studies.estimators_seeds import NETWORKS, read_record
 
 # ARM's Table 2, test NLL in nats: its NVIL, Concrete and REBAR rows quoted from earlier papers, its ARM row its own
 PUBLISHED = {
@@ -43,8 +41,7 @@ def table(records):
 
 def records():
     """Each benchmark network's record as estimators_seeds.py keeps it ({} where none is kept yet)."""
-    paths = {network: NETWORKS[network]["record"] for network in PUBLISHED}
-    return {network: json.loads(path.read_text()) if path.exists() else {} for network, path in paths.items()}
+    return {network: read_record(NETWORKS[network]["record"]) for network in PUBLISHED}
 
 
 def main():

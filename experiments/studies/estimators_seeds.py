@@ -49,7 +49,6 @@ RUNS = {
     "rebar": ("REBAR (1 sample)", 3, "rebar", "rebar", ""),
 }
 REFERENCE = "vimco-k2"      # the row every other is paired with
-ACTIVE = "active units of h₁"
 OBJECTIVE = {"vimco-k2": "−L₂", "concrete": "−F_τ, relaxed"}      # what each trainer's loss is; the others' −ELBO
 
 
@@ -59,6 +58,11 @@ def timing(metrics):
     final = metrics["final"]
     return {"epochs": final["epoch"], "train_seconds": final["train_seconds"],
             "epoch_seconds": float(np.median([epoch["seconds"] for epoch in metrics["history"]]))}
+
+
+def read_record(path):
+    """A network's record, {estimator: {seed: measured}}, as main keeps it; {} before any run of it is measured."""
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def active_units(metrics):
@@ -97,7 +101,7 @@ def measured_by_sampling(folder, k):
 def sampled(title, config, k, record, flags=""):
     """A benchmark network's entry in NETWORKS: measured by its runs' own test L_k and a test ELBO."""
     return {"title": title, "config": config,
-            "measures": {f"L_{k}": f"test L_{k}", "elbo": "test ELBO", "active_units": ACTIVE},
+            "measures": {f"L_{k}": f"test L_{k}", "elbo": "test ELBO", "active_units": "active units of h₁"},
             "measured": partial(measured_by_sampling, k=k), "per_image": ("nll/test", -1.0), "flags": flags,
             "record": FIGURES / record}
 
@@ -202,7 +206,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     network = NETWORKS[args.network]
     path = args.record or network["record"]
-    record = json.loads(path.read_text()) if path.exists() else {}
+    record = read_record(path)
     first = next(iter(network["measures"]))
     for estimator in RUNS:
         for folder in sorted(args.runs.glob(f"{estimator}-s*")):
