@@ -1,14 +1,20 @@
 """The binary Helmholtz machine (derivations/binary.md): its log-probabilities against a direct product of Bernoulli
 probabilities, its backward pieces by float64 central differences, and the exact log p(x) by enumeration against a
-brute-force sum in float64 and against the closed form of a decoder that ignores h."""
+brute-force sum in float64 and against the closed form of a decoder that ignores h; and the uniforms that draw q's
+samples, never 0, counted over every value the generator can draw."""
+import ast
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from algorithms.binary.disarm import DisARM
 from algorithms.binary.exact import enumerable, enumerate_log_px, most_probable_states
-from algorithms.binary.model import BinaryHelmholtzMachine, p_backward, q_backward, sample_q, score_p, score_q
+from algorithms.binary.model import (BinaryHelmholtzMachine, open_uniforms, p_backward, q_backward, sample_q, score_p,
+                                    score_q)
 from algorithms.bound import importance_weighted_bound
+from nn.functional import sigmoid
 from nn.gradcheck import numerical_gradient, relative_error
 
 
@@ -52,6 +58,87 @@ def test_samples_follow_q():
     p = 1 / (1 + np.exp(-model.recognition[0](x)[0]))
     se = np.sqrt(p * (1 - p) / 20000)
     assert np.all(np.abs(sample.hs[0].mean(axis=(0, 1)) - p) < 5 * se)
+
+
+class Grid:
+    """A generator whose random() returns every value NumPy's float32 random() can draw, k 2^-24 for k = 0, ...,
+    2^24 - 1, each once: counting over it gives a draw's probabilities exactly. With zeros=True it returns 0s."""
+
+    def __init__(self, zeros=False):
+        self.zeros = zeros
+
+    def random(self, shape, dtype):
+        if self.zeros:
+            return np.zeros(shape, dtype)
+        return (np.arange(2 ** 24, dtype=np.float64) * 2.0 ** -24).astype(dtype).reshape(shape)
+
+
+def test_numpys_uniforms_are_the_grid_open_uniforms_assumes():
+    """NumPy's random() draws multiples of epsneg, odd ones among them (so no coarser grid): 2^-24 in float32,
+    2^-53 in float64; open_uniforms reads 0 as that step in both."""
+    for dtype in (np.float32, np.float64):
+        step = np.finfo(dtype).epsneg
+        steps = np.random.default_rng(0).random(100000, dtype=dtype).astype(np.float64) / float(step)
+        assert np.all(steps == np.round(steps)) and np.any(steps % 2 == 1)
+        assert open_uniforms(Grid(zeros=True), (3,), dtype).tolist() == [step] * 3
+    assert np.finfo(np.float32).epsneg == 2.0 ** -24 and np.finfo(np.float64).epsneg == 2.0 ** -53
+
+
+def test_a_unit_drawn_from_open_uniforms_is_on_at_most_twice_as_often_as_q_says_and_off_likewise():
+    """Over the whole float32 grid, with p = sigmoid(eta) as float32 computes it from the tails to the middle: [u < p]
+    (sample_q, the evaluation) is on with probability exactly ceil(p / e) e, 0 where p <= e; it and [1 - u < p]
+    (DisARM's antithetic sample) are on with probability at most 2p and off with probability at most 2(1 - p). The
+    generator's own uniforms, 0 included, turn a unit of p = 1e-13 on with probability 2^-24, 6e5 times too often
+    (the flaw this prevents)."""
+    raw = Grid().random((2 ** 24,), np.float32)
+    u = open_uniforms(Grid(), (2 ** 24,), np.float32)
+    e = 2.0 ** -24
+    assert u.min() == e and u.max() == 1 - e and (1 - u).min() == e and (1 - u).max() < 1
+    logits = np.array([-40, -30, -17, -16.7, -16.5, -15, -10, -1, 0, 1, 10, 15, 16.5, 16.7, 17, 30, 40], np.float32)
+    for p in sigmoid(logits):
+        assert np.count_nonzero(u < p) * e == (np.ceil(p / e) * e if p > e else 0.0), p
+        for draw in (u, 1 - u):
+            on = np.count_nonzero(draw < p) * e
+            assert on <= 2 * p and 1 - on <= 2 * (1 - np.float64(p)), (p, on)
+    assert np.count_nonzero(raw < sigmoid(np.float32(-30))) * e > 1e5 * float(sigmoid(np.float32(-30)))
+
+
+def test_every_draw_of_qs_samples_goes_through_open_uniforms():
+    """In algorithms/binary/ and the studies that draw q's samples, a generator's random() is called only by
+    open_uniforms and by the dreams of p, which no importance weight divides: a sampler written with rng.random
+    directly would bring the flaw back (read from the source, so that a new trainer is covered too)."""
+    root = Path(__file__).resolve().parent.parent
+    files = [*sorted((root / "algorithms" / "binary").glob("*.py")),
+             *(root / "experiments" / "studies" / f"{name}.py" for name in ("bars_replicas", "estimator_variance",
+                                                                            "binary_snr"))]
+    callers = set()
+    for path in files:
+        for function in ast.walk(ast.parse(path.read_text())):
+            if isinstance(function, ast.FunctionDef):
+                for node in ast.walk(function):
+                    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                            and node.func.attr == "random":
+                        callers.add((path.name, function.name))
+    assert callers == {("model.py", "open_uniforms"), ("model.py", "dream"), ("bars_replicas.py", "dream")}
+
+
+def test_model_noise_and_disarms_step_never_hand_a_zero_on(monkeypatch):
+    """model.noise (sample_q's uniforms for NVIL, VIMCO, RLOO, RWS, wake-sleep, Concrete, REBAR and L_k) and DisARM's
+    step never hand a 0 on, whatever the generator returns: a unit q gives 1e-13 stays off."""
+    model = BinaryHelmholtzMachine(np.random.default_rng(0), data_dim=4, layers=(3,), hidden=(), dtype=np.float32)
+    model.recognition[0].layers[0].params["b"][...] = -30.0
+    model.recognition[0].layers[0].params["W"][...] = 0.0
+    uniforms = model.noise(Grid(zeros=True), 5)
+    assert uniforms.min() > 0
+    assert not sample_q(model, np.ones((1, 4), np.float32), uniforms[:, None]).hs[0].any()
+    seen = []
+
+    def objective(model, x, noise, estimator):
+        seen.append(noise)
+        return 0.0
+    monkeypatch.setattr("algorithms.binary.disarm.disarm_objective", objective)
+    DisARM(model).step(np.ones((2, 4), np.float32), Grid(zeros=True))
+    assert seen[0].min() > 0
 
 
 @pytest.mark.parametrize("layers, hidden", [((3,), ()), ((3, 2), (4,))])

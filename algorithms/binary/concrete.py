@@ -24,7 +24,8 @@ from nn.functional import sigmoid
 
 
 def logistic_noise(uniforms):
-    """L = log u - log(1 - u) ~ Logistic(0, 1) for u ~ U(0, 1) (Eq. (G8)); u = 0 gives -inf, whose z is exactly 0."""
+    """L = log u - log(1 - u) ~ Logistic(0, 1) for u ~ U(0, 1) (Eq. (G8)); u = 0 gives -inf, whose z is exactly 0 (the
+    trainers' uniforms, model.noise's, are never 0)."""
     with np.errstate(divide="ignore"):
         return np.log(uniforms) - np.log1p(-uniforms)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from algorithms.binary.model import p_backward, rows, run, sample_q, score_p
+from algorithms.binary.model import open_uniforms, p_backward, rows, run, sample_q, score_p
 from algorithms.options import Trainer, option
 from nn import Adam, bernoulli_log_likelihood
 from nn.functional import sigmoid
@@ -125,7 +125,7 @@ class DisARM(Trainer):
         return 2 * batch
 
     def step(self, x, rng):
-        noise = rng.random((x.shape[0], noise_width(self.model.layers)), dtype=self.model.dtype)
+        noise = open_uniforms(rng, (x.shape[0], noise_width(self.model.layers)), self.model.dtype)
         loss = disarm_objective(self.model, x, noise, self.estimator)
         self.optimizers["adam"].step()
         return {"loss": loss}

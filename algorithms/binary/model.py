@@ -69,7 +69,7 @@ class BinaryHelmholtzMachine(Networks):
 
     def noise(self, rng, k):
         """The uniforms that draw k samples of h ~ q(h | x) for one image (sample_q): (k, J_1 + ... + J_L)."""
-        return rng.random((k, sum(self.layers)), dtype=self.dtype)
+        return open_uniforms(rng, (k, sum(self.layers)), self.dtype)
 
     def log_importance_weights(self, x, uniforms):
         """log w_i = log p(x, h_i) - log q(h_i | x), h_i ~ q (Eq. (S1) minus Eq. (S2)), keeping nothing for backward:
@@ -109,6 +109,18 @@ def run(net, inputs, keep):
     else:
         out, caches = net(inputs.reshape(-1, inputs.shape[-1])), None
     return out.reshape(*inputs.shape[:-1], -1), caches
+
+
+def open_uniforms(rng, shape, dtype):
+    """u ~ U(0, 1) for Eq. (S4), never 0 and never 1 (derivations/binary.md, "Uniforms that are never 0"). rng.random
+    draws multiples of e = epsneg, the spacing below 1 (2^-24 in float32), 0 included. [u < sigmoid(eta)] would then
+    be on with probability at least e for every sigmoid(eta) > 0: a unit that q gives 1e-10 would be drawn on 600 times
+    as often as q says, and so would the samples with it, whose importance weights divide by that 1e-10. With 0 read
+    as e (which e then has twice the probability of the other values), u and 1 - u (DisARM's antithetic sample) both
+    lie in [e, 1 - e], exactly in float32: a unit drawn from either is on with probability at most 2 sigmoid(eta) and
+    off with probability at most 2 (1 - sigmoid(eta)), sigmoid as float32 computes it."""
+    u = rng.random(shape, dtype=dtype)
+    return np.maximum(u, np.finfo(dtype).epsneg, out=u)
 
 
 def sample_q(model, x, uniforms, keep=True):

@@ -55,8 +55,8 @@ def conditional_sample(eta, h, v):
     """z~ ~ p(z | b = h) from v ~ U(0, 1), z = eta + L (Eq. (G13)), and its slope dz~/deta at fixed v and h (Eq. (G14)):
         h = 1:  z~ = softplus(eta + log v) - log(1 - v),   dz~/deta = sigmoid(eta + log v)
         h = 0:  z~ = log v - softplus(log(1 - v) - eta),   dz~/deta = sigmoid(log(1 - v) - eta)
-    v = 0 gives z~ = 0 (h = 1) or -inf (h = 0), whose relaxed unit is exactly 0. eta: (N, J) or (k, N, J);
-    h, v: (k, N, J) -> (z~, slope), each (k, N, J)."""
+    v = 0 gives z~ = 0 (h = 1) or -inf (h = 0), whose relaxed unit is exactly 0 (model.noise's v is never 0).
+    eta: (N, J) or (k, N, J); h, v: (k, N, J) -> (z~, slope), each (k, N, J)."""
     with np.errstate(divide="ignore"):
         log_v, log_rest = np.log(v), np.log1p(-v)
     on = h > 0

@@ -12,7 +12,7 @@ Samples are (R, k, J) arrays: k samples for each copy's one image.
 """
 import numpy as np
 
-from algorithms.binary.model import BinaryHelmholtzMachine
+from algorithms.binary.model import BinaryHelmholtzMachine, open_uniforms
 from nn import log_mean_exp
 from nn.functional import sigmoid, softplus
 
@@ -173,8 +173,8 @@ def sleep(params, rng, depth, lr):
 def wake_sleep_step(params, x, rng, depth, wake_lr, sleep_lr):
     """The papers' wake-sleep (Eqs. (H9)-(H10)): one image x (R, D) per copy, one sample of q, a wake step on theta,
     then one dream and a sleep step on phi, both plain gradient steps."""
-    uniforms = rng.random((x.shape[0], 1, sum(params[f"recognition.{l}.b"].shape[1] for l in range(depth))),
-                          dtype=x.dtype)
+    uniforms = open_uniforms(rng, (x.shape[0], 1, sum(params[f"recognition.{l}.b"].shape[1] for l in range(depth))),
+                             x.dtype)
     hs, _, _ = sample_q(params, x, uniforms, depth)
     below, logits, _ = score_p(params, x, hs)
     p_step(params, below, hs, logits, np.ones(hs[0].shape[:2], x.dtype), wake_lr)
@@ -184,8 +184,8 @@ def wake_sleep_step(params, x, rng, depth, wake_lr, sleep_lr):
 def reweighted_step(params, x, rng, depth, k, lr, vimco=False):
     """RWS (Eq. (S7)) or, with vimco, VIMCO (Eq. (S11)), plain gradient steps on k samples of q per image: theta by the
     normalized weights w~_i; phi by w~_i (RWS's wake-phi) or by L^ - L^_{-i} - w~_i (VIMCO's)."""
-    uniforms = rng.random((x.shape[0], k, sum(params[f"recognition.{l}.b"].shape[1] for l in range(depth))),
-                          dtype=x.dtype)
+    uniforms = open_uniforms(rng, (x.shape[0], k, sum(params[f"recognition.{l}.b"].shape[1] for l in range(depth))),
+                             x.dtype)
     hs, q_logits, log_q = sample_q(params, x, uniforms, depth)
     below, logits, log_p = score_p(params, x, hs)
     log_w = (log_p - log_q).astype(np.float64)                                          # (R, k)

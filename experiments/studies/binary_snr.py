@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from algorithms.binary.model import open_uniforms
 from algorithms.binary.nvil import score_function_gradient
 from algorithms.binary.rws import rws_wake_objective
 from algorithms.binary.vimco import vimco_objective
@@ -59,7 +60,7 @@ def binary_snr(model, trainer, x, ks, replicates, rng):
     for name, estimate in estimators(model, trainer, x).items():
         result[name] = {}
         for k in ks:
-            draws = np.array([estimate(rng.random((k, x.shape[0], sum(model.layers)), dtype=model.dtype))
+            draws = np.array([estimate(open_uniforms(rng, (k, x.shape[0], sum(model.layers)), model.dtype))
                               for _ in range(replicates)])
             result[name][k] = median_snr(draws)
     return result

@@ -35,7 +35,7 @@ import numpy as np
 
 from algorithms.binary.concrete import concrete_objective, logistic_noise, relax
 from algorithms.binary.disarm import disarm_objective, noise_width
-from algorithms.binary.model import q_backward, run, sample_q, score_p
+from algorithms.binary.model import open_uniforms, q_backward, run, sample_q, score_p
 from algorithms.binary.nvil import local_signals
 from algorithms.binary.rebar import conditional_noise, hard_sample, rebar_objective
 from algorithms.binary.rloo import rloo_objective
@@ -68,7 +68,7 @@ def estimators(model, trainer, x):
     total = sum(model.layers)
 
     def nvil(passes, rng):
-        sample = sample_q(model, x, rng.random((passes, x.shape[0], total), dtype=model.dtype))
+        sample = sample_q(model, x, open_uniforms(rng, (passes, x.shape[0], total), model.dtype))
         signals = local_signals(score_p(model, x, sample.hs, keep=False), sample)
         weights = []
         for l, (net, below) in enumerate(zip(trainer.baselines, [x, *sample.hs[:-1]])):
@@ -78,29 +78,29 @@ def estimators(model, trainer, x):
         return phi_gradient(model)
 
     def rloo(passes, rng):
-        rloo_objective(model, x, rng.random((passes, x.shape[0], total), dtype=model.dtype))
+        rloo_objective(model, x, open_uniforms(rng, (passes, x.shape[0], total), model.dtype))
         return phi_gradient(model)
 
     def vimco(passes, rng):
-        vimco_objective(model, x, rng.random((passes, x.shape[0], total), dtype=model.dtype))
+        vimco_objective(model, x, open_uniforms(rng, (passes, x.shape[0], total), model.dtype))
         return phi_gradient(model)
 
     def antithetic(estimator):
         def estimate(passes, rng):
             tiled = np.tile(x, (passes // 2, 1))
-            disarm_objective(model, tiled, rng.random((tiled.shape[0], noise_width(model.layers)), dtype=model.dtype),
+            disarm_objective(model, tiled, open_uniforms(rng, (tiled.shape[0], noise_width(model.layers)), model.dtype),
                              estimator)
             return phi_gradient(model)
         return estimate
 
     def concrete(passes, rng):
-        uniforms = rng.random((passes, x.shape[0], total), dtype=model.dtype)
+        uniforms = open_uniforms(rng, (passes, x.shape[0], total), model.dtype)
         concrete_objective(model, x, logistic_noise(uniforms), 0.5)
         return phi_gradient(model)
 
     def rebar(baseline):
         def estimate(passes, rng):
-            u, v = (rng.random((passes // 3, x.shape[0], total), dtype=model.dtype) for _ in range(2))
+            u, v = (open_uniforms(rng, (passes // 3, x.shape[0], total), model.dtype) for _ in range(2))
             rebar_objective(model, x, logistic_noise(u), v, temperature=0.5, scale=1.0, baseline=baseline)
             return phi_gradient(model)
         return estimate
@@ -146,7 +146,7 @@ def rebar_residual(model, x, temperature=0.5, samples=50, seed=5):
     (Eq. (G15)), c(z~) the relaxed objective at the conditional sample z~ of the first layer (Eq. (G13)), the layers
     above at the hard sample's noise (Eq. (G16))."""
     rng = np.random.default_rng(seed)
-    u, v = (rng.random((samples, x.shape[0], sum(model.layers)), dtype=model.dtype) for _ in range(2))
+    u, v = (open_uniforms(rng, (samples, x.shape[0], sum(model.layers)), model.dtype) for _ in range(2))
     noise = logistic_noise(u)
     sample = hard_sample(model, x, noise)
     signal = (sum(score_p(model, x, sample.hs, keep=False).terms) - sum(sample.terms)).astype(np.float64)
