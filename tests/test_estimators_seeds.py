@@ -2,6 +2,7 @@
 model and the benchmark networks: their means, spreads and paired differences against numbers computed here by hand, runs
 without the evaluation a table needs refused by name, and the page's commands the study's."""
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ def test_the_log_px_difference_is_paired_by_seed_over_the_seeds_both_have():
     record = {"vimco-k2": {"0": run(-110.0), "1": run(-111.0), "2": run(-112.5)},
               "disarm": {"0": {**run(-109.0, kl=9.0), "minus_reference": [1.0, 0.08]}, "2": run(-110.5, kl=11.0)}}
     rows = {line.split(" | ")[0].lstrip("| "): line for line in table("sbn-j20", record)[2:]}
-    assert rows["DisARM (one pair)"].endswith("| +1.50 ± 0.71 (2 seeds) | +1.00 ± 0.08 | 10.0–10.0 |")  # (1, 2): sd 0.71
+    assert rows["DisARM (one pair)"].endswith("| +1.50 ± 0.71 (2 seeds) | +1.00 ± 0.08, — | 10.0–10.0 |")  # (1, 2): sd 0.71; seed 2 unpaired
     assert "| 2 | 0, 2 | -109.00, -110.50 | -109.75 ± 1.06 | 0.32 | -120.00 ± 0.00 | 10.00 ± 1.41 |" \
         in rows["DisARM (one pair)"]
     assert rows["VIMCO, k = 2"].split(" | ")[2:5] == ["0, 1, 2", "-110.00, -111.00, -112.50", "-111.17 ± 1.26"]
@@ -59,9 +60,10 @@ def test_main_records_each_folders_exact_evaluation_by_estimator_and_seed(tmp_pa
     kept = json.loads(record.read_text())
     assert sorted(kept) == ["disarm", "rloo", "vimco-k2"] and sorted(kept["disarm"]) == ["0", "1"]
     assert kept["disarm"]["1"] == {"epochs": 50, "train_seconds": 660.0, "epoch_seconds": 9.0, "log_px": [-111.0, 0.3],
-                                   "elbo": [-120.0, 0.35], "kl_q_to_posterior": [9.0, 0.08]}
+                                   "elbo": [-120.0, 0.35], "kl_q_to_posterior": [9.0, 0.08],
+                                   "curve": [100.0, 100.0, 100.0]}
     rows = {line.split(" | ")[0].lstrip("| "): line for line in capsys.readouterr().out.splitlines()[2:]}
-    assert rows["DisARM (one pair)"].endswith("| +2.00 (1 seed) | +2.00 ± 1.73 | 9.0–11.0 |")  # sd 3, SE 3 / sqrt(3)
+    assert rows["DisARM (one pair)"].endswith("| +2.00 (1 seed) | +2.00 ± 1.73, — | 9.0–11.0 |")  # sd 3, SE 3 / sqrt(3)
     assert "minus_reference" not in kept["disarm"]["1"]
     assert rows["RLOO, k = 2"].endswith("| -1.00 (1 seed) | — | 10.0–10.0 |")
 
@@ -90,7 +92,7 @@ def test_the_sbn_200_200_table_pairs_l_100_image_by_image_with_its_sign_and_meas
     kept = json.loads(record.read_text())
     assert kept["rloo"]["0"] == {"epochs": 10, "train_seconds": 600.0, "epoch_seconds": 60.0, "L_100": [-111.0, 0.27],
                                  "elbo": [-120.0, 0.3], "active_units": [150, None],
-                                 "minus_reference": [1.0, 1 / np.sqrt(3)]}
+                                 "minus_reference": [1.0, 1 / np.sqrt(3)], "curve": [100.0]}
     lines = capsys.readouterr().out.splitlines()
     header = next(line for line in lines if line.startswith("| linear SBN 200-200"))
     assert len(header.split(" | ")) == len(lines[-1].split(" | ")) == 11
@@ -148,15 +150,32 @@ def test_every_row_the_page_shows_has_the_command_the_study_documents(network):
         assert estimators_seeds.command(network, estimator) + " --seed S" in page, estimator
 
 
-def test_the_curves_draw_one_line_per_finished_run_in_its_estimators_colour(tmp_path, monkeypatch):
+def test_runs_of_two_sessions_are_paired_image_by_image_and_drawn_after_the_first_sessions_folders_are_gone(
+        tmp_path, monkeypatch, capsys):
+    """A session's run folders do not outlive it: the reference measured in one session, its folder deleted, and a run
+    measured in the next are still paired image by image, from the file beside the record, and both are drawn."""
+    monkeypatch.setattr(estimators_seeds, "test_elbo", lambda folder: [-120.0, 0.3])
+    record = tmp_path / "record.json"
+    sampled_run(tmp_path / "first" / "vimco-k2-s0", 112.0, 540.0, [112.0, 113.0, 111.0])
+    main(["--runs", str(tmp_path / "first"), "--network", "sbn-200-200-e10", "--record", str(record)])
+    shutil.rmtree(tmp_path / "first")
+    sampled_run(tmp_path / "second" / "rloo-s0", 111.0, 600.0, [110.0, 113.0, 110.0])    # minus VIMCO's: (2, 0, 1)
+    main(["--runs", str(tmp_path / "second"), "--network", "sbn-200-200-e10", "--record", str(record),
+          "--curves", str(tmp_path / "curves.png")])
+    kept = json.loads(record.read_text())
+    assert kept["rloo"]["0"]["minus_reference"] == [1.0, 1 / np.sqrt(3)]
+    assert kept["vimco-k2"]["0"]["curve"] == [100.0] and kept["rloo"]["0"]["curve"] == [100.0]
+    assert sorted(np.load(tmp_path / "record-per-image.npz").files) == ["rloo-s0", "vimco-k2-s0"]
+    assert "not drawn" not in capsys.readouterr().out
+
+
+def test_the_curves_draw_one_line_per_run_the_record_keeps_a_curve_of_in_its_estimators_colour(tmp_path, monkeypatch):
     drawn = []
     monkeypatch.setattr(estimators_seeds.plt, "close", lambda fig: drawn.extend(fig.axes))
-    for name, losses in (("rloo-s0", [130.0, 120.0]), ("rloo-s1", [131.0, 121.0]), ("concrete-s0", [125.0, 115.0])):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "metrics.json").write_text(json.dumps(
-            {"history": [{"epoch": e + 1, "loss": loss} for e, loss in enumerate(losses)]}))
-    (tmp_path / "nvil-s0").mkdir()                                   # still training: no metrics.json, no line
-    estimators_seeds.plot_curves(tmp_path, tmp_path / "curves.png", "test")
+    record = {"rloo": {"1": {"curve": [131.0, 121.0]}, "0": {"curve": [130.0, 120.0]}},
+              "concrete": {"0": {"curve": [125.0, 115.0]}},
+              "nvil": {"0": {"epochs": 50}}}                      # measured before curves were kept: not drawn, named
+    assert estimators_seeds.plot_curves(record, tmp_path / "curves.png", "test") == ["nvil-s0"]
     assert (tmp_path / "curves.png").stat().st_size > 0
     lines = drawn[0].lines
     assert [list(line.get_ydata()) for line in lines] == [[130.0, 120.0], [131.0, 121.0], [125.0, 115.0]]

@@ -62,7 +62,7 @@ def relax(model, x, noise, temperature, keep=True, first_logits=None):
         logits, cache = run(net, z, keep)
         value = value + bernoulli_log_likelihood(target, logits)
         p_logits.append(logits), p_caches.append(cache)
-    value = value + bernoulli_log_likelihood(zs[-1], np.broadcast_to(model.prior.params["b"], zs[-1].shape))
+    value = value + bernoulli_log_likelihood(zs[-1], model.prior.params["b"])
     return Relaxed(zs, ys, etas, q_caches, p_logits, p_caches, value)
 
 

@@ -60,7 +60,7 @@ def flipped_signal(model, l, below, h, eta, uniforms):
         signal = signal + bernoulli_log_likelihood(h, run(model.generative[j], above, keep=False)[0]) \
             - bernoulli_log_likelihood(above, eta_j)
         h, start = above, start + model.layers[j]
-    return signal + bernoulli_log_likelihood(h, np.broadcast_to(model.prior.params["b"], h.shape))
+    return signal + bernoulli_log_likelihood(h, model.prior.params["b"])
 
 
 def antithetic_logit_gradient(difference, h, h_flip, eta, u, estimator):

@@ -153,7 +153,7 @@ def score_p(model, x, hs, keep=True):
     for net, below, h in zip(model.generative, [x, *hs[:-1]], hs):
         eta, cache = run(net, h, keep)
         logits.append(eta), terms.append(bernoulli_log_likelihood(below, eta)), caches.append(cache)
-    prior = np.broadcast_to(model.prior.params["b"], hs[-1].shape)
+    prior = model.prior.params["b"]                  # (J_L,): its softplus and sigmoid once, not once per sample
     logits.append(prior), terms.append(bernoulli_log_likelihood(hs[-1], prior))
     return Pass(hs, logits, terms, caches)
 

@@ -16,14 +16,17 @@ NETWORK (NETWORKS below) is a network at a budget:
 
 RUNS_DIR holds finished runs named ESTIMATOR-sSEED, each made by command(network, estimator) below with --seed SEED
 --out RUNS_DIR/ESTIMATOR-sSEED. What each run measured goes into the network's record, a small JSON file the page
-keeps, merged with what is there; a run the record already holds is not measured again. The table: each estimator's
+keeps, merged with what is there; a run the record already holds is not measured again. Beside its measures the record
+keeps each run's training objective per epoch (its curve, which --curves draws), and a file beside the record
+(NAME-per-image.npz) its first measure image by image, so that runs made in different sessions, whose folders do not
+outlive them, are still paired image by image and drawn. The table: each estimator's
 seeds, the first measure per seed, every measure's mean with the standard deviation across seeds, the largest
 standard error over images of one seed, and each estimator's first measure minus the reference's, paired by seed
 (mean ± sd across seeds) and, within each seed, image by image (± the standard error over images), and the runs' pace
 (the median epoch's seconds: a run's whole time includes its evaluations and any pause). Each benchmark network's
 last measure is the run's active units: the units of h_1 whose q(h_1 = 1 | x) has a variance above 0.01 over the test
 images (run.py's report), stored as [count, None], a count with no standard error. A run the record holds without one
-of the network's measures is measured again. --curves draws every run's training objective per epoch.
+of the network's measures is measured again. --curves draws every curve the record keeps.
 """
 import argparse
 import json
@@ -133,11 +136,33 @@ def command(network, estimator):
     return f"python run.py {trainer} --config configs/{network['config']}-{config}.toml{extra}{network['flags']}"
 
 
-def paired_by_image(network, folder, reference_folder):
-    """[mean, standard error over the test images] of the first measure of one run minus another's, image by image."""
+def per_image_path(record_path):
+    """The file beside a record that keeps its runs' first measure image by image."""
+    return record_path.with_name(record_path.stem + "-per-image.npz")
+
+
+def read_per_image(path):
+    """{run's folder name: its first measure per test image} as main keeps it; {} before any is kept."""
+    if not path.exists():
+        return {}
+    with np.load(path) as kept:
+        return {name: kept[name] for name in kept.files}
+
+
+def first_measure_by_image(network, folder):
+    """The network's first measure of the run in folder, one value per test image, from its bounds.npz."""
     key, sign = NETWORKS[network]["per_image"]
-    values = [sign * np.load(f / "bounds.npz")[key] for f in (folder, reference_folder)]
-    return [float(v) for v in mean_and_standard_error(values[0] - values[1])]
+    return sign * np.load(folder / "bounds.npz")[key]
+
+
+def paired_by_image(values, reference_values):
+    """[mean, standard error over the test images] of one run's first measure minus another's, image by image."""
+    return [float(v) for v in mean_and_standard_error(values - reference_values)]
+
+
+def curve(metrics):
+    """A run's training objective per epoch (the mean over its minibatches), from its metrics.json."""
+    return [epoch["loss"] for epoch in metrics["history"]]
 
 
 def table(network, record):
@@ -159,8 +184,8 @@ def table(network, record):
         order = sorted(seeds, key=int)
         values = {measure: [seeds[seed][measure][0] for seed in order] for measure in measures}
         pace = [seeds[seed]["epoch_seconds"] for seed in order]
-        within = ", ".join(f"{seeds[seed]['minus_reference'][0]:+.2f} ± {seeds[seed]['minus_reference'][1]:.2f}"
-                           for seed in order if "minus_reference" in seeds[seed])
+        paired = [seeds[seed].get("minus_reference") for seed in order]
+        within = ", ".join(f"{pair[0]:+.2f} ± {pair[1]:.2f}" if pair else "—" for pair in paired) if any(paired) else ""
         lines.append(f"| {name} | {passes} | {', '.join(order)} | {', '.join(f'{v:.2f}' for v in values[first])} | "
                      f"{spread(values[first])} | {max(seeds[seed][first][1] for seed in order):.2f} | "
                      + "".join(f"{spread(values[m])} | " for m in others)
@@ -169,18 +194,22 @@ def table(network, record):
     return lines
 
 
-def plot_curves(runs, path, title):
-    """Every run's training objective per epoch (its minibatches' mean), one colour per estimator, a line per seed."""
+def plot_curves(record, path, title):
+    """Every run's training objective per epoch as the record keeps it, one colour per estimator, a line per seed.
+    Returns the runs the record holds without a curve (measured before curves were kept), which are not drawn."""
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    undrawn = []
     for index, estimator in enumerate(RUNS):
-        for number, folder in enumerate(sorted(runs.glob(f"{estimator}-s*"))):
-            if not (folder / "metrics.json").exists():
+        drawn = 0
+        for seed in sorted(record.get(estimator, {}), key=int):
+            loss = record[estimator][seed].get("curve")
+            if loss is None:
+                undrawn.append(f"{estimator}-s{seed}")
                 continue
-            history = json.loads((folder / "metrics.json").read_text())["history"]
-            epochs, loss = [h["epoch"] for h in history], [h["loss"] for h in history]
-            label = f"{RUNS[estimator][0]}: {OBJECTIVE.get(estimator, '−ELBO')}" if number == 0 else None
+            label = f"{RUNS[estimator][0]}: {OBJECTIVE.get(estimator, '−ELBO')}" if drawn == 0 else None
             for ax in axes:
-                ax.plot(epochs, loss, color=f"C{index}", alpha=0.8, linewidth=1, label=label)
+                ax.plot(range(1, len(loss) + 1), loss, color=f"C{index}", alpha=0.8, linewidth=1, label=label)
+            drawn += 1
     last = max((line.get_xdata()[-1] for line in axes[1].lines), default=2)
     axes[1].set_xlim(last / 2, last)
     tail = [y for line in axes[1].lines for x, y in zip(line.get_xdata(), line.get_ydata()) if x >= last / 2]
@@ -195,6 +224,7 @@ def plot_curves(runs, path, title):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return undrawn
 
 
 def main(argv=None):
@@ -206,26 +236,34 @@ def main(argv=None):
     args = parser.parse_args(argv)
     network = NETWORKS[args.network]
     path = args.record or network["record"]
-    record = read_record(path)
+    record, per_image = read_record(path), read_per_image(per_image_path(path))
     first = next(iter(network["measures"]))
     for estimator in RUNS:
         for folder in sorted(args.runs.glob(f"{estimator}-s*")):
             seed = folder.name.rsplit("-s", 1)[1]
             if not ((folder / "metrics.json").exists() and seed.isdigit()):
                 continue
+            metrics = json.loads((folder / "metrics.json").read_text())
             held = record.get(estimator, {}).get(seed, {})
-            same_run = {key: held.get(key) for key in ("epochs", "train_seconds", "epoch_seconds")} == \
-                timing(json.loads((folder / "metrics.json").read_text()))
+            same_run = {key: held.get(key) for key in ("epochs", "train_seconds", "epoch_seconds")} == timing(metrics)
             if not (same_run and set(network["measures"]) <= set(held)):
                 record.setdefault(estimator, {})[seed] = network["measured"](folder)
                 print(f"{folder.name}: {first} {record[estimator][seed][first][0]:.2f}")
-            reference = args.runs / f"{REFERENCE}-s{seed}"
-            if estimator != REFERENCE and (reference / "metrics.json").exists():
-                record[estimator][seed]["minus_reference"] = paired_by_image(args.network, folder, reference)
+            record[estimator][seed]["curve"] = curve(metrics)
+            per_image[folder.name] = first_measure_by_image(args.network, folder)
+    for estimator, seeds in record.items():
+        for seed, measured in seeds.items():
+            run, reference = f"{estimator}-s{seed}", f"{REFERENCE}-s{seed}"
+            if estimator != REFERENCE and run in per_image and reference in per_image:
+                measured["minus_reference"] = paired_by_image(per_image[run], per_image[reference])
     path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    if per_image:
+        np.savez_compressed(per_image_path(path), **per_image)
     print("\n".join(table(args.network, record)))
     if args.curves:
-        plot_curves(args.runs, args.curves, network["title"])
+        undrawn = plot_curves(record, args.curves, network["title"])
+        if undrawn:
+            print(f"{args.curves}: not drawn, their curves not in the record: {', '.join(undrawn)}")
 
 
 if __name__ == "__main__":
