@@ -155,6 +155,8 @@ def test_runs_of_two_sessions_are_paired_image_by_image_and_drawn_after_the_firs
     """A session's run folders do not outlive it: the reference measured in one session, its folder deleted, and a run
     measured in the next are still paired image by image, from the file beside the record, and both are drawn."""
     monkeypatch.setattr(estimators_seeds, "test_elbo", lambda folder: [-120.0, 0.3])
+    drawn = []
+    monkeypatch.setattr(estimators_seeds.plt, "close", lambda fig: drawn.extend(fig.axes[0].lines))
     record = tmp_path / "record.json"
     sampled_run(tmp_path / "first" / "vimco-k2-s0", 112.0, 540.0, [112.0, 113.0, 111.0])
     main(["--runs", str(tmp_path / "first"), "--network", "sbn-200-200-e10", "--record", str(record)])
@@ -166,7 +168,38 @@ def test_runs_of_two_sessions_are_paired_image_by_image_and_drawn_after_the_firs
     assert kept["rloo"]["0"]["minus_reference"] == [1.0, 1 / np.sqrt(3)]
     assert kept["vimco-k2"]["0"]["curve"] == [100.0] and kept["rloo"]["0"]["curve"] == [100.0]
     assert sorted(np.load(tmp_path / "record-per-image.npz").files) == ["rloo-s0", "vimco-k2-s0"]
-    assert "not drawn" not in capsys.readouterr().out
+    assert [list(line.get_ydata()) for line in drawn] == [[100.0], [100.0]] and "not drawn" not in capsys.readouterr().out
+
+
+def test_a_figure_is_not_redrawn_without_the_runs_whose_curves_the_record_does_not_keep(tmp_path, monkeypatch, capsys):
+    """A run measured before curves were kept is in the record without one: its network's figure, drawn while its
+    folder existed, is left as it was, and the runs are named."""
+    monkeypatch.setattr(estimators_seeds, "test_elbo", lambda folder: [-120.0, 0.3])
+    record, figure = tmp_path / "record.json", tmp_path / "curves.png"
+    record.write_text(json.dumps({"nvil": {"1": {"epochs": 10, "train_seconds": 1.0, "epoch_seconds": 0.1,
+                                                 "L_100": [-113.0, 0.3], "elbo": [-121.0, 0.3], "active_units": [150, None]}}}))
+    figure.write_bytes(b"drawn from the run folders")
+    sampled_run(tmp_path / "runs" / "rloo-s0", 111.0, 600.0, [110.0, 113.0, 110.0])
+    main(["--runs", str(tmp_path / "runs"), "--network", "sbn-200-200-e10", "--record", str(record),
+          "--curves", str(figure)])
+    assert figure.read_bytes() == b"drawn from the run folders"
+    assert "no curve of nvil-s1" in capsys.readouterr().out
+
+
+def test_a_new_run_of_the_reference_unpairs_a_run_it_cannot_pair_again(tmp_path, monkeypatch):
+    """A run measured before per-image bounds were kept keeps the pairing made while its folder existed, until the
+    reference of its seed is run again: the pairing was with the reference run that is gone, and is dropped."""
+    monkeypatch.setattr(estimators_seeds, "test_elbo", lambda folder: [-120.0, 0.3])
+    record = tmp_path / "record.json"
+    old = {"epochs": 10, "train_seconds": 1.0, "epoch_seconds": 0.1, "L_100": [-112.0, 0.3], "elbo": [-121.0, 0.3],
+           "active_units": [150, None]}
+    record.write_text(json.dumps({"vimco-k2": {"0": old, "1": old},
+                                  "nvil": {"0": {**old, "minus_reference": [-1.0, 0.1]},
+                                           "1": {**old, "minus_reference": [-2.0, 0.1]}}}))
+    sampled_run(tmp_path / "runs" / "vimco-k2-s0", 112.5, 540.0, [112.0, 113.0, 111.0])      # seed 0 run again
+    main(["--runs", str(tmp_path / "runs"), "--network", "sbn-200-200-e10", "--record", str(record)])
+    kept = json.loads(record.read_text())["nvil"]
+    assert "minus_reference" not in kept["0"] and kept["1"]["minus_reference"] == [-2.0, 0.1]
 
 
 def test_the_curves_draw_one_line_per_run_the_record_keeps_a_curve_of_in_its_estimators_colour(tmp_path, monkeypatch):
@@ -175,7 +208,8 @@ def test_the_curves_draw_one_line_per_run_the_record_keeps_a_curve_of_in_its_est
     record = {"rloo": {"1": {"curve": [131.0, 121.0]}, "0": {"curve": [130.0, 120.0]}},
               "concrete": {"0": {"curve": [125.0, 115.0]}},
               "nvil": {"0": {"epochs": 50}}}                      # measured before curves were kept: not drawn, named
-    assert estimators_seeds.plot_curves(record, tmp_path / "curves.png", "test") == ["nvil-s0"]
+    assert estimators_seeds.without_curves(record) == ["nvil-s0"]
+    estimators_seeds.plot_curves(record, tmp_path / "curves.png", "test")
     assert (tmp_path / "curves.png").stat().st_size > 0
     lines = drawn[0].lines
     assert [list(line.get_ydata()) for line in lines] == [[130.0, 120.0], [131.0, 121.0], [125.0, 115.0]]

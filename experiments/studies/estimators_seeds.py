@@ -26,7 +26,9 @@ standard error over images of one seed, and each estimator's first measure minus
 (the median epoch's seconds: a run's whole time includes its evaluations and any pause). Each benchmark network's
 last measure is the run's active units: the units of h_1 whose q(h_1 = 1 | x) has a variance above 0.01 over the test
 images (run.py's report), stored as [count, None], a count with no standard error. A run the record holds without one
-of the network's measures is measured again. --curves draws every curve the record keeps.
+of the network's measures is measured again; a new run of the reference unpairs the runs it cannot pair again.
+--curves draws every run's curve, and only where the record keeps every run's (runs measured before curves were
+kept have none): a figure drawn from their folders is not overwritten by one without them.
 """
 import argparse
 import json
@@ -194,22 +196,22 @@ def table(network, record):
     return lines
 
 
+def without_curves(record):
+    """The runs the record holds without a curve (measured before curves were kept), as ESTIMATOR-sSEED."""
+    return [f"{estimator}-s{seed}" for estimator, seeds in record.items() for seed in sorted(seeds, key=int)
+            if "curve" not in seeds[seed]]
+
+
 def plot_curves(record, path, title):
-    """Every run's training objective per epoch as the record keeps it, one colour per estimator, a line per seed.
-    Returns the runs the record holds without a curve (measured before curves were kept), which are not drawn."""
+    """Every run's training objective per epoch as the record keeps it, one colour per estimator, a line per seed."""
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
-    undrawn = []
     for index, estimator in enumerate(RUNS):
-        drawn = 0
-        for seed in sorted(record.get(estimator, {}), key=int):
-            loss = record[estimator][seed].get("curve")
-            if loss is None:
-                undrawn.append(f"{estimator}-s{seed}")
-                continue
-            label = f"{RUNS[estimator][0]}: {OBJECTIVE.get(estimator, '−ELBO')}" if drawn == 0 else None
+        curves = [record[estimator][seed]["curve"] for seed in sorted(record.get(estimator, {}), key=int)
+                  if "curve" in record[estimator][seed]]
+        for number, loss in enumerate(curves):
+            label = f"{RUNS[estimator][0]}: {OBJECTIVE.get(estimator, '−ELBO')}" if number == 0 else None
             for ax in axes:
                 ax.plot(range(1, len(loss) + 1), loss, color=f"C{index}", alpha=0.8, linewidth=1, label=label)
-            drawn += 1
     last = max((line.get_xdata()[-1] for line in axes[1].lines), default=2)
     axes[1].set_xlim(last / 2, last)
     tail = [y for line in axes[1].lines for x, y in zip(line.get_xdata(), line.get_ydata()) if x >= last / 2]
@@ -224,7 +226,6 @@ def plot_curves(record, path, title):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    return undrawn
 
 
 def main(argv=None):
@@ -237,7 +238,7 @@ def main(argv=None):
     network = NETWORKS[args.network]
     path = args.record or network["record"]
     record, per_image = read_record(path), read_per_image(per_image_path(path))
-    first = next(iter(network["measures"]))
+    first, new_references = next(iter(network["measures"])), set()
     for estimator in RUNS:
         for folder in sorted(args.runs.glob(f"{estimator}-s*")):
             seed = folder.name.rsplit("-s", 1)[1]
@@ -246,6 +247,8 @@ def main(argv=None):
             metrics = json.loads((folder / "metrics.json").read_text())
             held = record.get(estimator, {}).get(seed, {})
             same_run = {key: held.get(key) for key in ("epochs", "train_seconds", "epoch_seconds")} == timing(metrics)
+            if estimator == REFERENCE and held and not same_run:
+                new_references.add(seed)
             if not (same_run and set(network["measures"]) <= set(held)):
                 record.setdefault(estimator, {})[seed] = network["measured"](folder)
                 print(f"{folder.name}: {first} {record[estimator][seed][first][0]:.2f}")
@@ -254,16 +257,22 @@ def main(argv=None):
     for estimator, seeds in record.items():
         for seed, measured in seeds.items():
             run, reference = f"{estimator}-s{seed}", f"{REFERENCE}-s{seed}"
-            if estimator != REFERENCE and run in per_image and reference in per_image:
+            if estimator == REFERENCE:
+                continue
+            if run in per_image and reference in per_image:
                 measured["minus_reference"] = paired_by_image(per_image[run], per_image[reference])
+            elif seed in new_references:                 # paired with a reference run that this one replaced
+                measured.pop("minus_reference", None)
     path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     if per_image:
         np.savez_compressed(per_image_path(path), **per_image)
     print("\n".join(table(args.network, record)))
-    if args.curves:
-        undrawn = plot_curves(record, args.curves, network["title"])
-        if undrawn:
-            print(f"{args.curves}: not drawn, their curves not in the record: {', '.join(undrawn)}")
+    undrawn = without_curves(record)
+    if args.curves and undrawn:
+        print(f"--curves {args.curves}: not drawn, and a figure there is left as it was: the record keeps no curve of "
+              f"{', '.join(undrawn)}")
+    elif args.curves:
+        plot_curves(record, args.curves, network["title"])
 
 
 if __name__ == "__main__":
