@@ -26,7 +26,8 @@ def test_the_log_px_difference_is_paired_by_seed_over_the_seeds_both_have():
     record = {"vimco-k2": {"0": run(-110.0), "1": run(-111.0), "2": run(-112.5)},
               "disarm": {"0": {**run(-109.0, kl=9.0), "minus_reference": [1.0, 0.08]}, "2": run(-110.5, kl=11.0)}}
     rows = {line.split(" | ")[0].lstrip("| "): line for line in table("sbn-j20", record)[2:]}
-    assert rows["DisARM (one pair)"].endswith("| +1.50 ± 0.71 (2 seeds) | +1.00 ± 0.08, — | 10.0–10.0 |")  # (1, 2): sd 0.71; seed 2 unpaired
+    # by seed (1, 2): sd 0.71; by image seed 0's alone, seed 2 unpaired
+    assert rows["DisARM (one pair)"].endswith("| +1.50 ± 0.71 (2 seeds) | +1.00 ± 0.08, — | 10.0–10.0 |")
     assert "| 2 | 0, 2 | -109.00, -110.50 | -109.75 ± 1.06 | 0.32 | -120.00 ± 0.00 | 10.00 ± 1.41 |" \
         in rows["DisARM (one pair)"]
     assert rows["VIMCO, k = 2"].split(" | ")[2:5] == ["0, 1, 2", "-110.00, -111.00, -112.50", "-111.17 ± 1.26"]
@@ -63,7 +64,7 @@ def test_main_records_each_folders_exact_evaluation_by_estimator_and_seed(tmp_pa
                                    "elbo": [-120.0, 0.35], "kl_q_to_posterior": [9.0, 0.08],
                                    "curve": [100.0, 100.0, 100.0]}
     rows = {line.split(" | ")[0].lstrip("| "): line for line in capsys.readouterr().out.splitlines()[2:]}
-    assert rows["DisARM (one pair)"].endswith("| +2.00 (1 seed) | +2.00 ± 1.73, — | 9.0–11.0 |")  # sd 3, SE 3 / sqrt(3)
+    assert rows["DisARM (one pair)"].endswith("| +2.00 (1 seed) | +2.00 ± 1.73, — | 9.0–11.0 |")   # SE 3 / sqrt(3)
     assert "minus_reference" not in kept["disarm"]["1"]
     assert rows["RLOO, k = 2"].endswith("| -1.00 (1 seed) | — | 10.0–10.0 |")
 
@@ -168,7 +169,8 @@ def test_runs_of_two_sessions_are_paired_image_by_image_and_drawn_after_the_firs
     assert kept["rloo"]["0"]["minus_reference"] == [1.0, 1 / np.sqrt(3)]
     assert kept["vimco-k2"]["0"]["curve"] == [100.0] and kept["rloo"]["0"]["curve"] == [100.0]
     assert sorted(np.load(tmp_path / "record-per-image.npz").files) == ["rloo-s0", "vimco-k2-s0"]
-    assert [list(line.get_ydata()) for line in drawn] == [[100.0], [100.0]] and "not drawn" not in capsys.readouterr().out
+    assert [list(line.get_ydata()) for line in drawn] == [[100.0], [100.0]]
+    assert "not drawn" not in capsys.readouterr().out
 
 
 def test_a_figure_is_not_redrawn_without_the_runs_whose_curves_the_record_does_not_keep(tmp_path, monkeypatch, capsys):
@@ -176,8 +178,9 @@ def test_a_figure_is_not_redrawn_without_the_runs_whose_curves_the_record_does_n
     folder existed, is left as it was, and the runs are named."""
     monkeypatch.setattr(estimators_seeds, "test_elbo", lambda folder: [-120.0, 0.3])
     record, figure = tmp_path / "record.json", tmp_path / "curves.png"
-    record.write_text(json.dumps({"nvil": {"1": {"epochs": 10, "train_seconds": 1.0, "epoch_seconds": 0.1,
-                                                 "L_100": [-113.0, 0.3], "elbo": [-121.0, 0.3], "active_units": [150, None]}}}))
+    held = {"epochs": 10, "train_seconds": 1.0, "epoch_seconds": 0.1, "L_100": [-113.0, 0.3], "elbo": [-121.0, 0.3],
+            "active_units": [150, None]}
+    record.write_text(json.dumps({"nvil": {"1": held}}))
     figure.write_bytes(b"drawn from the run folders")
     sampled_run(tmp_path / "runs" / "rloo-s0", 111.0, 600.0, [110.0, 113.0, 110.0])
     main(["--runs", str(tmp_path / "runs"), "--network", "sbn-200-200-e10", "--record", str(record),

@@ -187,7 +187,8 @@ def table(network, record):
         values = {measure: [seeds[seed][measure][0] for seed in order] for measure in measures}
         pace = [seeds[seed]["epoch_seconds"] for seed in order]
         paired = [seeds[seed].get("minus_reference") for seed in order]
-        within = ", ".join(f"{pair[0]:+.2f} ± {pair[1]:.2f}" if pair else "—" for pair in paired) if any(paired) else ""
+        cells = [f"{pair[0]:+.2f} ± {pair[1]:.2f}" if pair else "—" for pair in paired]
+        within = ", ".join(cells) if any(paired) else ""
         lines.append(f"| {name} | {passes} | {', '.join(order)} | {', '.join(f'{v:.2f}' for v in values[first])} | "
                      f"{spread(values[first])} | {max(seeds[seed][first][1] for seed in order):.2f} | "
                      + "".join(f"{spread(values[m])} | " for m in others)
@@ -255,10 +256,10 @@ def main(argv=None):
             record[estimator][seed]["curve"] = curve(metrics)
             per_image[folder.name] = first_measure_by_image(args.network, folder)
     for estimator, seeds in record.items():
+        if estimator == REFERENCE:
+            continue
         for seed, measured in seeds.items():
             run, reference = f"{estimator}-s{seed}", f"{REFERENCE}-s{seed}"
-            if estimator == REFERENCE:
-                continue
             if run in per_image and reference in per_image:
                 measured["minus_reference"] = paired_by_image(per_image[run], per_image[reference])
             elif seed in new_references:                 # paired with a reference run that this one replaced
@@ -267,12 +268,13 @@ def main(argv=None):
     if per_image:
         np.savez_compressed(per_image_path(path), **per_image)
     print("\n".join(table(args.network, record)))
-    undrawn = without_curves(record)
-    if args.curves and undrawn:
-        print(f"--curves {args.curves}: not drawn, and a figure there is left as it was: the record keeps no curve of "
-              f"{', '.join(undrawn)}")
-    elif args.curves:
-        plot_curves(record, args.curves, network["title"])
+    if args.curves:
+        undrawn = without_curves(record)
+        if undrawn:
+            print(f"--curves {args.curves}: not drawn, and a figure there is left as it was: the record keeps no curve "
+                  f"of {', '.join(undrawn)}")
+        else:
+            plot_curves(record, args.curves, network["title"])
 
 
 if __name__ == "__main__":
