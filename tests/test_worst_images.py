@@ -54,3 +54,9 @@ def test_it_asks_for_one_of_network_and_run(capsys):
     with pytest.raises(SystemExit) as stop:
         main([])
     assert stop.value.code == 2 and "give --network or --run" in capsys.readouterr().err
+
+
+def test_a_folder_without_a_run_is_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["--run", str(tmp_path), "--images", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("worst_images: error: ") and "checkpoint.npz" in err and err.count("\n") == 1

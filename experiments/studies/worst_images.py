@@ -13,12 +13,14 @@ each layer's -log q(h_l | h_{l-1}); counts the top layer's units that q turns on
 off (logit below -10); and prints the image's L_k from the same samples.
 """
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from algorithms.binary.model import sample_q, score_p
 from algorithms.bound import mean_and_standard_error
+from experiments.errors import Fault
 from experiments.studies.binary_results import restored, test_images
 from experiments.studies.estimators_seeds import NETWORKS, per_image_path, read_per_image
 from nn.densities import log_mean_exp
@@ -70,6 +72,9 @@ def decompose(folder, images, samples, seed=0):
     """Lines: for each test image of the run in folder, L_samples and the mean of every term of the log-weight."""
     model, _, settings = restored(folder)
     x, rng, lines = test_images(settings), np.random.default_rng(seed), []
+    outside = [image for image in images if not 0 <= image < len(x)]
+    if outside:
+        raise Fault(f"--images {' '.join(map(str, outside))}: no such test image (the run has {len(x)}, from 0)")
     for image in images:
         terms = layer_terms(model, x[image], model.noise(rng, samples))
         bound = float(log_mean_exp(terms["log w"]))                                      # Eq. (10)
@@ -97,8 +102,14 @@ def main(argv=None):
     else:
         if not args.images:
             parser.error("--run needs --images")
-        print("\n".join(decompose(args.run, args.images, args.samples)))
+        try:
+            lines = decompose(args.run, args.images, args.samples)
+        except Fault as fault:
+            print(f"worst_images: error: {fault}", file=sys.stderr)
+            return 2
+        print("\n".join(lines))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
